@@ -1,0 +1,26 @@
+#include "test_env.h"
+
+#include <unistd.h>
+
+#include <atomic>
+
+#include "common/paths.h"
+
+namespace lineup::testing {
+
+std::filesystem::path PackageFile(const std::string& relative) {
+  std::filesystem::path path = PackagesDir() / relative;
+  return std::filesystem::exists(path) ? path : std::filesystem::path();
+}
+
+std::filesystem::path TempDir(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("lineup-test-" + tag + "-" + std::to_string(::getpid()) + "-" +
+                               std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+}  // namespace lineup::testing

@@ -1,0 +1,22 @@
+// Helpers shared by tests: where set-up's packages and imported models are,
+// and skipping with a clear reason when set-up has not been run.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace lineup::testing {
+
+// var/packages/<relative>; empty path if missing.
+std::filesystem::path PackageFile(const std::string& relative);
+// A fresh empty temporary directory, removed at process exit.
+std::filesystem::path TempDir(const std::string& tag);
+
+}  // namespace lineup::testing
+
+// Fails (not skips) when a package file that set-up must bring is missing:
+// the test suite runs after set-up, so a missing file is a set-up defect.
+#define LINEUP_REQUIRE_PACKAGE_FILE(var, relative)                                       \
+  const std::filesystem::path var = ::lineup::testing::PackageFile(relative);           \
+  ASSERT_FALSE(var.empty()) << "missing package file " << (relative)                   \
+                            << " — run scripts/setup.sh first"
