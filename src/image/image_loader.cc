@@ -1,0 +1,165 @@
+// DecodeImage / LoadImage: header checks, then cv::imdecode, then conversion
+// to the CV_8UC3 BGR upright invariant documented in image_loader.h.
+
+#include "image/image_loader.h"
+
+#include <climits>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "common/error.h"
+#include "common/file_util.h"
+#include "image/image_integrity.h"
+
+namespace lineup {
+namespace {
+
+// Keep depth, channels and alpha; never let OpenCV rotate. OpenCV applies EXIF
+// orientation only when flags != IMREAD_UNCHANGED, and IMREAD_UNCHANGED (-1)
+// already has every bit set, IMREAD_IGNORE_ORIENTATION included; orientation
+// is applied by ApplyExifOrientation below, exactly once.
+constexpr int kDecodeFlags = cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION;
+
+[[noreturn]] void Fail(const std::string& name, const std::string& what) {
+  throw Error(Context(name, what));
+}
+
+std::string SizeText(int64_t width, int64_t height) {
+  return std::to_string(width) + "x" + std::to_string(height);
+}
+
+cv::Mat ToEightBit(const cv::Mat& image, const std::string& name) {
+  cv::Mat out;
+  switch (image.depth()) {
+    case CV_8U:
+      return image;
+    case CV_16U:
+      image.convertTo(out, CV_8U, 1.0 / 257.0);  // 65535 -> 255, rounded
+      return out;
+    case CV_32F:
+    case CV_64F:
+      image.convertTo(out, CV_8U, 255.0);  // 0..1 -> 0..255, saturated
+      return out;
+    default:
+      Fail(name, "unsupported sample type (OpenCV depth " + std::to_string(image.depth()) + ")");
+  }
+}
+
+// Composites 8-bit colour-plus-alpha (gray+alpha or BGRA) over opaque white:
+// out = (c * a + 255 * (255 - a)) / 255, rounded.
+cv::Mat CompositeOverWhite(const cv::Mat& image) {
+  const int colours = image.channels() - 1;
+  cv::Mat out(image.rows, image.cols, CV_8UC(colours));
+  for (int y = 0; y < image.rows; ++y) {
+    const uint8_t* in = image.ptr<uint8_t>(y);
+    uint8_t* dst = out.ptr<uint8_t>(y);
+    for (int x = 0; x < image.cols; ++x, in += colours + 1, dst += colours) {
+      const int alpha = in[colours];
+      for (int c = 0; c < colours; ++c) {
+        dst[c] = static_cast<uint8_t>((in[c] * alpha + 255 * (255 - alpha) + 127) / 255);
+      }
+    }
+  }
+  return out;
+}
+
+cv::Mat ToBgr(const cv::Mat& eight_bit, const std::string& name) {
+  cv::Mat out;
+  switch (eight_bit.channels()) {
+    case 1:
+      cv::cvtColor(eight_bit, out, cv::COLOR_GRAY2BGR);
+      return out;
+    case 2:
+      cv::cvtColor(CompositeOverWhite(eight_bit), out, cv::COLOR_GRAY2BGR);
+      return out;
+    case 3:
+      return eight_bit;
+    case 4:
+      return CompositeOverWhite(eight_bit);
+    default:
+      Fail(name, "unsupported channel count " + std::to_string(eight_bit.channels()));
+  }
+}
+
+cv::Mat DecodeWithOpenCv(const std::vector<uint8_t>& bytes, const ImageHeader& header,
+                         const std::string& name) {
+  // imdecode does not modify its input; the Mat only wraps the bytes.
+  cv::Mat wrapped(1, static_cast<int>(bytes.size()), CV_8U, const_cast<uint8_t*>(bytes.data()));
+  cv::Mat decoded;
+  try {
+    decoded = cv::imdecode(wrapped, kDecodeFlags);
+  } catch (const cv::Exception& e) {
+    Fail(name, "cannot decode " + header.format + ": " + e.what());
+  }
+  if (decoded.empty()) {
+    if (header.format == "gif") Fail(name, "GIF is recognised but this OpenCV cannot decode it");
+    Fail(name, "cannot decode " + header.format + " (corrupt or unsupported variant)");
+  }
+  if (decoded.cols != header.width || decoded.rows != header.height) {
+    Fail(name, "decoded size " + SizeText(decoded.cols, decoded.rows) +
+                   " differs from header size " + SizeText(header.width, header.height));
+  }
+  return decoded;
+}
+
+}  // namespace
+
+cv::Mat ApplyExifOrientation(const cv::Mat& image, int orientation) {
+  cv::Mat out;
+  switch (orientation) {
+    case 2:
+      cv::flip(image, out, 1);
+      return out;
+    case 3:
+      cv::rotate(image, out, cv::ROTATE_180);
+      return out;
+    case 4:
+      cv::flip(image, out, 0);
+      return out;
+    case 5:
+      cv::transpose(image, out);
+      return out;
+    case 6:
+      cv::rotate(image, out, cv::ROTATE_90_CLOCKWISE);
+      return out;
+    case 7:
+      cv::transpose(image, out);
+      cv::flip(out, out, -1);
+      return out;
+    case 8:
+      cv::rotate(image, out, cv::ROTATE_90_COUNTERCLOCKWISE);
+      return out;
+    default:
+      return image;
+  }
+}
+
+cv::Mat DecodeImage(const std::vector<uint8_t>& bytes, const std::string& name,
+                    const LoadOptions& options) {
+  if (bytes.empty()) Fail(name, "empty file");
+  const int64_t size = static_cast<int64_t>(bytes.size());
+  if (size > options.max_file_bytes || size > INT_MAX) {
+    Fail(name, "file is " + std::to_string(size) + " bytes, over the limit of " +
+                   std::to_string(std::min<int64_t>(options.max_file_bytes, INT_MAX)));
+  }
+  const ImageHeader header = ReadImageHeader(bytes, name);
+  const int64_t pixels = int64_t{header.width} * header.height;
+  if (pixels > options.max_pixels) {
+    Fail(name, "image is " + SizeText(header.width, header.height) + " = " +
+                   std::to_string(pixels) + " pixels, over the limit of " +
+                   std::to_string(options.max_pixels) + " (refused before decoding)");
+  }
+  CheckImageComplete(bytes, header.format, name);
+  cv::Mat decoded = DecodeWithOpenCv(bytes, header, name);
+  cv::Mat bgr = ToBgr(ToEightBit(decoded, name), name);
+  cv::Mat upright = ApplyExifOrientation(bgr, header.exif_orientation);
+  if (upright.type() != CV_8UC3 || upright.empty()) Fail(name, "internal: conversion failed");
+  return upright;
+}
+
+cv::Mat LoadImage(const std::string& path, const LoadOptions& options) {
+  return DecodeImage(ReadFileBytes(path, options.max_file_bytes), path, options);
+}
+
+}  // namespace lineup
