@@ -197,15 +197,12 @@ float MtcnnDetector::EffectiveMinFaceSize(cv::Size size) const {
 
 namespace {
 
-// P-Net over one pyramid level: a candidate for every output cell whose face
-// probability exceeds `threshold`, in source pixels.
-std::vector<Candidate> RunPnetLevel(cv::dnn::Net& pnet, const cv::Mat& bgr, double scale,
+// P-Net over one pyramid level (`level`, the source image resized): a
+// candidate for every output cell whose face probability exceeds
+// `threshold`, in source pixels.
+std::vector<Candidate> RunPnetLevel(cv::dnn::Net& pnet, const cv::Mat& level, cv::Size source,
                                     float threshold) {
-  cv::Size level_size(std::max(1, int(std::lround(bgr.cols * scale))),
-                      std::max(1, int(std::lround(bgr.rows * scale))));
-  if (level_size.width < kPnetCell || level_size.height < kPnetCell) return {};
-  cv::Mat level, transposed;
-  cv::resize(bgr, level, level_size, 0, 0, cv::INTER_AREA);
+  cv::Mat transposed;
   cv::transpose(level, transposed);
   pnet.setInput(cv::dnn::blobFromImage(transposed, 1.0 / 128, cv::Size(), cv::Scalar::all(127.5),
                                        true, false, CV_32F));
@@ -217,7 +214,7 @@ std::vector<Candidate> RunPnetLevel(cv::dnn::Net& pnet, const cv::Mat& bgr, doub
   const int nx = prob.size[2], ny = prob.size[3], plane = nx * ny;
   const float* face = prob.ptr<float>() + plane;  // channel 1
   const float* r = reg.ptr<float>();
-  const double sx = double(level_size.width) / bgr.cols, sy = double(level_size.height) / bgr.rows;
+  const double sx = double(level.cols) / source.width, sy = double(level.rows) / source.height;
   std::vector<Candidate> candidates;
   for (int ix = 0; ix < nx; ++ix) {
     for (int iy = 0; iy < ny; ++iy) {
@@ -284,10 +281,17 @@ std::vector<DetectedFace> MtcnnDetector::Detect(const cv::Mat& image) {
   const auto& th = options_.thresholds;
 
   // Stage 1: P-Net pyramid.
+  // Every level is resampled from the source image (INTER_AREA), as the
+  // reference does; chaining levels is ~25% faster on P-Net but blurs the
+  // small levels and changed which false positives survive.
   std::vector<Candidate> candidates;
   for (double scale : PyramidScales(bgr.size())) {
-    std::vector<Candidate> level = RunPnetLevel(nets_->pnet, bgr, scale, th[0]);
-    candidates.insert(candidates.end(), level.begin(), level.end());
+    cv::Size size(int(std::lround(bgr.cols * scale)), int(std::lround(bgr.rows * scale)));
+    if (size.width < kPnetCell || size.height < kPnetCell) break;
+    cv::Mat level;
+    cv::resize(bgr, level, size, 0, 0, cv::INTER_AREA);
+    std::vector<Candidate> found = RunPnetLevel(nets_->pnet, level, bgr.size(), th[0]);
+    candidates.insert(candidates.end(), found.begin(), found.end());
   }
   candidates = Suppress(std::move(candidates), kPnetNms, false);
   RegressAndSquare(candidates);

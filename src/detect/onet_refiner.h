@@ -21,12 +21,16 @@ namespace lineup {
 
 struct OnetRefinerOptions {
   // Side of the first crop relative to max(width, height) of the given box.
+  // With two passes 0.9-1.1 are equivalent; larger hurts (see below).
   float box_scale = 1.0f;
-  // 1 or 2; see the file comment.
+  // 1 to 3; see the file comment. Measured on dlib's 68-point faces (mean
+  // 5-point error / inter-ocular distance, boxes jittered by +-15% in
+  // position and scale): 1 pass 0.082, 2 passes 0.055, 3 passes 0.056.
   int passes = 2;
-  // A face whose O-Net probability is below this keeps its original data and
-  // is reported with refined == false.
-  float min_score = 0.1f;
+  // A face whose final O-Net probability is below this keeps its original
+  // data and is reported with refined == false. Jittered true faces score
+  // >= 0.95 in 99% of cases; 1.4% of random non-face squares exceed 0.5.
+  float min_score = 0.5f;
 };
 
 // O-Net's answer for one square crop, in source pixels.
