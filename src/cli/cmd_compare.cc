@@ -1,0 +1,101 @@
+// lineup compare A B
+#include <iostream>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "common/error.h"
+#include "image/image_loader.h"
+
+namespace lineup::cli {
+
+namespace {
+
+struct CompareFlags {
+  std::string a, b;
+  int face_a = -1, face_b = -1;
+  EngineFlags engine;
+  bool json = false;
+};
+
+struct Chosen {
+  std::vector<FaceResult> faces;
+  size_t index = 0;
+  std::string note;
+};
+
+Chosen ChooseFace(FacePipeline& pipeline, const std::string& path, int wanted, const char* flag) {
+  cv::Mat image = LoadImage(path);
+  Chosen c{pipeline.Detect(image), 0, ""};
+  if (c.faces.empty()) {
+    throw Error(Context(path, "no face found (looked for faces of at least the --min-face size; "
+                              "try a smaller --min-face or a larger, sharper photo)"));
+  }
+  if (wanted >= 0) {
+    if (wanted >= static_cast<int>(c.faces.size())) {
+      throw Error(Context(path, std::string(flag) + " " + std::to_string(wanted) + " but only " +
+                                    std::to_string(c.faces.size()) + " face(s) found (numbered from 0)"));
+    }
+    c.index = static_cast<size_t>(wanted);
+  } else if (c.faces.size() > 1) {
+    c.note = std::to_string(c.faces.size()) + " faces found; compared the largest (#0). Choose "
+             "another with " + flag + " N (see `lineup detect " + path + "`).";
+  }
+  std::vector<FaceResult> one = {c.faces[c.index]};
+  pipeline.Embed(image, one);
+  c.faces[c.index] = one[0];
+  return c;
+}
+
+void Run(const CompareFlags& flags) {
+  ModelManifest manifest = LoadManifest(flags.engine);
+  FacePipeline pipeline = MakePipeline(manifest, flags.engine, true);
+  Chosen a = ChooseFace(pipeline, flags.a, flags.face_a, "--face-a");
+  Chosen b = ChooseFace(pipeline, flags.b, flags.face_b, "--face-b");
+  double similarity = Similarity(a.faces[a.index].embedding, b.faces[b.index].embedding);
+  std::optional<double> threshold = pipeline.SameThreshold();
+  std::string verdict = !threshold ? "uncalibrated" : similarity >= *threshold ? "same" : "different";
+  if (flags.json) {
+    nlohmann::json j = {{"model", ModelJson(pipeline, true)},
+                        {"similarity", similarity},
+                        {"threshold", threshold ? nlohmann::json(*threshold) : nlohmann::json(nullptr)},
+                        {"threshold_source", pipeline.embedder().entry().threshold_source},
+                        {"verdict", verdict},
+                        {"a", {{"path", flags.a}, {"face", a.index}, {"faces_found", a.faces.size()},
+                               {"detection", FaceJson(a.faces[a.index])}}},
+                        {"b", {{"path", flags.b}, {"face", b.index}, {"faces_found", b.faces.size()},
+                               {"detection", FaceJson(b.faces[b.index])}}}};
+    if (!a.note.empty()) j["a"]["note"] = a.note;
+    if (!b.note.empty()) j["b"]["note"] = b.note;
+    j["a"]["detection"].erase("embedding");
+    j["b"]["detection"].erase("embedding");
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  for (const std::string& note : {a.note, b.note}) {
+    if (!note.empty()) std::cout << "note: " << note << "\n";
+  }
+  std::printf("similarity %.4f (cosine, %s)\n", similarity, pipeline.embedder().Id().c_str());
+  if (threshold) {
+    std::printf("verdict: %s person (threshold %.4f: %s)\n", verdict == "same" ? "SAME" : "DIFFERENT",
+                *threshold, pipeline.embedder().entry().threshold_source.c_str());
+  } else {
+    std::printf("verdict: none (this embedder has no calibrated threshold in the manifest)\n");
+  }
+  std::printf("This is an investigative lead for human review, not an identification.\n");
+}
+
+}  // namespace
+
+void RegisterCompare(CLI::App& app) {
+  auto flags = std::make_shared<CompareFlags>();
+  auto* cmd = app.add_subcommand("compare", "Compare the faces in two photos: similarity and verdict");
+  cmd->add_option("a", flags->a, "First photo")->required()->check(CLI::ExistingFile);
+  cmd->add_option("b", flags->b, "Second photo")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--face-a", flags->face_a, "Face number in the first photo (default: largest)");
+  cmd->add_option("--face-b", flags->face_b, "Face number in the second photo (default: largest)");
+  cmd->add_flag("--json", flags->json, "Print JSON");
+  AddEngineFlags(cmd, &flags->engine, true);
+  cmd->callback([flags] { Run(*flags); });
+}
+
+}  // namespace lineup::cli
