@@ -24,3 +24,28 @@ std::filesystem::path TempDir(const std::string& tag) {
 }
 
 }  // namespace lineup::testing
+
+#include "common/error.h"
+#include "models/model_import.h"
+
+namespace lineup::testing {
+
+std::filesystem::path ImportedModelsDir() {
+  static const std::filesystem::path dir = [] {
+    std::filesystem::path out = TempDir("models");
+    ImportOptions options;
+    options.packages_dir = PackagesDir();
+    options.models_dir = out;
+    ImportBuiltinModels(options);
+    return out;
+  }();
+  return dir;
+}
+
+std::filesystem::path DemoPhoto(int n) {
+  std::filesystem::path p = PackagesDir() / "@vladmandic/face-api/demo" / ("sample" + std::to_string(n) + ".jpg");
+  if (!std::filesystem::exists(p)) throw Error(Context(p.string(), "missing; run scripts/setup.sh"));
+  return p;
+}
+
+}  // namespace lineup::testing

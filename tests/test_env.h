@@ -20,3 +20,12 @@ std::filesystem::path TempDir(const std::string& tag);
   const std::filesystem::path var = ::lineup::testing::PackageFile(relative);           \
   ASSERT_FALSE(var.empty()) << "missing package file " << (relative)                   \
                             << " — run scripts/setup.sh first"
+
+namespace lineup::testing {
+// Models imported once per test process from var/packages into a temporary
+// folder (so tests never touch the user's var/models). Fails the test if
+// set-up's packages are missing.
+std::filesystem::path ImportedModelsDir();
+// A photo from the face-api package's demo/ folder (sample1.jpg ... sample6.jpg).
+std::filesystem::path DemoPhoto(int n);
+}  // namespace lineup::testing

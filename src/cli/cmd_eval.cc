@@ -9,6 +9,7 @@
 #include "common/file_util.h"
 #include "common/progress.h"
 #include "eval/detection_eval.h"
+#include "eval/identity_pairs.h"
 #include "eval/pairs.h"
 #include "eval/svg_plot.h"
 #include "eval/verification.h"
@@ -25,6 +26,9 @@ struct EvalFlags {
   int limit = 0;
   bool json = false;
   bool exclude_missing = false;
+  std::vector<std::string> identity_roots;
+  double impostors_per_genuine = 0;
+  std::string pairs_out;
 };
 
 // The face a pair list means: the largest face containing the image centre
@@ -170,6 +174,17 @@ void RunDetect(const EvalFlags& flags) {
   if (flags.json) std::cout << j.dump(2) << "\n";
 }
 
+void RunMakePairs(const EvalFlags& flags) {
+  std::vector<std::filesystem::path> roots(flags.identity_roots.begin(), flags.identity_roots.end());
+  IdentityPairOptions options;
+  options.impostors_per_genuine = flags.impostors_per_genuine;
+  std::vector<ImagePair> pairs = MakeIdentityPairs(roots, options);
+  size_t genuine = std::count_if(pairs.begin(), pairs.end(), [](const ImagePair& p) { return p.same; });
+  WriteFileAtomically(flags.pairs_out, PairsToCsv(pairs));
+  std::printf("wrote %zu pairs (%zu genuine, %zu impostor) to %s\n", pairs.size(), genuine,
+              pairs.size() - genuine, flags.pairs_out.c_str());
+}
+
 }  // namespace
 
 void RegisterEval(CLI::App& app) {
@@ -198,6 +213,16 @@ void RegisterEval(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingDirectory);
   detect->callback([flags] { RunDetect(*flags); });
+
+  auto* make_pairs = eval->add_subcommand(
+      "pairs", "Make a verification pair list (CSV) from folders of ROOT/<identity>/<image>");
+  make_pairs->add_option("roots", flags->identity_roots, "Folders holding one sub-folder per identity")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  make_pairs->add_option("--out", flags->pairs_out, "CSV file to write")->required();
+  make_pairs->add_option("--impostors-per-genuine", flags->impostors_per_genuine,
+                         "Sample this many impostor pairs per genuine pair (default: all)");
+  make_pairs->callback([flags] { RunMakePairs(*flags); });
 
   for (CLI::App* cmd : {verify, detect}) {
     cmd->add_option("--out", flags->out_dir, "Folder for the JSON report and SVG curve");

@@ -25,6 +25,28 @@ std::unique_ptr<FaceDetector> MakeMtcnn(const ModelManifest& m, const PipelineOp
 
 double Degrees(double radians) { return radians * 180.0 / CV_PI; }
 
+float Iou(const cv::Rect2f& a, const cv::Rect2f& b) {
+  float inter = (a & b).area();
+  float uni = a.area() + b.area() - inter;
+  return uni > 0 ? inter / uni : 0.f;
+}
+
+// Landmark refinement moves boxes: two detector boxes on one face (e.g. from
+// different tiles or scales) can converge onto the same face. Keep the
+// higher-scoring one of any pair that now overlaps by more than half.
+void RemoveDuplicates(std::vector<FaceResult>& faces) {
+  std::stable_sort(faces.begin(), faces.end(),
+                   [](const FaceResult& a, const FaceResult& b) { return a.face.score > b.face.score; });
+  std::vector<FaceResult> kept;
+  for (FaceResult& f : faces) {
+    bool duplicate = std::any_of(kept.begin(), kept.end(), [&](const FaceResult& k) {
+      return Iou(k.face.box, f.face.box) > 0.5f;
+    });
+    if (!duplicate) kept.push_back(std::move(f));
+  }
+  faces = std::move(kept);
+}
+
 }  // namespace
 
 FaceQuality EstimateQuality(const cv::Mat& bgr, const DetectedFace& face) {
@@ -105,9 +127,26 @@ std::optional<double> FacePipeline::SameThreshold() const {
   return embedder_ ? embedder_->entry().same_threshold : std::nullopt;
 }
 
+std::vector<DetectedFace> FacePipeline::DetectWithMarginRetry(const cv::Mat& bgr) {
+  std::vector<DetectedFace> faces = detector_->Detect(bgr);
+  if (!faces.empty()) return faces;
+  // A tight crop (the face fills the frame) is outside what detectors are
+  // trained on; look again with a margin of 30% of the longer side around it.
+  int margin = static_cast<int>(0.3 * std::max(bgr.cols, bgr.rows));
+  cv::Mat padded;
+  cv::copyMakeBorder(bgr, padded, margin, margin, margin, margin, cv::BORDER_REPLICATE);
+  for (DetectedFace& f : detector_->Detect(padded)) {
+    f.box.x -= margin;
+    f.box.y -= margin;
+    for (auto& p : f.landmarks) p -= cv::Point2f(float(margin), float(margin));
+    faces.push_back(f);
+  }
+  return faces;
+}
+
 std::vector<FaceResult> FacePipeline::Detect(const cv::Mat& bgr) {
   if (bgr.empty() || bgr.type() != CV_8UC3) throw Error("face pipeline: expected a BGR image");
-  std::vector<DetectedFace> faces = detector_->Detect(bgr);
+  std::vector<DetectedFace> faces = DetectWithMarginRetry(bgr);
   std::vector<FaceResult> results;
   if (refiner_ && !faces.empty()) {
     for (RefinedFace& r : refiner_->Refine(bgr, faces)) {
@@ -116,6 +155,7 @@ std::vector<FaceResult> FacePipeline::Detect(const cv::Mat& bgr) {
   } else {
     for (DetectedFace& f : faces) results.push_back({std::move(f), detector_has_landmarks_, {}, {}});
   }
+  RemoveDuplicates(results);
   for (FaceResult& r : results) r.quality = EstimateQuality(bgr, r.face);
   std::stable_sort(results.begin(), results.end(), [](const FaceResult& a, const FaceResult& b) {
     return a.face.box.area() > b.face.box.area();

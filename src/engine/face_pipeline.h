@@ -65,6 +65,9 @@ class FacePipeline {
   std::optional<double> SameThreshold() const;
 
  private:
+  // Detects; when nothing is found, tries again on the image with a margin.
+  std::vector<DetectedFace> DetectWithMarginRetry(const cv::Mat& bgr);
+
   Profile profile_;
   PipelineOptions options_;
   std::unique_ptr<FaceDetector> detector_;

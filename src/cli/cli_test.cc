@@ -1,0 +1,210 @@
+// The `lineup` binary as users run it: help, the JSON contract, verdicts,
+// evaluation outputs, and clear errors (non-zero exit, no crash) on bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "common/file_util.h"
+#include "test_env.h"
+
+namespace lineup {
+namespace {
+
+struct CliRun {
+  int status;
+  std::string output;  // stdout, then stderr
+  std::string out, err;
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+CliRun Lineup(const std::string& args) {
+  std::filesystem::path dir = testing::TempDir("cli");
+  std::string cmd = "LINEUP_MODELS=" + Quote(testing::ImportedModelsDir().string()) + " " +
+                    Quote(LINEUP_BINARY) + " " + args + " >" + Quote((dir / "out").string()) +
+                    " 2>" + Quote((dir / "err").string()) + " </dev/null";
+  int raw = std::system(cmd.c_str());
+  CliRun r{WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw), "", ReadFileText(dir / "out"),
+        ReadFileText(dir / "err")};
+  r.output = r.out + r.err;
+  return r;
+}
+
+std::string Photo(int n) { return Quote(testing::DemoPhoto(n).string()); }
+
+std::string WriteBytes(const std::string& name, const std::string& bytes) {
+  std::filesystem::path p = testing::TempDir("cli-input") / name;
+  std::ofstream(p, std::ios::binary) << bytes;
+  return p.string();
+}
+
+TEST(Cli, HelpListsEverySubcommand) {
+  CliRun r = Lineup("--help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* sub : {"demo", "detect", "embed", "compare", "eval", "models"}) {
+    EXPECT_NE(r.out.find(sub), std::string::npos) << sub;
+  }
+  EXPECT_NE(Lineup("nonsense").status, 0);
+}
+
+TEST(Cli, DetectJsonFollowsTheContract) {
+  CliRun r = Lineup("detect --json " + Photo(1) + " " + Photo(5));
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["images"].size(), 2u);
+  EXPECT_EQ(j["model"]["profile"], "accurate");
+  for (const auto& image : j["images"]) {
+    ASSERT_FALSE(image["faces"].empty());
+    for (const auto& face : image["faces"]) {
+      ASSERT_EQ(face["box"].size(), 4u);
+      EXPECT_GT(face["box"][2].get<double>(), 10);
+      EXPECT_EQ(face["landmarks"].size(), 5u);
+      EXPECT_TRUE(face["quality"].contains("yaw_deg"));
+      EXPECT_FALSE(face.contains("embedding"));
+      EXPECT_LE(face["score"].get<double>(), 1.0);
+    }
+  }
+}
+
+TEST(Cli, EmbedJsonHasUnitDescriptorsAndAnnotates) {
+  std::string annotated = (testing::TempDir("annot") / "faces.png").string();
+  CliRun r = Lineup("embed --json --profile licence-clean --annotate " + Quote(annotated) + " " + Photo(5));
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["model"]["embedder"], "dlib-resnet-128");
+  auto embedding = j["images"][0]["faces"][0]["embedding"].get<std::vector<double>>();
+  ASSERT_EQ(embedding.size(), 128u);
+  double norm = 0;
+  for (double v : embedding) norm += v * v;
+  EXPECT_NEAR(norm, 1.0, 1e-3);
+  cv::Mat picture = cv::imread(annotated);
+  EXPECT_EQ(picture.cols, 1920);
+}
+
+TEST(Cli, CompareSaysSameForACopyAndExplainsSeveralFaces) {
+  cv::Mat photo = cv::imread(testing::DemoPhoto(5).string());
+  cv::Mat smaller;
+  cv::resize(photo, smaller, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+  std::string copy = (testing::TempDir("copy") / "copy.jpg").string();
+  cv::imwrite(copy, smaller);
+  CliRun r = Lineup("compare --json " + Photo(5) + " " + Quote(copy));
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["verdict"], "same");
+  EXPECT_GT(j["similarity"].get<double>(), j["threshold"].get<double>());
+  EXPECT_TRUE(j["a"].contains("note"));  // several faces: it says which it used
+  CliRun different = Lineup("compare --json --face-b 1 " + Photo(5) + " " + Quote(copy));
+  ASSERT_EQ(different.status, 0) << different.output;
+  EXPECT_EQ(nlohmann::json::parse(different.out)["verdict"], "different");
+  CliRun text = Lineup("compare " + Photo(5) + " " + Quote(copy));
+  EXPECT_NE(text.out.find("investigative lead"), std::string::npos);
+  CliRun out_of_range = Lineup("compare --face-a 40 " + Photo(5) + " " + Quote(copy));
+  EXPECT_EQ(out_of_range.status, 1);
+  EXPECT_NE(out_of_range.err.find("only"), std::string::npos) << out_of_range.err;
+}
+
+TEST(Cli, CompareWithoutAFaceExplains) {
+  std::string blank = (testing::TempDir("blank") / "blank.png").string();
+  cv::imwrite(blank, cv::Mat(200, 300, CV_8UC3, cv::Scalar(200, 180, 160)));
+  CliRun r = Lineup("compare " + Photo(5) + " " + Quote(blank));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("no face found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("blank.png"), std::string::npos) << r.err;
+}
+
+TEST(Cli, BadFilesGiveClearErrorsAndTheRestIsProcessed) {
+  std::string photo = testing::DemoPhoto(5).string();
+  std::vector<uint8_t> jpeg = ReadFileBytes(photo);
+  std::string truncated = WriteBytes("truncated.jpg", std::string(jpeg.begin(), jpeg.begin() + jpeg.size() / 2));
+  std::string empty = WriteBytes("empty.jpg", "");
+  std::string text = WriteBytes("notes.jpg", "this is not an image\n");
+  // A PNG header claiming 60000 x 60000 pixels (a decompression bomb).
+  std::string bomb_bytes = std::string("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\xea\x60\0\0\xea\x60\x08\x02\0\0\0", 29) +
+                           std::string(64, '\0');
+  std::string bomb = WriteBytes("bomb.png", bomb_bytes);
+  CliRun r = Lineup("detect --json " + Quote(truncated) + " " + Quote(empty) + " " + Quote(text) + " " +
+                 Quote(bomb) + " " + Quote(photo));
+  EXPECT_EQ(r.status, 1) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["images"].size(), 5u);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(j["images"][i].contains("error")) << j["images"][i].dump();
+    EXPECT_NE(j["images"][i]["error"].get<std::string>().find(j["images"][i]["path"].get<std::string>()),
+              std::string::npos);
+  }
+  EXPECT_NE(j["images"][0]["error"].get<std::string>().find("truncated"), std::string::npos);
+  EXPECT_NE(j["images"][1]["error"].get<std::string>().find("empty"), std::string::npos);
+  EXPECT_NE(j["images"][3]["error"].get<std::string>().find("over the limit"), std::string::npos);
+  EXPECT_FALSE(j["images"][4]["faces"].empty());
+  EXPECT_NE(r.err.find("4 of 5"), std::string::npos) << r.err;
+  EXPECT_NE(Lineup("detect /no/such/file.jpg").status, 0);
+}
+
+TEST(Cli, ModelsListShowsLicencesAndProfileInUse) {
+  CliRun r = Lineup("models list");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.out.find("Public domain"), std::string::npos);
+  EXPECT_NE(r.out.find("accurate [in use]"), std::string::npos);
+  EXPECT_NE(r.out.find("non-commercial"), std::string::npos);
+  EXPECT_EQ(Lineup("models verify").status, 0);
+}
+
+TEST(Cli, EvalVerifyAndDetectWriteReports) {
+  // Pairs: a photo's faces against a degraded copy of the same photo.
+  std::filesystem::path dir = testing::TempDir("eval");
+  cv::Mat photo = cv::imread(testing::DemoPhoto(5).string());
+  cv::Mat small;
+  cv::resize(photo, small, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+  for (int i = 0; i < 4; ++i) {
+    cv::imwrite((dir / ("a" + std::to_string(i) + ".jpg")).string(), photo);
+    cv::imwrite((dir / ("b" + std::to_string(i) + ".jpg")).string(), small);
+  }
+  std::ofstream(dir / "pairs.csv") << "img1,img2,same\na0.jpg,b0.jpg,1\na1.jpg,b1.jpg,yes\n"
+                                      "a2.jpg,b2.jpg,1\na3.jpg,b3.jpg,1\n";
+  CliRun r = Lineup("eval verify --json --pairs " + Quote((dir / "pairs.csv").string()) + " --root " +
+                 Quote(dir.string()) + " --out " + Quote((dir / "report").string()));
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["pairs"], 4);
+  EXPECT_TRUE(std::filesystem::exists(dir / "report/verify.svg"));
+  EXPECT_NE(ReadFileText(dir / "report/verify.svg").find("<svg"), std::string::npos);
+
+  // Detection: a WIDER-format label file made from detect's own boxes must
+  // give AP 1 (checks the plumbing; real AP figures are in docs/ACCURACY.md).
+  CliRun d = Lineup("detect --json " + Photo(5));
+  nlohmann::json faces = nlohmann::json::parse(d.out)["images"][0]["faces"];
+  std::ofstream gt(dir / "gt.txt");
+  gt << "sample5.jpg\n" << faces.size() << "\n";
+  for (const auto& f : faces) {
+    gt << f["box"][0].get<double>() << " " << f["box"][1].get<double>() << " " << f["box"][2].get<double>()
+       << " " << f["box"][3].get<double>() << " 0 0 0 0 0 0\n";
+  }
+  gt.close();
+  std::filesystem::copy_file(testing::DemoPhoto(5), dir / "sample5.jpg");
+  CliRun e = Lineup("eval detect --json --wider " + Quote((dir / "gt.txt").string()) + " --images " +
+                 Quote(dir.string()) + " --out " + Quote((dir / "report").string()));
+  ASSERT_EQ(e.status, 0) << e.output;
+  nlohmann::json ej = nlohmann::json::parse(e.out);
+  EXPECT_NEAR(ej["all_faces"]["average_precision"].get<double>(), 1.0, 1e-9);
+  EXPECT_TRUE(std::filesystem::exists(dir / "report/detect.svg"));
+}
+
+TEST(Cli, MissingModelsSayHowToFix) {
+  std::filesystem::path empty = testing::TempDir("nomodels");
+  CliRun r = Lineup("detect --models " + Quote(empty.string()) + " " + Photo(1));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("lineup models import"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace lineup
