@@ -23,6 +23,10 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags)
   cmd->add_option("--min-face", flags->min_face, "Smallest face side in pixels to look for")
       ->check(CLI::Range(8.f, 10000.f))
       ->capture_default_str();
+  cmd->add_option("--min-score", flags->min_score,
+                  "Report faces whose detection score (detector x O-Net, 0..1) reaches this")
+      ->check(CLI::Range(0.f, 1.f))
+      ->capture_default_str();
   if (with_embedder_flags) {
     cmd->add_flag("--no-flip", flags->no_flip,
                   "Do not average each descriptor with its mirror image (faster, less accurate)");
@@ -39,6 +43,7 @@ FacePipeline MakePipeline(const ModelManifest& manifest, const EngineFlags& flag
   options.profile = flags.profile;
   options.detector = flags.detector;
   options.min_face_px = flags.min_face;
+  options.min_face_score = flags.min_score;
   options.flip_average = !flags.no_flip;
   options.load_embedder = embed;
   return FacePipeline(manifest, options);

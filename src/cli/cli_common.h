@@ -17,6 +17,7 @@ struct EngineFlags {
   std::string profile;     // "" = manifest default
   std::string detector;    // "" = profile's
   float min_face = 20.f;
+  float min_score = 0.4f;
   bool no_flip = false;
 };
 

@@ -103,7 +103,7 @@ TEST(Cli, CompareSaysSameForACopyAndExplainsSeveralFaces) {
   EXPECT_EQ(j["verdict"], "same");
   EXPECT_GT(j["similarity"].get<double>(), j["threshold"].get<double>());
   EXPECT_TRUE(j["a"].contains("note"));  // several faces: it says which it used
-  CliRun different = Lineup("compare --json --face-b 1 " + Photo(5) + " " + Quote(copy));
+  CliRun different = Lineup("compare --json --face-b 2 " + Photo(5) + " " + Quote(copy));
   ASSERT_EQ(different.status, 0) << different.output;
   EXPECT_EQ(nlohmann::json::parse(different.out)["verdict"], "different");
   CliRun text = Lineup("compare " + Photo(5) + " " + Quote(copy));

@@ -37,8 +37,10 @@ Chosen ChooseFace(FacePipeline& pipeline, const std::string& path, int wanted, c
     }
     c.index = static_cast<size_t>(wanted);
   } else if (c.faces.size() > 1) {
-    c.note = std::to_string(c.faces.size()) + " faces found; compared the largest (#0). Choose "
-             "another with " + flag + " N (see `lineup detect " + path + "`).";
+    c.index = PrimaryFace(c.faces);
+    c.note = std::to_string(c.faces.size()) + " faces found; compared the largest confident one (#" +
+             std::to_string(c.index) + "). Choose another with " + flag + " N (see `lineup detect " +
+             path + "`).";
   }
   std::vector<FaceResult> one = {c.faces[c.index]};
   pipeline.Embed(image, one);
@@ -91,8 +93,10 @@ void RegisterCompare(CLI::App& app) {
   auto* cmd = app.add_subcommand("compare", "Compare the faces in two photos: similarity and verdict");
   cmd->add_option("a", flags->a, "First photo")->required()->check(CLI::ExistingFile);
   cmd->add_option("b", flags->b, "Second photo")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--face-a", flags->face_a, "Face number in the first photo (default: largest)");
-  cmd->add_option("--face-b", flags->face_b, "Face number in the second photo (default: largest)");
+  cmd->add_option("--face-a", flags->face_a,
+                  "Face number in the first photo, as `lineup detect` lists them (default: the "
+                  "largest face scoring at least 0.5)");
+  cmd->add_option("--face-b", flags->face_b, "Face number in the second photo (default: as --face-a)");
   cmd->add_flag("--json", flags->json, "Print JSON");
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

@@ -51,6 +51,7 @@ void Run(const DemoFlags& flags) {
             << " + " << pipeline.embedder().Id() << " (" << pipeline.embedder().entry().licence << ")\n\n";
 
   std::vector<GalleryFace> gallery;
+  size_t probe = 0;  // the first photo's primary face
   for (const auto& file : files) {
     cv::Mat image = LoadImage(file.string());
     std::vector<FaceResult> faces = pipeline.Analyze(image);
@@ -58,19 +59,20 @@ void Run(const DemoFlags& flags) {
     WriteAnnotated(image, faces, annotated.string());
     std::printf("%-14s %4dx%-4d %2zu faces -> %s\n", file.filename().c_str(), image.cols, image.rows,
                 faces.size(), annotated.c_str());
+    if (gallery.empty() && !faces.empty()) probe = PrimaryFace(faces);
     for (size_t i = 0; i < faces.size(); ++i) gallery.push_back({file.filename().string(), i, faces[i].embedding});
   }
   if (gallery.empty()) throw Error("no faces found in the demo photos");
 
-  const GalleryFace& probe = gallery.front();
+  const GalleryFace& probe_face = gallery[probe];
   std::vector<std::pair<double, const GalleryFace*>> ranked;
   for (const auto& g : gallery) {
-    if (g.photo != probe.photo) ranked.push_back({Similarity(probe.embedding, g.embedding), &g});
+    if (g.photo != probe_face.photo) ranked.push_back({Similarity(probe_face.embedding, g.embedding), &g});
   }
   std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
   std::optional<double> threshold = pipeline.SameThreshold();
-  std::printf("\nProbe: face #%zu of %s (largest). Most similar faces in the other photos:\n",
-              probe.index, probe.photo.c_str());
+  std::printf("\nProbe: face #%zu of %s (largest confident face). Most similar faces in the other photos:\n",
+              probe_face.index, probe_face.photo.c_str());
   for (int i = 0; i < flags.top && i < static_cast<int>(ranked.size()); ++i) {
     const auto& [score, face] = ranked[i];
     std::printf("  %d. %-14s face #%-2zu similarity %.3f%s\n", i + 1, face->photo.c_str(), face->index,

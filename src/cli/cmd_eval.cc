@@ -31,14 +31,14 @@ struct EvalFlags {
   std::string pairs_out;
 };
 
-// The face a pair list means: the largest face containing the image centre
-// (LFW-style face-centred photos), else the largest face.
+// The face a pair list means: the largest confident face containing the
+// image centre (LFW-style face-centred photos), else PrimaryFace.
 size_t SubjectFace(const std::vector<FaceResult>& faces, const cv::Mat& image) {
   cv::Point2f centre(image.cols / 2.f, image.rows / 2.f);
   for (size_t i = 0; i < faces.size(); ++i) {  // faces are largest first
-    if (faces[i].face.box.contains(centre)) return i;
+    if (faces[i].face.score >= kConfidentFaceScore && faces[i].face.box.contains(centre)) return i;
   }
-  return 0;
+  return PrimaryFace(faces);
 }
 
 std::optional<std::vector<float>> SubjectDescriptor(FacePipeline& pipeline, const std::string& path,

@@ -90,7 +90,7 @@ FacePipeline::FacePipeline(const ModelManifest& manifest, const PipelineOptions&
     std::string id = options.detector.empty() ? profile_.detector : "blazeface-back-256";
     BlazeFaceOptions blaze;
     blaze.min_face_px = options.min_face_px;
-    blaze.score_threshold = options.min_detection_score;
+    blaze.score_threshold = options.proposal_score;
     detector_ = std::make_unique<BlazeFaceDetector>(manifest.OpenModelFile(manifest.Model(id)), blaze);
   } else if (detector_kind == "mtcnn" || detector_kind == "mtcnn-pnet") {
     detector_ = MakeMtcnn(manifest, options);
@@ -150,10 +150,15 @@ std::vector<FaceResult> FacePipeline::Detect(const cv::Mat& bgr) {
   std::vector<FaceResult> results;
   if (refiner_ && !faces.empty()) {
     for (RefinedFace& r : refiner_->Refine(bgr, faces)) {
+      // Two independent opinions: the detector's and O-Net's on the refined crop.
+      r.face.score = std::sqrt(r.face.score * std::max(r.onet_score, 0.f));
+      if (r.face.score < options_.min_face_score) continue;
       results.push_back({std::move(r.face), r.refined, {}, {}});
     }
   } else {
-    for (DetectedFace& f : faces) results.push_back({std::move(f), detector_has_landmarks_, {}, {}});
+    for (DetectedFace& f : faces) {
+      if (f.score >= options_.min_face_score) results.push_back({std::move(f), detector_has_landmarks_, {}, {}});
+    }
   }
   RemoveDuplicates(results);
   for (FaceResult& r : results) r.quality = EstimateQuality(bgr, r.face);
@@ -177,6 +182,13 @@ std::vector<FaceResult> FacePipeline::Analyze(const cv::Mat& bgr) {
   std::vector<FaceResult> faces = Detect(bgr);
   if (!faces.empty()) Embed(bgr, faces);
   return faces;
+}
+
+size_t PrimaryFace(const std::vector<FaceResult>& faces) {
+  for (size_t i = 0; i < faces.size(); ++i) {  // largest first
+    if (faces[i].face.score >= kConfidentFaceScore) return i;
+  }
+  return 0;
 }
 
 }  // namespace lineup
