@@ -3,8 +3,9 @@
 # (model weights, demo photos), a Release build, and the model import.
 # Safe to run twice: each step skips what is already in place.
 #
-#   scripts/setup.sh            everything
-#   BUILD_DIR=... scripts/setup.sh   build elsewhere (default: build/)
+#   scripts/setup.sh                                 everything, accurate profile as default
+#   LINEUP_PROFILE=licence-clean scripts/setup.sh    licence-clean weights as default
+#   BUILD_DIR=... scripts/setup.sh                   build elsewhere (default: build/)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -41,5 +42,6 @@ echo "== building ($build)"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)"
 
-echo "== importing models"
-"$build/lineup" models import
+profile="${LINEUP_PROFILE:-accurate}"
+echo "== importing models (default profile: $profile)"
+"$build/lineup" models import --default-profile "$profile"

@@ -13,7 +13,6 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
-#include "models/tflite_to_onnx.h"
 #include "test_env.h"
 
 namespace lineup {
@@ -26,18 +25,11 @@ struct MtcnnModels {
   std::filesystem::path pnet, rnet, onet;
 };
 
-// Imports the three packaged TFLite stages once per test binary.
+// The three MTCNN stages as set-up's import writes them (once per test binary).
 const MtcnnModels& Models() {
   static const MtcnnModels models = [] {
-    std::filesystem::path dir = testing::TempDir("mtcnn");
-    MtcnnModels m{dir / "pnet.onnx", dir / "rnet.onnx", dir / "onet.onnx"};
-    for (const auto& [name, out] : {std::pair{"pnet", m.pnet}, {"rnet", m.rnet}, {"onet", m.onet}}) {
-      std::filesystem::path tflite = testing::PackageFile(std::string(kAssets) + name + ".tflite");
-      if (tflite.empty()) return MtcnnModels{};
-      ImportTflite(tflite, out, TfliteImportOptions{.graph_name = name,
-                                                    .dynamic_spatial = std::string(name) == "pnet"});
-    }
-    return m;
+    std::filesystem::path dir = testing::ImportedModelsDir();
+    return MtcnnModels{dir / "pnet.onnx", dir / "rnet.onnx", dir / "onet.onnx"};
   }();
   return models;
 }

@@ -9,7 +9,6 @@
 
 #include "common/error.h"
 #include "detect/mtcnn_detector.h"
-#include "models/tflite_to_onnx.h"
 #include "test_env.h"
 
 namespace lineup {
@@ -24,18 +23,11 @@ struct Fixture {
   std::vector<DetectedFace> faces;  // MTCNN's, the reference
 };
 
-// Imports the packaged MTCNN stages and detects the group photo once.
+// Detects the group photo once with the imported MTCNN stages.
 const Fixture& Shared() {
   static const Fixture fixture = [] {
     Fixture f;
-    std::filesystem::path dir = testing::TempDir("onet-refiner");
-    for (const char* name : {"pnet", "rnet", "onet"}) {
-      std::filesystem::path tflite = testing::PackageFile(std::string(kAssets) + name + ".tflite");
-      if (tflite.empty()) return Fixture{};
-      ImportTflite(tflite, dir / (std::string(name) + ".onnx"),
-                   TfliteImportOptions{.graph_name = name,
-                                       .dynamic_spatial = std::string(name) == "pnet"});
-    }
+    std::filesystem::path dir = testing::ImportedModelsDir();
     f.pnet = dir / "pnet.onnx";
     f.rnet = dir / "rnet.onnx";
     f.onet = dir / "onet.onnx";

@@ -127,26 +127,8 @@ std::optional<double> FacePipeline::SameThreshold() const {
   return embedder_ ? embedder_->entry().same_threshold : std::nullopt;
 }
 
-std::vector<DetectedFace> FacePipeline::DetectWithMarginRetry(const cv::Mat& bgr) {
+std::vector<FaceResult> FacePipeline::DetectOnce(const cv::Mat& bgr) {
   std::vector<DetectedFace> faces = detector_->Detect(bgr);
-  if (!faces.empty()) return faces;
-  // A tight crop (the face fills the frame) is outside what detectors are
-  // trained on; look again with a margin of 30% of the longer side around it.
-  int margin = static_cast<int>(0.3 * std::max(bgr.cols, bgr.rows));
-  cv::Mat padded;
-  cv::copyMakeBorder(bgr, padded, margin, margin, margin, margin, cv::BORDER_REPLICATE);
-  for (DetectedFace& f : detector_->Detect(padded)) {
-    f.box.x -= margin;
-    f.box.y -= margin;
-    for (auto& p : f.landmarks) p -= cv::Point2f(float(margin), float(margin));
-    faces.push_back(f);
-  }
-  return faces;
-}
-
-std::vector<FaceResult> FacePipeline::Detect(const cv::Mat& bgr) {
-  if (bgr.empty() || bgr.type() != CV_8UC3) throw Error("face pipeline: expected a BGR image");
-  std::vector<DetectedFace> faces = DetectWithMarginRetry(bgr);
   std::vector<FaceResult> results;
   if (refiner_ && !faces.empty()) {
     for (RefinedFace& r : refiner_->Refine(bgr, faces)) {
@@ -161,6 +143,29 @@ std::vector<FaceResult> FacePipeline::Detect(const cv::Mat& bgr) {
     }
   }
   RemoveDuplicates(results);
+  return results;
+}
+
+std::vector<FaceResult> FacePipeline::DetectWithMarginRetry(const cv::Mat& bgr) {
+  std::vector<FaceResult> faces = DetectOnce(bgr);
+  if (!faces.empty()) return faces;
+  // A tight crop (the face fills the frame) is outside what detectors are
+  // trained on; look again with a margin of 30% of the longer side around it.
+  int margin = static_cast<int>(0.3 * std::max(bgr.cols, bgr.rows));
+  cv::Mat padded;
+  cv::copyMakeBorder(bgr, padded, margin, margin, margin, margin, cv::BORDER_REPLICATE);
+  faces = DetectOnce(padded);
+  for (FaceResult& f : faces) {
+    f.face.box.x -= margin;
+    f.face.box.y -= margin;
+    for (auto& p : f.face.landmarks) p -= cv::Point2f(float(margin), float(margin));
+  }
+  return faces;
+}
+
+std::vector<FaceResult> FacePipeline::Detect(const cv::Mat& bgr) {
+  if (bgr.empty() || bgr.type() != CV_8UC3) throw Error("face pipeline: expected a BGR image");
+  std::vector<FaceResult> results = DetectWithMarginRetry(bgr);
   for (FaceResult& r : results) r.quality = EstimateQuality(bgr, r.face);
   std::stable_sort(results.begin(), results.end(), [](const FaceResult& a, const FaceResult& b) {
     return a.face.box.area() > b.face.box.area();

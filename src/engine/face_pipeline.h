@@ -72,8 +72,10 @@ class FacePipeline {
   std::optional<double> SameThreshold() const;
 
  private:
-  // Detects; when nothing is found, tries again on the image with a margin.
-  std::vector<DetectedFace> DetectWithMarginRetry(const cv::Mat& bgr);
+  // Detector, landmark refinement, score filter, de-duplication.
+  std::vector<FaceResult> DetectOnce(const cv::Mat& bgr);
+  // DetectOnce; when nothing is found, again on the image with a margin.
+  std::vector<FaceResult> DetectWithMarginRetry(const cv::Mat& bgr);
 
   Profile profile_;
   PipelineOptions options_;

