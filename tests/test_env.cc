@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <vector>
 
 #include "common/paths.h"
 
@@ -13,13 +14,26 @@ std::filesystem::path PackageFile(const std::string& relative) {
   return std::filesystem::exists(path) ? path : std::filesystem::path();
 }
 
+namespace {
+// Removes the directories TempDir made when the test process exits.
+struct TempDirRegistry {
+  std::vector<std::filesystem::path> dirs;
+  ~TempDirRegistry() {
+    std::error_code ignored;
+    for (const auto& d : dirs) std::filesystem::remove_all(d, ignored);
+  }
+};
+}  // namespace
+
 std::filesystem::path TempDir(const std::string& tag) {
+  static TempDirRegistry registry;
   static std::atomic<int> counter{0};
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("lineup-test-" + tag + "-" + std::to_string(::getpid()) + "-" +
                                std::to_string(counter++));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  registry.dirs.push_back(dir);
   return dir;
 }
 
