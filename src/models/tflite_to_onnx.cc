@@ -188,6 +188,7 @@ class Translator {
       std::vector<int> chain;
       int32_t negative_part = -1;
       float slope_factor = 1.f;
+      size_t users_of_x = 2;  // relu and neg; the abs form also feeds x to the sub
       if (Op(sibling).builtin == kTfliteAbs) {
         // relu(x) + a * (x - |x|): x - |x| = 2 min(x, 0).
         auto sub = OnlyConsumer(Out(sibling));
@@ -198,6 +199,7 @@ class Translator {
         chain = {sibling, *sub};
         negative_part = Out(*sub);
         slope_factor = 2.f;
+        users_of_x = 3;
       } else if (Op(sibling).builtin == kTfliteNeg) {
         // relu(x) + a * -relu(-x): -relu(-x) = min(x, 0).
         auto relu2 = OnlyConsumer(Out(sibling));
@@ -211,7 +213,7 @@ class Translator {
       }
       int32_t alpha = -1;
       auto add = MatchScaledAdd(negative_part, relu_out, &alpha);
-      if (!add || consumers_[relu_out].size() != 1 || consumers_[x].size() != 2) continue;
+      if (!add || consumers_[relu_out].size() != 1 || consumers_[x].size() != users_of_x) continue;
       std::vector<float> slope = T(alpha).data;
       for (float& s : slope) s *= slope_factor;
       std::vector<int64_t> dims = {static_cast<int64_t>(slope.size())};

@@ -89,6 +89,23 @@ TEST(TfliteToOnnx, MobileFaceNetMatchesReference) {
   ExpectOnnxMatchesReference("MobileFaceNet.tflite", false, RandomInput(2, 112, 112, 3, 1));
 }
 
+// The written-out PReLUs must be folded: no Abs/Neg left, one PRelu per idiom.
+TEST(TfliteToOnnx, PreluIdiomsAreFolded) {
+  for (const auto& [file, prelus] : {std::pair{"MobileFaceNet.tflite", 33}, {"onet.tflite", 5}}) {
+    LINEUP_REQUIRE_PACKAGE_FILE(tflite, std::string(kAssets) + file);
+    TfliteImportOptions options;
+    options.graph_name = file;
+    OnnxBuilder onnx = TfliteToOnnx(ReadTfliteModel(tflite), options);
+    int prelu = 0, leftovers = 0;
+    for (const auto& node : onnx.model().graph().node()) {
+      prelu += node.op_type() == "PRelu";
+      leftovers += node.op_type() == "Abs" || node.op_type() == "Neg" || node.op_type() == "Relu";
+    }
+    EXPECT_EQ(prelu, prelus) << file;
+    EXPECT_EQ(leftovers, 0) << file;
+  }
+}
+
 TEST(TfliteToOnnx, MtcnnONetMatchesReference) {
   ExpectOnnxMatchesReference("onet.tflite", false, RandomInput(3, 48, 48, 3, 2));
 }
