@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/error.h"
+#include "detect/nms.h"
 #include "detect/onet_refiner.h"
 
 namespace lineup {
@@ -34,15 +35,6 @@ struct Candidate {
   std::vector<cv::Point2f> landmarks;
 };
 
-float Area(const cv::Rect2f& r) { return std::max(0.f, r.width) * std::max(0.f, r.height); }
-
-float Overlap(const cv::Rect2f& a, const cv::Rect2f& b, bool over_min_area) {
-  float inter = Area(a & b);
-  if (inter <= 0.f) return 0.f;
-  float denominator = over_min_area ? std::min(Area(a), Area(b)) : Area(a) + Area(b) - inter;
-  return denominator > 0.f ? inter / denominator : 0.f;
-}
-
 // Greedy hard NMS: keeps the best-scoring candidate of each overlapping
 // cluster unchanged; the result is sorted by descending score.
 std::vector<Candidate> Suppress(std::vector<Candidate> candidates, float threshold,
@@ -52,7 +44,8 @@ std::vector<Candidate> Suppress(std::vector<Candidate> candidates, float thresho
   std::vector<Candidate> kept;
   for (Candidate& c : candidates) {
     bool overlaps = std::any_of(kept.begin(), kept.end(), [&](const Candidate& k) {
-      return Overlap(k.box, c.box, over_min_area) > threshold;
+      return (over_min_area ? IntersectionOverMinArea(k.box, c.box)
+                            : IntersectionOverUnion(k.box, c.box)) > threshold;
     });
     if (!overlaps) kept.push_back(std::move(c));
   }

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "detect/blazeface_detector.h"
 #include "detect/mtcnn_detector.h"
+#include "detect/nms.h"
 #include "detect/onet_refiner.h"
 
 namespace lineup {
@@ -25,12 +26,6 @@ std::unique_ptr<FaceDetector> MakeMtcnn(const ModelManifest& m, const PipelineOp
 
 double Degrees(double radians) { return radians * 180.0 / CV_PI; }
 
-float Iou(const cv::Rect2f& a, const cv::Rect2f& b) {
-  float inter = (a & b).area();
-  float uni = a.area() + b.area() - inter;
-  return uni > 0 ? inter / uni : 0.f;
-}
-
 // Landmark refinement moves boxes: two detector boxes on one face (e.g. from
 // different tiles or scales) can converge onto the same face. Keep the
 // higher-scoring one of any pair that now overlaps by more than half.
@@ -40,7 +35,7 @@ void RemoveDuplicates(std::vector<FaceResult>& faces) {
   std::vector<FaceResult> kept;
   for (FaceResult& f : faces) {
     bool duplicate = std::any_of(kept.begin(), kept.end(), [&](const FaceResult& k) {
-      return Iou(k.face.box, f.face.box) > 0.5f;
+      return IntersectionOverUnion(k.face.box, f.face.box) > 0.5f;
     });
     if (!duplicate) kept.push_back(std::move(f));
   }
