@@ -15,6 +15,7 @@ apt_packages=(
   libopencv-dev libonnx-dev libprotobuf-dev
   libcli11-dev nlohmann-json3-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev libdlib-dev
+  libsqlite3-dev libpqxx-dev postgresql libfaiss-dev libhnswlib-dev libarchive-dev libssl-dev
 )
 
 missing=()
