@@ -68,7 +68,7 @@ struct ImageRecord {
   int width = 0;
   int height = 0;
   int64_t byte_size = 0;
-  std::string stored_path;   // where the bytes are kept (absolute path)
+  std::string stored_path;   // where the bytes are kept: relative to the data directory, or absolute
   std::string original_name; // path or archive member name in the ingest input
   std::string ingested_at;   // ISO 8601 UTC, set by the catalog
 };

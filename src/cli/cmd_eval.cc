@@ -98,6 +98,7 @@ void RunVerify(const EvalFlags& flags) {
   }
   VerificationOptions options;
   options.missing = flags.exclude_missing ? MissingScorePolicy::kExclude : MissingScorePolicy::kCountAsWrong;
+  options.target_fars = {1e-4, 1e-3, 1e-2};
   VerificationReport report = EvaluateVerification(scored, options);
   nlohmann::json j = ToJson(report);
   j["model"] = ModelJson(pipeline, true);

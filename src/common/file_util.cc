@@ -39,14 +39,20 @@ std::string ReadFileText(const std::filesystem::path& path) {
 }
 
 void WriteFileAtomically(const std::filesystem::path& path, const std::string& bytes) {
+  WriteFileAtomically(path, bytes.data(), bytes.size(), FileSync::kFsync);
+}
+
+void WriteFileAtomically(const std::filesystem::path& path, const void* data, size_t size,
+                         FileSync sync) {
+  const char* bytes_data = static_cast<const char*>(data);
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(Context(tmp.string(), std::string("cannot create: ") + std::strerror(errno)));
   size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+  while (written < size) {
+    ssize_t n = ::write(fd, bytes_data + written, size - written);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       std::string reason = std::strerror(errno);
@@ -56,7 +62,8 @@ void WriteFileAtomically(const std::filesystem::path& path, const std::string& b
     }
     written += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  bool synced = sync == FileSync::kNone || ::fsync(fd) == 0;
+  if (!synced || ::close(fd) != 0) {
     ::unlink(tmp.c_str());
     throw Error(Context(tmp.string(), "fsync/close failed"));
   }
@@ -82,6 +89,19 @@ std::string Sha256Hex(const void* data, size_t size) {
 std::string Sha256OfFile(const std::filesystem::path& path) {
   auto bytes = ReadFileBytes(path);
   return Sha256Hex(bytes.data(), bytes.size());
+}
+
+}  // namespace lineup
+
+namespace lineup {
+
+void SyncFileSystem(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(Context(path.string(), std::string("cannot open to sync: ") + std::strerror(errno)));
+  int rc = ::syncfs(fd);
+  int saved = errno;
+  ::close(fd);
+  if (rc != 0) throw Error(Context(path.string(), std::string("syncfs failed: ") + std::strerror(saved)));
 }
 
 }  // namespace lineup

@@ -16,6 +16,14 @@ std::string ReadFileText(const std::filesystem::path& path);
 // Writes to `path.tmp`, fsyncs, then renames over `path`: readers see the old
 // file or the new one, never a torn write.
 void WriteFileAtomically(const std::filesystem::path& path, const std::string& bytes);
+// kNone skips the fsync (the rename is still atomic against a killed process,
+// not against power loss): for many small derived files whose durability the
+// caller provides with one syncfs() per batch.
+enum class FileSync { kFsync, kNone };
+void WriteFileAtomically(const std::filesystem::path& path, const void* data, size_t size,
+                         FileSync sync);
+// syncfs() of the file system holding `path`.
+void SyncFileSystem(const std::filesystem::path& path);
 
 // Lower-case hex SHA-256.
 std::string Sha256Hex(const void* data, size_t size);
