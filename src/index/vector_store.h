@@ -45,7 +45,11 @@ class VectorStore {
 
   // Creates the file if missing (kReadWrite only) with `dim`; throws Error if
   // the file exists with another dim, is not a vector store, or is of a newer
-  // format version.
+  // format version. dim 0 opens an existing store whatever its dim. A
+  // read-write open takes an exclusive flock() on the file (a second writer
+  // gets Error "in use by another process") and removes a leftover
+  // "<path>.compact" of a crashed Compact(); read-only opens never lock or
+  // modify anything.
   VectorStore(const std::filesystem::path& path, int dim, Mode mode);
   ~VectorStore();
   VectorStore(const VectorStore&) = delete;
@@ -56,13 +60,23 @@ class VectorStore {
   std::array<uint8_t, 16> generation() const; // changes with every Compact()
   std::string GenerationHex() const;
   const std::filesystem::path& path() const;
+  Mode mode() const;
+  // Records (a torn partial record counts as one) that the read-write open
+  // truncated from the tail because of a bad CRC or id order; 0 read-only.
+  size_t dropped_on_open() const;
 
   // Appends n <= kMaxAppendBatch records; ids strictly increasing and greater
-  // than every id already stored. vectors: n x dim row-major. Not durable until Sync().
+  // than every id already stored; every value finite. vectors: n x dim
+  // row-major. Not durable until Sync(). A failed write (e.g. ENOSPC) throws
+  // Error and truncates the partial batch away: the store is as before.
   void Append(const int64_t* ids, const uint32_t* collection_ids, const float* vectors, size_t n);
-  void Sync();  // fdatasync
+  // fdatasync. On failure throws Error and drops the records appended since
+  // the last successful Sync() (size() shrinks back).
+  void Sync();
 
-  // Read-only stores: picks up records appended by another process since open.
+  // Read-only stores: picks up records appended by another process since
+  // open (a torn tail is ignored until it is complete). Throws Error if the
+  // file was replaced by a Compact() (slots changed meaning: reopen).
   void Refresh();
 
   int64_t id(size_t slot) const;
