@@ -119,7 +119,10 @@ TEST(ExactSearch, EqualsNaiveReferenceForEveryKThreadCountAndFilter) {
 
   std::vector<uint64_t> live((n + 63) / 64);
   for (auto& word : live) word = (static_cast<uint64_t>(rng()) << 32) | rng();
+  std::vector<uint64_t> sparse((n + 63) / 64, 0);  // mostly all-zero words: skipped unread
+  for (size_t slot = 5; slot < n; slot += 211) sparse[slot / 64] |= uint64_t{1} << (slot % 64);
   std::vector<std::pair<std::string, SlotFilter>> filters;
+  filters.push_back({"sparse-live", SlotFilter{sparse.data(), n, {}, nullptr}});
   filters.push_back({"all", SlotFilter{}});
   filters.push_back({"live", SlotFilter{live.data(), n, {}, nullptr}});
   filters.push_back({"live-short", SlotFilter{live.data(), 1700, {}, nullptr}});
