@@ -44,6 +44,7 @@ struct IngestItem {
                                // "dir/a.jpg", "photos.zip:dir/a.jpg", "list.csv:12"
   std::filesystem::path file;  // the local file to read (folder and manifest items) ...
   std::vector<uint8_t> bytes;  // ... or its bytes (archive members); exactly one is set
+                               // unless `error` is (then either or neither may be)
   std::optional<Source> source;
   std::string collection;      // from a manifest row; "" = the job's collection
   std::string error;           // non-empty: this item is bad and why
