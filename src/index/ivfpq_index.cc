@@ -1,5 +1,6 @@
 #include "index/ivfpq_index.h"
 
+#include <faiss/Clustering.h>
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/impl/FaissException.h>
@@ -8,8 +9,14 @@
 #include <faiss/index_io.h>
 #include <faiss/invlists/InvertedLists.h>
 
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -167,32 +174,100 @@ void NearestGroupPortable(const float* x, size_t rows, const CentroidPanels& cp,
   }
 }
 
-// labels[i] = argmax_c <x_i, c> + bias(c), scores[i] = that maximum.
-void NearestCentroids(const float* x, size_t n, const CentroidPanels& cp, FaissIdx* labels, float* scores) {
+// labels[i] = argmax_c <x_i, c> + bias(c), scores[i] = that maximum, on the
+// calling thread.
+void NearestCentroidsSerial(const float* x, size_t n, const CentroidPanels& cp, FaissIdx* labels, float* scores) {
   if (cp.count == 0) throw Error("nearest centroid: no centroids");
-  bool avx2 = false;
-#if defined(__x86_64__)
-  avx2 = HasAvx2Fma();
-#endif
   const int dim = cp.dim;
+  float group[kRowGroup * 256];  // kRowGroup rows of up to 256 floats, zero-padded
+  std::vector<float> big;
+  float* rows_buffer = group;
+  if (dim > 256) {
+    big.resize(kRowGroup * dim);
+    rows_buffer = big.data();
+  }
+#if defined(__x86_64__)
+  const bool avx2 = HasAvx2Fma();
+#endif
+  for (size_t row = 0; row < n; row += kRowGroup) {
+    const size_t rows = std::min(kRowGroup, n - row);
+    std::fill_n(rows_buffer, kRowGroup * dim, 0.0f);
+    std::copy_n(x + row * dim, rows * dim, rows_buffer);
+#if defined(__x86_64__)
+    if (avx2) {
+      NearestGroupAvx2(rows_buffer, rows, cp, scores + row, labels + row);
+      continue;
+    }
+#endif
+    NearestGroupPortable(rows_buffer, rows, cp, scores + row, labels + row);
+  }
+}
+
+// NearestCentroidsSerial over chunks of rows on the OpenMP threads.
+void NearestCentroids(const float* x, size_t n, const CentroidPanels& cp, FaissIdx* labels, float* scores) {
   const auto chunks = static_cast<int64_t>((n + kRowChunk - 1) / kRowChunk);
+  const int dim = cp.dim;
+  std::exception_ptr error;
 #pragma omp parallel for schedule(dynamic)
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    std::vector<float> group(kRowGroup * dim);
-    const size_t chunk_end = std::min(n, static_cast<size_t>(chunk + 1) * kRowChunk);
-    for (size_t row = static_cast<size_t>(chunk) * kRowChunk; row < chunk_end; row += kRowGroup) {
-      const size_t rows = std::min(kRowGroup, chunk_end - row);
-      std::fill(group.begin(), group.end(), 0.0f);
-      std::copy_n(x + row * dim, rows * dim, group.begin());
-#if defined(__x86_64__)
-      if (avx2) {
-        NearestGroupAvx2(group.data(), rows, cp, scores + row, labels + row);
-        continue;
-      }
-#endif
-      NearestGroupPortable(group.data(), rows, cp, scores + row, labels + row);
+    const size_t first = static_cast<size_t>(chunk) * kRowChunk;
+    try {
+      NearestCentroidsSerial(x + first * dim, std::min(kRowChunk, n - first), cp, labels + first, scores + first);
+    } catch (...) {
+#pragma omp critical
+      error = std::current_exception();
     }
   }
+  if (error) std::rethrow_exception(error);
+}
+
+// Panels of the 256 centroids of each PQ sub-quantiser, biased for L2.
+std::vector<CentroidPanels> PqPanels(const faiss::ProductQuantizer& pq) {
+  std::vector<CentroidPanels> panels;
+  std::vector<float> bias(pq.ksub);
+  for (size_t j = 0; j < pq.M; ++j) {
+    const float* c = pq.get_centroids(j, 0);
+    for (size_t i = 0; i < pq.ksub; ++i) {
+      float norm = 0;
+      for (size_t t = 0; t < pq.dsub; ++t) norm += c[i * pq.dsub + t] * c[i * pq.dsub + t];
+      bias[i] = -0.5f * norm;
+    }
+    panels.push_back(PackPanels(c, pq.ksub, static_cast<int>(pq.dsub), bias.data()));
+  }
+  return panels;
+}
+
+// PQ codes of the residuals x_i - centroid(list_i): for each sub-vector the
+// sub-quantiser centroid nearest in L2, as FAISS's ProductQuantizer encodes.
+void EncodeResiduals(const float* x, size_t n, const FaissIdx* lists, const float* coarse, int dim,
+                     const faiss::ProductQuantizer& pq, const std::vector<CentroidPanels>& pq_panels, uint8_t* codes) {
+  const auto chunks = static_cast<int64_t>((n + kRowChunk - 1) / kRowChunk);
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    const size_t first = static_cast<size_t>(chunk) * kRowChunk;
+    const size_t rows = std::min(kRowChunk, n - first);
+    std::vector<float> residual(rows * dim), sub(rows * pq.dsub), scores(rows);
+    std::vector<FaissIdx> labels(rows);
+    try {
+      for (size_t r = 0; r < rows; ++r) {
+        const float* v = x + (first + r) * dim;
+        const float* c = coarse + lists[first + r] * dim;
+        for (int t = 0; t < dim; ++t) residual[r * dim + t] = v[t] - c[t];
+      }
+      for (size_t j = 0; j < pq.M; ++j) {
+        for (size_t r = 0; r < rows; ++r) {
+          std::copy_n(&residual[r * dim + j * pq.dsub], pq.dsub, &sub[r * pq.dsub]);
+        }
+        NearestCentroidsSerial(sub.data(), rows, pq_panels[j], labels.data(), scores.data());
+        for (size_t r = 0; r < rows; ++r) codes[(first + r) * pq.M + j] = static_cast<uint8_t>(labels[r]);
+      }
+    } catch (...) {
+#pragma omp critical
+      error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 // Flat indexes whose top-1 search (what k-means and list assignment ask
@@ -238,6 +313,44 @@ struct FastFlatL2 : faiss::IndexFlatL2 {
     }
   }
 };
+
+// Trains the sub-quantisers of `pq` on n residuals, like ProductQuantizer::
+// train (one FAISS k-means per sub-quantiser, same parameters) but with the
+// sub-quantisers spread over one thread per core, each k-means on a single
+// thread: FAISS's own loop runs 2 x M x niter tiny OpenMP regions, and on a
+// busy 2-core machine half of its time went to threads spinning at barriers.
+void TrainProductQuantizer(faiss::ProductQuantizer& pq, const float* residuals, size_t n) {
+  pq.centroids.resize(pq.d * pq.ksub);
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto train = [&] {
+    // This thread's own OpenMP regions get no team (restored after: the
+    // calling thread is one of the trainers).
+    const int saved_threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    try {
+      std::vector<float> sub(n * pq.dsub);
+      for (size_t j; (j = next.fetch_add(1)) < pq.M;) {
+        for (size_t i = 0; i < n; ++i) std::copy_n(residuals + i * pq.d + j * pq.dsub, pq.dsub, &sub[i * pq.dsub]);
+        faiss::Clustering clustering(static_cast<int>(pq.dsub), static_cast<int>(pq.ksub), pq.cp);
+        FastFlatL2 assign(static_cast<FaissIdx>(pq.dsub));
+        clustering.train(static_cast<FaissIdx>(n), sub.data(), assign);
+        std::copy(clustering.centroids.begin(), clustering.centroids.end(), pq.get_centroids(j, 0));
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      next = pq.M;
+    }
+    omp_set_num_threads(saved_threads);
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < std::max(1u, std::thread::hardware_concurrency()); ++t) pool.emplace_back(train);
+  train();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
 
 // Lets FAISS consult a SlotFilter while it scans the inverted lists.
 class SlotFilterSelector : public faiss::IDSelector {
@@ -384,18 +497,31 @@ void IvfPqIndex::Train(size_t end) {
   for (size_t i = 0; i < n; ++i) slots[i] = static_cast<size_t>((static_cast<unsigned __int128>(i) * end) / n);
   std::vector<float> sample(n * store_.dim());
   CopyVectors(store_, slots, sample.data());
-  // The sub-quantisers' k-means runs on our kernel too; FAISS only borrows
-  // the assignment index, so it is detached again whatever happens.
-  FastFlatL2 pq_assign(static_cast<int>(store_.dim() / params_.m));
-  index_->pq.assign_index = &pq_assign;
-  try {
-    CallFaiss(store_.path().string(), "training " + params_.FactoryString(),
-              [&] { index_->train(static_cast<FaissIdx>(n), sample.data()); });
-  } catch (...) {
-    index_->pq.assign_index = nullptr;
-    throw;
+  // What IndexIVFPQ::train does, with our kernel and threading: the coarse
+  // k-means (FastFlatIP quantiser), then the PQ on the residuals of at most
+  // 256 x 256 of the sample (FAISS's own cap).
+  const std::string where = store_.path().string();
+  CallFaiss(where, "training the lists of " + params_.FactoryString(),
+            [&] { index_->train_q1(n, sample.data(), false, faiss::METRIC_INNER_PRODUCT); });
+  const auto* quantizer = dynamic_cast<const faiss::IndexFlat*>(index_->quantizer);
+  const size_t pq_n = std::min(n, kPqCentroids * kPqCentroids);
+  const int dim = store_.dim();
+  std::vector<float> residuals(pq_n * dim);
+  for (size_t i = 0; i < pq_n; ++i) {
+    std::copy_n(&sample[(i * n / pq_n) * dim], dim, &residuals[i * dim]);
   }
-  index_->pq.assign_index = nullptr;
+  const CentroidPanels coarse = PackPanels(quantizer->get_xb(), params_.nlist, dim, nullptr);
+  std::vector<FaissIdx> lists(pq_n);
+  std::vector<float> scores(pq_n);
+  NearestCentroids(residuals.data(), pq_n, coarse, lists.data(), scores.data());
+  for (size_t i = 0; i < pq_n; ++i) {
+    const float* c = quantizer->get_xb() + lists[i] * dim;
+    for (int t = 0; t < dim; ++t) residuals[i * dim + t] -= c[t];
+  }
+  CallFaiss(where, "training the codes of " + params_.FactoryString(),
+            [&] { TrainProductQuantizer(index_->pq, residuals.data(), pq_n); });
+  index_->precompute_table();  // a no-op for inner product, kept for FAISS's invariants
+  index_->is_trained = true;
 }
 
 void IvfPqIndex::AddRange(size_t begin, size_t end, const std::function<void(size_t done, size_t total)>& progress) {
@@ -404,7 +530,14 @@ void IvfPqIndex::AddRange(size_t begin, size_t end, const std::function<void(siz
   if (quantizer == nullptr || static_cast<size_t>(quantizer->ntotal) != params_.nlist) {
     throw Error(Context(store_.path().string(), params_.FactoryString() + ": coarse quantiser is not a trained flat index"));
   }
+  if (index_->direct_map.type != faiss::DirectMap::NoMap) {
+    throw Error(Context(store_.path().string(), params_.FactoryString() + ": unexpected FAISS direct map"));
+  }
+  // Encoded here rather than by IndexIVFPQ::add_core: same codes (nearest
+  // sub-quantiser centroid of each residual sub-vector), our kernel.
   const CentroidPanels panels = PackPanels(quantizer->get_xb(), params_.nlist, dim, nullptr);
+  const std::vector<CentroidPanels> pq_panels = PqPanels(index_->pq);
+  std::vector<uint8_t> codes;
   std::vector<float> batch(std::min(kAddBatch, end - begin) * dim);
   std::vector<FaissIdx> ids, lists;
   std::vector<float> scores;
@@ -418,8 +551,12 @@ void IvfPqIndex::AddRange(size_t begin, size_t end, const std::function<void(siz
     lists.resize(n);
     scores.resize(n);
     NearestCentroids(batch.data(), n, panels, lists.data(), scores.data());
-    CallFaiss(store_.path().string(), "adding to " + params_.FactoryString(),
-              [&] { index_->add_core(static_cast<FaissIdx>(n), batch.data(), ids.data(), lists.data()); });
+    codes.resize(n * params_.m);
+    EncodeResiduals(batch.data(), n, lists.data(), quantizer->get_xb(), dim, index_->pq, pq_panels, codes.data());
+    CallFaiss(store_.path().string(), "adding to " + params_.FactoryString(), [&] {
+      for (size_t i = 0; i < n; ++i) index_->invlists->add_entry(lists[i], ids[i], &codes[i * params_.m]);
+      index_->ntotal += static_cast<FaissIdx>(n);
+    });
     covered_ = first + n;
     if (progress) progress(covered_ - begin, end - begin);
   }
