@@ -13,7 +13,7 @@ namespace {
 double Round(double v, double unit) { return std::round(v / unit) * unit; }
 }  // namespace
 
-void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags) {
+void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags, const std::string& min_score_flag) {
   cmd->add_option("--models", flags->models_dir,
                   "Folder of imported models (default: $LINEUP_MODELS or <var>/models)");
   cmd->add_option("--profile", flags->profile,
@@ -23,7 +23,7 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags)
   cmd->add_option("--min-face", flags->min_face, "Smallest face side in pixels to look for")
       ->check(CLI::Range(8.f, 10000.f))
       ->capture_default_str();
-  cmd->add_option("--min-score", flags->min_score,
+  cmd->add_option(min_score_flag, flags->min_score,
                   "Report faces whose detection score (detector x O-Net, 0..1) reaches this")
       ->check(CLI::Range(0.f, 1.f))
       ->capture_default_str();
@@ -39,6 +39,10 @@ ModelManifest LoadManifest(const EngineFlags& flags) {
 }
 
 FacePipeline MakePipeline(const ModelManifest& manifest, const EngineFlags& flags, bool embed) {
+  return FacePipeline(manifest, MakePipelineOptions(flags, embed));
+}
+
+PipelineOptions MakePipelineOptions(const EngineFlags& flags, bool embed) {
   PipelineOptions options;
   options.profile = flags.profile;
   options.detector = flags.detector;
@@ -46,7 +50,57 @@ FacePipeline MakePipeline(const ModelManifest& manifest, const EngineFlags& flag
   options.min_face_score = flags.min_score;
   options.flip_average = !flags.no_flip;
   options.load_embedder = embed;
-  return FacePipeline(manifest, options);
+  return options;
+}
+
+void AddGalleryFlags(CLI::App* cmd, GalleryFlags* flags) {
+  cmd->add_option("--data", flags->data,
+                  "Gallery data directory (default: $LINEUP_DATA, else " + DefaultDataDir().string() + ")");
+  cmd->add_option("--catalog", flags->catalog,
+                  "Catalog location: a SQLite file (default: DATA/catalog.db) or a PostgreSQL connection "
+                  "string such as \"postgresql://user@host/lineup\"");
+}
+
+GalleryOptions MakeGalleryOptions(const GalleryFlags& flags, bool read_only) {
+  GalleryOptions options;
+  options.data_dir = flags.data.empty() ? DefaultDataDir() : std::filesystem::path(flags.data);
+  options.catalog = flags.catalog;
+  options.read_only = read_only;
+  return options;
+}
+
+std::optional<GalleryModel> BoundModel(const GalleryFlags& flags) {
+  GalleryOptions options = MakeGalleryOptions(flags, true);
+  if (options.catalog.empty() && !std::filesystem::exists(options.data_dir / "catalog.db")) {
+    throw Error(Context(options.data_dir.string(),
+                        "no gallery here yet (add photos with: lineup ingest FOLDER --collection NAME "
+                        "--legal-basis TEXT)"));
+  }
+  std::unique_ptr<Catalog> catalog =
+      OpenCatalog(options.catalog.empty() ? (options.data_dir / "catalog.db").string() : options.catalog);
+  std::optional<std::string> model = catalog->GetSetting("embedder_model");
+  std::optional<std::string> dim = catalog->GetSetting("embedder_dim");
+  if (!model || !dim) return std::nullopt;
+  return GalleryModel{*model, std::stoi(*dim)};
+}
+
+GalleryModel ModelOfProfile(const ModelManifest& manifest, const std::string& profile) {
+  const ModelEntry& embedder = manifest.Model(manifest.GetProfile(profile).embedder);
+  return {embedder.id, embedder.output_dim};
+}
+
+void ChooseProfileForGallery(const ModelManifest& manifest, const GalleryFlags& gallery, EngineFlags* engine) {
+  if (!engine->profile.empty()) return;
+  std::optional<GalleryModel> bound = BoundModel(gallery);
+  if (!bound || manifest.GetProfile("").embedder == bound->model_id) return;
+  for (const Profile& p : manifest.profiles()) {
+    if (p.embedder == bound->model_id) {
+      engine->profile = p.name;
+      return;
+    }
+  }
+  throw Error("the gallery holds descriptors of " + bound->model_id +
+              ", which no imported profile uses (lineup models list)");
 }
 
 nlohmann::json FaceJson(const FaceResult& f) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/face_pipeline.h"
+#include "gallery/gallery.h"
 #include "models/model_manifest.h"
 
 namespace lineup::cli {
@@ -22,9 +23,13 @@ struct EngineFlags {
 };
 
 // Adds --models, --profile, --detector, --min-face, --no-flip to `cmd`.
-void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags);
+// `min_score_flag` names the detection-score option ("--min-face-score" where
+// --min-score means a similarity, as in `search`).
+void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags,
+                    const std::string& min_score_flag = "--min-score");
 
 ModelManifest LoadManifest(const EngineFlags& flags);
+PipelineOptions MakePipelineOptions(const EngineFlags& flags, bool embed);
 FacePipeline MakePipeline(const ModelManifest& manifest, const EngineFlags& flags, bool embed);
 
 // {"box": [x, y, w, h], "score", "landmarks": [[x, y] x5], "landmarks_refined",
@@ -36,6 +41,24 @@ nlohmann::json ModelJson(FacePipeline& pipeline, bool embed);
 // Writes a copy of `image` with numbered boxes and landmarks.
 void WriteAnnotated(const cv::Mat& image, const std::vector<FaceResult>& faces,
                     const std::string& path);
+
+// Where the gallery is: --data DIR (default $LINEUP_DATA or <var>/gallery)
+// and --catalog LOCATION (default: DIR/catalog.db; or a PostgreSQL
+// connection string).
+struct GalleryFlags {
+  std::string data;
+  std::string catalog;
+};
+void AddGalleryFlags(CLI::App* cmd, GalleryFlags* flags);
+GalleryOptions MakeGalleryOptions(const GalleryFlags& flags, bool read_only);
+// The embedder a gallery is bound to, or nullopt for a gallery not yet
+// written to. Throws Error if there is no gallery at all.
+std::optional<GalleryModel> BoundModel(const GalleryFlags& flags);
+// The profile to use with a gallery: --profile if given, else the default
+// profile if its embedder matches the gallery, else the first profile whose
+// embedder does. Sets engine->profile.
+void ChooseProfileForGallery(const ModelManifest& manifest, const GalleryFlags& gallery, EngineFlags* engine);
+GalleryModel ModelOfProfile(const ModelManifest& manifest, const std::string& profile);
 
 // Cosine similarity of two unit vectors.
 double Similarity(const std::vector<float>& a, const std::vector<float>& b);

@@ -1,7 +1,9 @@
-// lineup demo: the main job until the gallery and server exist. Detects the
-// faces in the group photos set-up brings (npm @vladmandic/face-api demo/),
-// writes annotated copies, and ranks every face against one probe face.
+// lineup demo: the main job on an embedded default. Builds a small gallery
+// (SQLite catalog) from the group photos set-up brings (npm
+// @vladmandic/face-api demo/), with provenance from a generated manifest,
+// then searches it with the largest face of the first photo.
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 
 #include "cli/cli_common.h"
@@ -9,10 +11,13 @@
 #include "common/error.h"
 #include "common/paths.h"
 #include "image/image_loader.h"
+#include "ingest/ingest_pipeline.h"
 
 namespace lineup::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 struct DemoFlags {
   EngineFlags engine;
@@ -21,73 +26,87 @@ struct DemoFlags {
   int top = 5;
 };
 
-struct GalleryFace {
-  std::string photo;
-  size_t index;
-  std::vector<float> embedding;
-};
-
-void Run(const DemoFlags& flags) {
-  std::filesystem::path photos = flags.photos_dir.empty()
-                                     ? PackagesDir() / "@vladmandic/face-api/demo"
-                                     : std::filesystem::path(flags.photos_dir);
-  std::filesystem::path out = flags.out_dir.empty() ? VarDir() / "demo" : std::filesystem::path(flags.out_dir);
-  std::vector<std::filesystem::path> files;
-  if (std::filesystem::is_directory(photos)) {
-    for (const auto& entry : std::filesystem::directory_iterator(photos)) {
+std::vector<fs::path> DemoPhotos(const fs::path& dir) {
+  std::vector<fs::path> files;
+  if (fs::is_directory(dir)) {
+    for (const auto& entry : fs::directory_iterator(dir)) {
       std::string ext = entry.path().extension().string();
       if (ext == ".jpg" || ext == ".jpeg") files.push_back(entry.path());
     }
   }
-  if (files.empty()) {
-    throw Error(Context(photos.string(), "no demo photos; run scripts/setup.sh or pass --photos DIR"));
-  }
+  if (files.empty()) throw Error(Context(dir.string(), "no demo photos; run scripts/setup.sh or pass --photos DIR"));
   std::sort(files.begin(), files.end());
-  std::filesystem::create_directories(out);
+  return files;
+}
+
+// A CSV manifest naming each photo's origin, so search results show provenance.
+fs::path WriteManifest(const std::vector<fs::path>& photos, const fs::path& out) {
+  fs::path manifest = out / "demo-manifest.csv";
+  std::ofstream csv(manifest);
+  csv << "path,source_url,title\n";
+  for (const fs::path& p : photos) {
+    csv << '"' << p.string() << "\",npm:@vladmandic/face-api/demo/" << p.filename().string() << ",\"demo photo "
+        << p.filename().string() << "\"\n";
+  }
+  if (!csv) throw Error(Context(manifest.string(), "cannot write"));
+  return manifest;
+}
+
+void Run(const DemoFlags& flags) {
+  fs::path photos_dir = flags.photos_dir.empty() ? PackagesDir() / "@vladmandic/face-api/demo" : fs::path(flags.photos_dir);
+  fs::path out = flags.out_dir.empty() ? VarDir() / "demo" : fs::path(flags.out_dir);
+  std::vector<fs::path> photos = DemoPhotos(photos_dir);
+  fs::create_directories(out);
+  fs::remove_all(out / "gallery");  // a fresh demo gallery each run
 
   ModelManifest manifest = LoadManifest(flags.engine);
+  GalleryModel model = ModelOfProfile(manifest, flags.engine.profile);
+  std::printf("Lineup demo: profile '%s', descriptor %s (%s)\n\n", manifest.GetProfile(flags.engine.profile).name.c_str(),
+              model.model_id.c_str(), manifest.Model(model.model_id).licence.c_str());
+
+  GalleryOptions go;
+  go.data_dir = out / "gallery";
+  std::unique_ptr<Gallery> gallery = Gallery::Open(go, model);
+  IngestOptions io;
+  io.collection = "demo";
+  io.legal_basis = "demo photos shipped in the npm package @vladmandic/face-api (MIT licence)";
+  io.pipeline = MakePipelineOptions(flags.engine, true);
+  IngestSummary s = RunIngest(*gallery, manifest, WriteManifest(photos, out), io);
+  std::printf("gallery %s: %lld photos, %lld faces ingested in %.1f s\n\n", go.data_dir.c_str(),
+              static_cast<long long>(s.counters.images_added), static_cast<long long>(s.counters.faces_added), s.seconds);
+
   FacePipeline pipeline = MakePipeline(manifest, flags.engine, true);
-  std::cout << "Lineup demo — profile '" << pipeline.profile().name << "': " << pipeline.DetectorId()
-            << " + " << pipeline.embedder().Id() << " (" << pipeline.embedder().entry().licence << ")\n\n";
-
-  std::vector<GalleryFace> gallery;
-  size_t probe = 0;  // the first photo's primary face
-  for (const auto& file : files) {
-    cv::Mat image = LoadImage(file.string());
-    std::vector<FaceResult> faces = pipeline.Analyze(image);
-    std::filesystem::path annotated = out / (file.stem().string() + "-faces.png");
-    WriteAnnotated(image, faces, annotated.string());
-    std::printf("%-14s %4dx%-4d %2zu faces -> %s\n", file.filename().c_str(), image.cols, image.rows,
-                faces.size(), annotated.c_str());
-    if (gallery.empty() && !faces.empty()) probe = PrimaryFace(faces);
-    for (size_t i = 0; i < faces.size(); ++i) gallery.push_back({file.filename().string(), i, faces[i].embedding});
+  cv::Mat image = LoadImage(photos[0].string());
+  std::vector<FaceResult> faces = pipeline.Detect(image);
+  if (faces.empty()) throw Error(Context(photos[0].string(), "no face found in the demo probe"));
+  std::vector<FaceResult> probe = {faces[PrimaryFace(faces)]};
+  pipeline.Embed(image, probe);
+  fs::path annotated = out / "probe-faces.png";
+  WriteAnnotated(image, faces, annotated.string());
+  SearchQuery q;
+  q.descriptor = probe[0].embedding;
+  q.top_k = static_cast<size_t>(flags.top);
+  SearchResult result = gallery->Search(q);
+  std::printf("Probe: the largest confident face of %s (%zu faces; boxes in %s).\n", photos[0].filename().c_str(),
+              faces.size(), annotated.c_str());
+  std::printf("The probe photo itself is in the gallery, so it comes first.\n\n");
+  for (const Candidate& c : result.candidates) {
+    const FaceProvenance& p = c.provenance;
+    std::printf("  %d. %.3f %-9s %-12s source %s\n     crop %s\n", c.rank, c.score, ToString(c.band).c_str(),
+                p.image.original_name.empty() ? "?" : fs::path(p.image.original_name).filename().c_str(),
+                p.source ? p.source->source_url.c_str() : "-", c.crop_path.c_str());
   }
-  if (gallery.empty()) throw Error("no faces found in the demo photos");
-
-  const GalleryFace& probe_face = gallery[probe];
-  std::vector<std::pair<double, const GalleryFace*>> ranked;
-  for (const auto& g : gallery) {
-    if (g.photo != probe_face.photo) ranked.push_back({Similarity(probe_face.embedding, g.embedding), &g});
-  }
-  std::sort(ranked.begin(), ranked.end(), [](auto& a, auto& b) { return a.first > b.first; });
-  std::optional<double> threshold = pipeline.SameThreshold();
-  std::printf("\nProbe: face #%zu of %s (largest confident face). Most similar faces in the other photos:\n",
-              probe_face.index, probe_face.photo.c_str());
-  for (int i = 0; i < flags.top && i < static_cast<int>(ranked.size()); ++i) {
-    const auto& [score, face] = ranked[i];
-    std::printf("  %d. %-14s face #%-2zu similarity %.3f%s\n", i + 1, face->photo.c_str(), face->index,
-                score, threshold ? (score >= *threshold ? "  above same-person threshold" : "") : "");
-  }
-  std::printf("\nCandidates are investigative leads for human review, not identifications.\n");
+  std::printf("\nCandidates are investigative leads for human review, not identifications.\n"
+              "Search it yourself: build/lineup search PHOTO --data %s\n", go.data_dir.c_str());
 }
 
 }  // namespace
 
 void RegisterDemo(CLI::App& app) {
   auto flags = std::make_shared<DemoFlags>();
-  auto* cmd = app.add_subcommand("demo", "Detect and compare faces in the demo photos set-up brings");
+  auto* cmd = app.add_subcommand("demo", "Build a small gallery from the demo photos set-up brings and search it");
   cmd->add_option("--photos", flags->photos_dir, "Folder of JPEG photos (default: face-api's demo/)");
-  cmd->add_option("--out", flags->out_dir, "Where annotated copies go (default: <var>/demo)");
+  cmd->add_option("--out", flags->out_dir, "Where the demo gallery and annotated probe go (default: <var>/demo)");
   cmd->add_option("--top", flags->top, "How many candidates to list")->capture_default_str();
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

@@ -11,13 +11,21 @@ void RegisterDetect(CLI::App& app);
 void RegisterEmbed(CLI::App& app);
 void RegisterCompare(CLI::App& app);
 void RegisterEval(CLI::App& app);
+// `lineup eval identify` (cmd_identify.cc), added by RegisterEval.
+void RegisterEvalIdentify(CLI::App& eval);
 void RegisterDemo(CLI::App& app);
+void RegisterIngest(CLI::App& app);
+void RegisterSearch(CLI::App& app);
+void RegisterGallery(CLI::App& app);
 
 inline void RegisterAll(CLI::App& app) {
   RegisterDemo(app);
   RegisterDetect(app);
   RegisterEmbed(app);
   RegisterCompare(app);
+  RegisterIngest(app);
+  RegisterSearch(app);
+  RegisterGallery(app);
   RegisterEval(app);
   RegisterModels(app);
 }

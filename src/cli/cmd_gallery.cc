@@ -1,0 +1,212 @@
+// lineup gallery stats | rm | check | compact | reindex | jobs | errors
+#include <cstdio>
+#include <iostream>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "common/error.h"
+
+namespace lineup::cli {
+
+namespace {
+
+struct GalleryCommandFlags {
+  GalleryFlags gallery;
+  bool json = false;
+  // rm
+  std::vector<int64_t> faces;
+  int64_t image = 0;
+  std::string collection;
+  std::string source_prefix;
+  // check / reindex
+  bool repair = false;
+  bool force = false;
+  int64_t job = 0;
+};
+
+// Opens the gallery with the model it is bound to (no models needed).
+std::unique_ptr<Gallery> OpenBound(const GalleryFlags& flags, bool read_only) {
+  std::optional<GalleryModel> model = BoundModel(flags);
+  if (!model) throw Error("the gallery is empty (nothing ingested yet)");
+  return Gallery::Open(MakeGalleryOptions(flags, read_only), *model);
+}
+
+std::string Bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) b /= 1024, ++u;
+  char s[32];
+  std::snprintf(s, sizeof s, "%.1f %s", b, units[u]);
+  return s;
+}
+
+void Stats(const GalleryCommandFlags& flags) {
+  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, true);
+  GalleryStats s = g->Stats();
+  if (flags.json) {
+    nlohmann::json collections = nlohmann::json::array();
+    for (const CollectionStats& c : s.catalog.per_collection) {
+      collections.push_back({{"name", c.collection.name},
+                             {"legal_basis", c.collection.legal_basis},
+                             {"jurisdiction", c.collection.jurisdiction},
+                             {"retention_days", c.collection.retention_days},
+                             {"images", c.images},
+                             {"faces", c.faces}});
+    }
+    nlohmann::json j = {{"model", s.model.model_id},       {"dim", s.model.dim},
+                        {"schema_version", s.catalog.schema_version},
+                        {"images", s.catalog.images},      {"faces", s.catalog.faces},
+                        {"sources", s.catalog.sources},    {"jobs", s.catalog.jobs},
+                        {"searchable_faces", s.live_faces}, {"store_records", s.store_records},
+                        {"store_bytes", s.store_file_bytes}, {"index", s.index},
+                        {"index_memory_bytes", s.index_memory_bytes}, {"collections", collections},
+                        {"warnings", g->warnings()}};
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::printf("gallery %s\n", g->options().data_dir.string().c_str());
+  std::printf("  descriptor model: %s (%d-d); catalog schema v%d\n", s.model.model_id.c_str(), s.model.dim,
+              s.catalog.schema_version);
+  std::printf("  %lld images, %lld faces (%zu searchable), %lld sources, %lld ingest jobs\n",
+              static_cast<long long>(s.catalog.images), static_cast<long long>(s.catalog.faces), s.live_faces,
+              static_cast<long long>(s.catalog.sources), static_cast<long long>(s.catalog.jobs));
+  std::printf("  vector store: %zu records, %s; search: %s\n", s.store_records,
+              Bytes(static_cast<double>(s.store_file_bytes)).c_str(), s.index.c_str());
+  for (const CollectionStats& c : s.catalog.per_collection) {
+    std::printf("  collection %-20s %8lld images %8lld faces  legal basis: %s\n", c.collection.name.c_str(),
+                static_cast<long long>(c.images), static_cast<long long>(c.faces), c.collection.legal_basis.c_str());
+  }
+  for (const std::string& w : g->warnings()) std::printf("warning: %s\n", w.c_str());
+}
+
+void Remove(const GalleryCommandFlags& flags) {
+  int named = !flags.faces.empty() + (flags.image > 0) + !flags.collection.empty() + !flags.source_prefix.empty();
+  if (named != 1) {
+    throw Error("gallery rm: name exactly one of --face ID..., --image ID, --collection NAME, --source-prefix URL");
+  }
+  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, false);
+  DeletionReport r;
+  if (!flags.faces.empty()) r = g->DeleteFaces(flags.faces);
+  if (flags.image > 0) r = g->DeleteImage(flags.image);
+  if (!flags.collection.empty()) r = g->DeleteCollection(flags.collection);
+  if (!flags.source_prefix.empty()) r = g->DeleteBySourcePrefix(flags.source_prefix);
+  if (r.faces == 0 && r.images == 0) throw Error("gallery rm: nothing matched; nothing deleted");
+  std::printf("deleted %lld image(s) and %lld face(s); they are gone from search results now. "
+              "`lineup gallery compact` reclaims the space of their descriptors.\n",
+              static_cast<long long>(r.images), static_cast<long long>(r.faces));
+}
+
+void Check(const GalleryCommandFlags& flags) {
+  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, !flags.repair);
+  CheckReport r = g->Check(flags.repair, !flags.json);
+  if (flags.json) {
+    std::cout << nlohmann::json({{"ok", r.ok()},
+                                 {"catalog_faces", r.catalog_faces},
+                                 {"store_records", r.store_records},
+                                 {"searchable_faces", r.live_faces},
+                                 {"orphan_vectors", r.orphan_vectors},
+                                 {"faces_without_vector", r.faces_without_vector},
+                                 {"bad_records", r.bad_records},
+                                 {"missing_media", r.missing_media},
+                                 {"orphan_media", r.orphan_media},
+                                 {"problems", r.problems},
+                                 {"repaired", flags.repair}})
+                     .dump(2)
+              << "\n";
+  } else {
+    std::printf("%s: %lld catalog faces, %lld vector records, %lld searchable\n", r.ok() ? "consistent" : "DAMAGED",
+                static_cast<long long>(r.catalog_faces), static_cast<long long>(r.store_records),
+                static_cast<long long>(r.live_faces));
+    std::printf("  orphan vectors (harmless, left by interrupted writes or deletions): %lld\n",
+                static_cast<long long>(r.orphan_vectors));
+    std::printf("  orphan media files: %lld\n", static_cast<long long>(r.orphan_media));
+    std::printf("  faces without a valid descriptor: %lld; bad vector records: %lld; missing media: %lld\n",
+                static_cast<long long>(r.faces_without_vector), static_cast<long long>(r.bad_records),
+                static_cast<long long>(r.missing_media));
+    for (const std::string& p : r.problems) std::printf("  - %s\n", p.c_str());
+    if (flags.repair) std::printf("repaired: orphans removed, faces without a descriptor deleted, store compacted\n");
+  }
+  if (!r.ok() && !flags.repair) throw Error("gallery check found damage (see above); `--repair` fixes what it can");
+}
+
+void Jobs(const GalleryCommandFlags& flags) {
+  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, true);
+  nlohmann::json all = nlohmann::json::array();
+  for (const IngestJob& j : g->catalog().ListJobs()) {
+    const JobCounters& c = j.counters;
+    if (flags.json) {
+      all.push_back({{"id", j.id}, {"input", j.input}, {"status", ToString(j.status)}, {"started_at", j.started_at},
+                     {"finished_at", j.finished_at}, {"images_seen", c.images_seen}, {"images_added", c.images_added},
+                     {"faces_added", c.faces_added}, {"duplicates", c.duplicates}, {"errors", c.errors}});
+      continue;
+    }
+    std::printf("job %lld  %-11s %s  %lld seen, %lld added, %lld faces, %lld duplicates, %lld errors  %s\n",
+                static_cast<long long>(j.id), ToString(j.status).c_str(), j.started_at.c_str(),
+                static_cast<long long>(c.images_seen), static_cast<long long>(c.images_added),
+                static_cast<long long>(c.faces_added), static_cast<long long>(c.duplicates),
+                static_cast<long long>(c.errors), j.input.c_str());
+  }
+  if (flags.json) std::cout << all.dump(2) << "\n";
+}
+
+void Errors(const GalleryCommandFlags& flags) {
+  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, true);
+  for (const JobError& e : g->catalog().JobErrors(flags.job, 1'000'000)) {
+    std::printf("%s: %s\n", e.item.c_str(), e.reason.c_str());
+  }
+}
+
+}  // namespace
+
+void RegisterGallery(CLI::App& app) {
+  auto flags = std::make_shared<GalleryCommandFlags>();
+  auto* cmd = app.add_subcommand("gallery", "Inspect and maintain the gallery: stats, rm, check, compact, reindex, jobs, errors");
+  cmd->require_subcommand(1);
+
+  auto* stats = cmd->add_subcommand("stats", "Collections, images, faces, storage and the search index in use");
+  stats->add_flag("--json", flags->json, "Print JSON");
+  AddGalleryFlags(stats, &flags->gallery);
+  stats->callback([flags] { Stats(*flags); });
+
+  auto* rm = cmd->add_subcommand("rm", "Delete faces, an image, a collection, or everything from a source URL prefix");
+  rm->add_option("--face", flags->faces, "Face id (repeatable)");
+  rm->add_option("--image", flags->image, "Image id (with all its faces)");
+  rm->add_option("--collection", flags->collection, "Collection name (everything in it)");
+  rm->add_option("--source-prefix", flags->source_prefix, "Every image whose source or page URL starts with this");
+  AddGalleryFlags(rm, &flags->gallery);
+  rm->callback([flags] { Remove(*flags); });
+
+  auto* check = cmd->add_subcommand("check", "Verify that catalog, vector store and media files agree (exit 1 if damaged)");
+  check->add_flag("--repair", flags->repair, "Remove orphans, drop faces whose descriptor is damaged, compact");
+  check->add_flag("--json", flags->json, "Print JSON");
+  AddGalleryFlags(check, &flags->gallery);
+  check->callback([flags] { Check(*flags); });
+
+  auto* compact = cmd->add_subcommand("compact", "Reclaim the space of deleted faces' descriptors");
+  AddGalleryFlags(compact, &flags->gallery);
+  compact->callback([flags] {
+    std::unique_ptr<Gallery> g = OpenBound(flags->gallery, false);
+    std::printf("reclaimed %s\n", Bytes(static_cast<double>(g->Compact())).c_str());
+  });
+
+  auto* reindex = cmd->add_subcommand("reindex", "Build the approximate index (used above 2M faces)");
+  reindex->add_flag("--force", flags->force, "Build it even for a small gallery");
+  AddGalleryFlags(reindex, &flags->gallery);
+  reindex->callback([flags] {
+    std::unique_ptr<Gallery> g = OpenBound(flags->gallery, false);
+    g->BuildIndex(flags->force, true);
+    std::printf("search index: %s\n", g->Stats().index.c_str());
+  });
+
+  auto* jobs = cmd->add_subcommand("jobs", "Ingest jobs, newest first");
+  jobs->add_flag("--json", flags->json, "Print JSON");
+  AddGalleryFlags(jobs, &flags->gallery);
+  jobs->callback([flags] { Jobs(*flags); });
+
+  auto* errors = cmd->add_subcommand("errors", "Every error of one ingest job");
+  errors->add_option("job", flags->job, "Job id (see `lineup gallery jobs`)")->required();
+  AddGalleryFlags(errors, &flags->gallery);
+  errors->callback([flags] { Errors(*flags); });
+}
+
+}  // namespace lineup::cli

@@ -1,0 +1,101 @@
+// lineup ingest INPUT --collection NAME [--legal-basis TEXT] ...
+#include <cstdio>
+#include <iostream>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "common/error.h"
+#include "ingest/ingest_pipeline.h"
+
+namespace lineup::cli {
+
+namespace {
+
+struct IngestFlags {
+  std::string input;
+  IngestOptions options;
+  EngineFlags engine;
+  GalleryFlags gallery;
+  bool no_progress = false;
+  bool json = false;
+};
+
+nlohmann::json CountersJson(const JobCounters& c) {
+  return {{"images_seen", c.images_seen}, {"images_added", c.images_added}, {"duplicates", c.duplicates},
+          {"no_face", c.no_face},         {"faces_added", c.faces_added},   {"errors", c.errors}};
+}
+
+void PrintSummary(const IngestSummary& s, const Gallery& gallery) {
+  const JobCounters& c = s.counters;
+  std::printf("job %lld%s: %lld inputs in %.1f s (%.1f images/s)\n", static_cast<long long>(s.job_id),
+              s.resumed ? " (resumed)" : "", static_cast<long long>(c.images_seen), s.seconds,
+              s.seconds > 0 ? static_cast<double>(c.images_seen) / s.seconds : 0.0);
+  if (s.resumed) std::printf("  already done before the interruption: %lld\n", static_cast<long long>(s.already_done));
+  std::printf("  added:      %lld images, %lld faces (%lld images without a usable face)\n",
+              static_cast<long long>(c.images_added), static_cast<long long>(c.faces_added),
+              static_cast<long long>(c.no_face));
+  std::printf("  duplicates: %lld (same file already in the collection)\n", static_cast<long long>(c.duplicates));
+  std::printf("  errors:     %lld\n", static_cast<long long>(c.errors));
+  for (const JobError& e : s.errors) std::printf("    %s: %s\n", e.item.c_str(), e.reason.c_str());
+  if (c.errors > static_cast<int64_t>(s.errors.size())) {
+    std::printf("    ... all errors: lineup gallery errors %lld\n", static_cast<long long>(s.job_id));
+  }
+  for (const std::string& w : gallery.warnings()) std::printf("warning: %s\n", w.c_str());
+}
+
+void Run(IngestFlags& flags) {
+  ModelManifest manifest = LoadManifest(flags.engine);
+  try {
+    ChooseProfileForGallery(manifest, flags.gallery, &flags.engine);
+  } catch (const Error&) {
+    // No gallery yet: it will be created for the chosen (or default) profile.
+  }
+  flags.options.pipeline = MakePipelineOptions(flags.engine, true);
+  flags.options.show_progress = !flags.no_progress;
+  GalleryModel model = ModelOfProfile(manifest, flags.engine.profile);
+  std::unique_ptr<Gallery> gallery = Gallery::Open(MakeGalleryOptions(flags.gallery, false), model);
+  IngestSummary summary = RunIngest(*gallery, manifest, flags.input, flags.options);
+  if (flags.json) {
+    nlohmann::json errors = nlohmann::json::array();
+    for (const JobError& e : summary.errors) errors.push_back({{"item", e.item}, {"reason", e.reason}});
+    nlohmann::json j = {{"job", summary.job_id},          {"resumed", summary.resumed},
+                        {"already_done", summary.already_done}, {"seconds", summary.seconds},
+                        {"counters", CountersJson(summary.counters)}, {"errors", errors},
+                        {"warnings", gallery->warnings()}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    PrintSummary(summary, *gallery);
+  }
+}
+
+}  // namespace
+
+void RegisterIngest(CLI::App& app) {
+  auto flags = std::make_shared<IngestFlags>();
+  auto* cmd = app.add_subcommand(
+      "ingest",
+      "Add photos to the gallery from a folder tree, an archive (zip/tar) or a manifest (JSON lines / CSV "
+      "with path, source_url, page_url, title, date, published, collection, legal_basis). Local files only. "
+      "Re-running an interrupted ingest resumes it.");
+  cmd->add_option("input", flags->input, "Folder, archive or manifest")->required()->check(CLI::ExistingPath);
+  cmd->add_option("--collection", flags->options.collection, "Collection to add to")->required();
+  cmd->add_option("--legal-basis", flags->options.legal_basis,
+                  "Why you may hold these photos (required when the collection is new)");
+  cmd->add_option("--description", flags->options.description, "Description of a new collection");
+  cmd->add_option("--jurisdiction", flags->options.jurisdiction, "Jurisdiction of a new collection");
+  cmd->add_option("--retention-days", flags->options.retention_days,
+                  "Retention of a new collection in days (0 = until deleted)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--workers", flags->options.workers, "Analysis threads (default: one per core)")
+      ->check(CLI::Range(0, 64));
+  cmd->add_option("--min-gallery-score", flags->options.min_gallery_face_score,
+                  "Store faces whose detection score reaches this (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--no-progress", flags->no_progress, "No progress bar");
+  cmd->add_flag("--json", flags->json, "Print the summary as JSON");
+  AddGalleryFlags(cmd, &flags->gallery);
+  AddEngineFlags(cmd, &flags->engine, true);
+  cmd->callback([flags] { Run(*flags); });
+}
+
+}  // namespace lineup::cli
