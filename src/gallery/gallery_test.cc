@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "postgres_server.h"
 #include "test_env.h"
 
 namespace lineup {
@@ -264,6 +265,48 @@ TEST_F(GalleryTest, ApproximateIndexResultsAreRescoredExactly) {
   gallery_ = Gallery::Open(options_, kModel);  // index reloaded from disk
   EXPECT_NE(SearchFor(all[0]).index_used, "Flat");
   EXPECT_TRUE(gallery_->warnings().empty());
+}
+
+// The same gallery with its catalog in PostgreSQL (a server the test starts).
+TEST(GalleryOnPostgres, WritesSearchesDeletesAndReopens) {
+  if (std::string why = testing::PostgresUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+  GalleryOptions options;
+  options.data_dir = testing::TempDir("gallery-pg") / "data";
+  options.catalog = testing::PostgresServer::Shared().CreateDatabase();
+  std::mt19937 rng(3);
+  auto gallery = Gallery::Open(options, kModel);
+  Collection c;
+  c.name = "bookings";
+  c.legal_basis = "custody records (test)";
+  int64_t collection_id = gallery->catalog().CreateCollection(c).id;
+  std::vector<AnalyzedImage> images(3);
+  std::vector<std::vector<float>> descriptors;
+  for (int i = 0; i < 3; ++i) {
+    AnalyzedImage& a = images[i];
+    a.write.image.collection_id = collection_id;
+    a.write.image.content_sha256 = std::string(63, 'a') + std::to_string(i);
+    a.write.source = Source{0, "https://example.org/" + std::to_string(i) + ".jpg", "", "title", "", "", ""};
+    a.write.faces.push_back(FaceRecord{});
+    a.descriptors.push_back(RandomUnit(rng));
+    a.crops.push_back({1, 2, 3});
+    a.image_bytes = {4, 5, static_cast<uint8_t>(i)};
+    a.image_extension = ".jpg";
+    descriptors.push_back(a.descriptors[0]);
+  }
+  gallery->WriteBatch(images, 0, {});
+  SearchQuery q;
+  q.descriptor = descriptors[1];
+  SearchResult r = gallery->Search(q);
+  ASSERT_EQ(r.candidates.size(), 3u);
+  EXPECT_NEAR(r.candidates[0].score, 1.0, 1e-5);
+  EXPECT_EQ(r.candidates[0].provenance.source->source_url, "https://example.org/1.jpg");
+  EXPECT_EQ(gallery->DeleteBySourcePrefix("https://example.org/1").faces, 1);
+  gallery.reset();
+  gallery = Gallery::Open(options, kModel);
+  r = gallery->Search(q);
+  ASSERT_EQ(r.candidates.size(), 2u);
+  EXPECT_LT(r.candidates[0].score, 0.99f);
+  EXPECT_TRUE(gallery->Check(false, false).ok());
 }
 
 }  // namespace
