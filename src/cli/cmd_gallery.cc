@@ -169,7 +169,7 @@ void RegisterGallery(CLI::App& app) {
   stats->callback([flags] { Stats(*flags); });
 
   auto* rm = cmd->add_subcommand("rm", "Delete faces, an image, a collection, or everything from a source URL prefix");
-  rm->add_option("--face", flags->faces, "Face id (repeatable)");
+  rm->add_option("--face", flags->faces, "Face id (repeatable)")->allow_extra_args(false);
   rm->add_option("--image", flags->image, "Image id (with all its faces)");
   rm->add_option("--collection", flags->collection, "Collection name (everything in it)");
   rm->add_option("--source-prefix", flags->source_prefix, "Every image whose source or page URL starts with this");

@@ -77,6 +77,7 @@ size_t FaceInBox(FacePipeline& pipeline, const cv::Mat& image, const cv::Rect2f&
 Probe ChooseProbeFace(FacePipeline& pipeline, const cv::Mat& image, const SearchFlags& flags) {
   Probe p{pipeline.Detect(image), 0, ""};
   if (!flags.box.empty()) {
+    if (flags.box.size() != 4) throw Error("--box takes x,y,w,h (four numbers separated by commas)");
     cv::Rect2f box(flags.box[0], flags.box[1], flags.box[2], flags.box[3]);
     if (box.width <= 0 || box.height <= 0) throw Error("--box: width and height must be positive");
     p.chosen = FaceInBox(pipeline, image, box, p.faces);
@@ -196,10 +197,11 @@ void RegisterSearch(CLI::App& app) {
                                "face scoring at least 0.5)");
   cmd->add_option("--box", flags->box, "Search the face in this box: x,y,w,h in pixels")
       ->delimiter(',')
-      ->expected(4)
+      ->allow_extra_args(false)
       ->excludes(face);
   cmd->add_option("--top", flags->top, "Number of candidates (default 20)")->check(CLI::Range(1, 10000));
-  cmd->add_option("--collection", flags->collections, "Search only this collection (repeatable)");
+  cmd->add_option("--collection", flags->collections, "Search only this collection (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--min-score", flags->min_score, "Drop candidates scoring below this (default: none)")
       ->check(CLI::Range(-1.0, 1.0));
   cmd->add_flag("--json", flags->json, "Print JSON");
