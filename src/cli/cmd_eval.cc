@@ -192,6 +192,7 @@ void RegisterEval(CLI::App& app) {
   auto flags = std::make_shared<EvalFlags>();
   auto* eval = app.add_subcommand("eval", "Measure accuracy on labelled data");
   eval->require_subcommand(1);
+  RegisterEvalIdentify(*eval);
 
   auto* verify = eval->add_subcommand(
       "verify", "Verification accuracy on image pairs (10-fold, TAR@FAR, ROC)");
