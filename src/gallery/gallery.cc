@@ -384,29 +384,43 @@ int64_t Gallery::Compact() {
   return before - static_cast<int64_t>(store_->FileBytes());
 }
 
+// Extends the index in use with the slots added since it was built; builds a
+// new one (training included) when there is none or when `force` is set.
 void Gallery::BuildIndex(bool force, bool show_progress) {
   if (options_.read_only) throw Error("gallery opened read-only: cannot build an index");
-  if (!force && live_count_ <= options_.exact_limit) return;
-  std::unique_ptr<VectorIndex> index = CreateIndex(options_.approximate_index, *store_);
-  if (index->IsExact()) return;
-  size_t needed = MinTrainingVectors(options_.approximate_index);
-  if (store_->size() < needed) {
-    throw Error(options_.approximate_index + " needs at least " + std::to_string(needed) +
-                " faces to train on; the gallery has " + std::to_string(store_->size()) +
-                " (exact search is used meanwhile)");
+  if (!force && !approximate_ && live_count_ <= options_.exact_limit) return;
+  std::unique_ptr<VectorIndex> fresh;
+  if (force || !approximate_) {
+    fresh = CreateIndex(options_.approximate_index, *store_);
+    if (fresh->IsExact()) return;
+    size_t needed = MinTrainingVectors(options_.approximate_index);
+    if (store_->size() < needed) {
+      throw Error(options_.approximate_index + " needs at least " + std::to_string(needed) +
+                  " faces to train on; the gallery has " + std::to_string(store_->size()) +
+                  " (exact search is used meanwhile)");
+    }
   }
+  // The index being extended is only searched under the shared lock, so
+  // extend it under the exclusive one.
+  std::unique_lock lock(mutex_, std::defer_lock);
+  VectorIndex* index = fresh ? fresh.get() : approximate_.get();
+  if (!fresh) lock.lock();
+  size_t begin = index->covered(), end = store_->size();
+  if (begin >= end && !fresh) return;
   std::unique_ptr<Progress> progress;
-  if (show_progress) progress = std::make_unique<Progress>("indexing", static_cast<int64_t>(store_->size()));
+  if (show_progress) progress = std::make_unique<Progress>("indexing", static_cast<int64_t>(end - begin));
   size_t last = 0;
-  index->AddFromStore(store_->size(), [&](size_t done, size_t) {
+  index->AddFromStore(end, [&](size_t done, size_t) {
     if (progress) progress->Advance(static_cast<int64_t>(done - last));
     last = done;
   });
   if (progress) progress->Finish();
   fs::create_directories(IndexPath(options_.data_dir).parent_path());
   index->Save(IndexPath(options_.data_dir));
-  std::unique_lock lock(mutex_);
-  approximate_ = std::move(index);
+  if (fresh) {
+    if (!lock.owns_lock()) lock.lock();
+    approximate_ = std::move(fresh);
+  }
 }
 
 GalleryStats Gallery::Stats() {
