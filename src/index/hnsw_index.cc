@@ -257,27 +257,30 @@ std::vector<Neighbor> HnswIndex::Search(const float* query, size_t k, const Slot
   const size_t count = covered_;
   if (k == 0 || count == 0) return {};
   const bool filtered = filter.live != nullptr || !filter.collections.empty();
-  std::vector<size_t> accepted;
+  const Hnsw& hnsw = *graph_->hnsw;
+  std::vector<Neighbor> accepted;
   for (size_t request = std::min(count, std::max(k, params_.ef));; request = std::min(count, request * kGrowthFactor)) {
-    auto found = graph_->hnsw->searchKnn(query, request);
+    auto found = hnsw.searchKnn(query, request);
     accepted.clear();
     for (; !found.empty(); found.pop()) {
       const auto slot = static_cast<size_t>(found.top().second);
-      if (!filtered || filter.Accept(slot)) accepted.push_back(slot);
+      if (!filtered || filter.Accept(slot)) accepted.push_back({slot, 1.0f - found.top().first});
     }
     if (accepted.size() >= k || request >= count) break;
     if (request * kGrowthFactor > count / kScanFraction) {
       return ExactSearchPrefix(store_, query, k, filter, count);
     }
   }
-  // The graph's scores come from 1 - distance; report exact inner products
-  // computed like ExactSearch's so every score is comparable.
-  std::vector<Neighbor> result;
-  result.reserve(accepted.size());
-  for (size_t slot : accepted) result.push_back({slot, InnerProduct(query, store_.Vector(slot), store_.dim())});
-  std::sort(result.begin(), result.end(), RanksBefore);
-  if (result.size() > k) result.resize(k);
-  return result;
+  std::sort(accepted.begin(), accepted.end(), RanksBefore);
+  if (accepted.size() > k) accepted.resize(k);
+  // 1 - distance loses low bits: report the inner product computed like
+  // ExactSearch's, from the graph's own copy of the vector (no store read).
+  for (Neighbor& n : accepted) {
+    const hnswlib::tableint id = hnsw.label_lookup_.at(static_cast<hnswlib::labeltype>(n.slot));
+    n.score = InnerProduct(query, reinterpret_cast<const float*>(hnsw.getDataByInternalId(id)), store_.dim());
+  }
+  std::sort(accepted.begin(), accepted.end(), RanksBefore);
+  return accepted;
 }
 
 // Payload: u64 count, u64 M, u64 maxM0, u64 ef_construction, i32 max level,

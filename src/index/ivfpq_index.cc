@@ -58,6 +58,7 @@ constexpr size_t kAddBatch = 32768;            // vectors copied out of the stor
 constexpr size_t kPanel = 8;      // centroids per panel
 constexpr size_t kRowGroup = 6;   // vectors per micro-kernel step
 constexpr size_t kRowChunk = 96;  // vectors per parallel work item (a multiple of kRowGroup)
+constexpr FaissIdx kMinBatch = 64; // fewer queries than this (a search) go to FAISS: not worth packing panels
 
 // Centroids in panels of 8, transposed: panel p holds dim rows of 8 floats
 // (component j of centroids 8p..8p+7), then a row of their biases. Padding
@@ -278,7 +279,7 @@ struct FastFlatIP : faiss::IndexFlatIP {
 
   void search(FaissIdx n, const float* x, FaissIdx k, float* distances, FaissIdx* labels,
               const faiss::SearchParameters* params) const override {
-    if (k != 1 || params != nullptr || ntotal == 0) {
+    if (k != 1 || params != nullptr || ntotal == 0 || n < kMinBatch) {
       faiss::IndexFlatIP::search(n, x, k, distances, labels, params);
       return;
     }
@@ -292,7 +293,7 @@ struct FastFlatL2 : faiss::IndexFlatL2 {
 
   void search(FaissIdx n, const float* x, FaissIdx k, float* distances, FaissIdx* labels,
               const faiss::SearchParameters* params) const override {
-    if (k != 1 || params != nullptr || ntotal == 0) {
+    if (k != 1 || params != nullptr || ntotal == 0 || n < kMinBatch) {
       faiss::IndexFlatL2::search(n, x, k, distances, labels, params);
       return;
     }
