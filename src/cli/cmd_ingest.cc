@@ -88,6 +88,9 @@ void RegisterIngest(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--workers", flags->options.workers, "Analysis threads (default: one per core)")
       ->check(CLI::Range(0, 64));
+  cmd->add_option("--batch", flags->options.batch_images,
+                  "Images per gallery transaction (default 32; smaller commits progress more often)")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--min-gallery-score", flags->options.min_gallery_face_score,
                   "Store faces whose detection score reaches this (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
