@@ -188,8 +188,9 @@ TEST(IndexFactory, ParsesValidStringsToCanonicalForm) {
   auto& store = *SharedGallery().store;
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"Flat", "Flat"},
-      {"IVF64,PQ16", "IVF64,PQ16,nprobe=2"},  // default nprobe: nlist / 32
-      {"IVF4096,PQ32", "IVF4096,PQ32,nprobe=128"},
+      {"IVF64,PQ16", "IVF64,PQ16,nprobe=8"},  // default nprobe: nlist / 8
+      {"IVF4096,PQ32", "IVF4096,PQ32,nprobe=512"},
+      {"IVF4,PQ32", "IVF4,PQ32,nprobe=1"},
       {"IVF64,PQ8,nprobe=64", "IVF64,PQ8,nprobe=64"},
       {"IVF1,PQ64,nprobe=1", "IVF1,PQ64,nprobe=1"},
       {"HNSW16", "HNSW16,ef=128"},
@@ -463,6 +464,20 @@ TEST(IvfPqIndex, MoreProbesNeverLoseRecall) {
   }
   EXPECT_GE(previous, 0.97) << "all lists probed: only PQ error remains, re-scoring removes most of it";
   EXPECT_ERROR_CONTAINING(index.set_nprobe(65), "nprobe");
+
+  // Scanning one query's lists on one thread or on all gives the same answer.
+  index.set_nprobe(16);
+  std::vector<uint64_t> live((gallery.store->size() + 63) / 64, 0x5555555555555555ull);
+  const SlotFilter filter{live.data(), gallery.store->size(), {}, nullptr};
+  for (size_t q = 0; q < 20; ++q) {
+    const float* query = gallery.queries[q].data();
+    index.set_parallel_search(true);
+    const auto parallel = index.Search(query, kShortlist, SlotFilter{});
+    const auto parallel_filtered = index.Search(query, kShortlist, filter);
+    index.set_parallel_search(false);
+    ExpectSameNeighbors(index.Search(query, kShortlist, SlotFilter{}), parallel);
+    ExpectSameNeighbors(index.Search(query, kShortlist, filter), parallel_filtered);
+  }
 }
 
 // ------------------------------------------------------------ HNSW only

@@ -416,7 +416,7 @@ std::string IvfPqParams::FactoryString() const {
   return "IVF" + std::to_string(nlist) + ",PQ" + std::to_string(m) + ",nprobe=" + std::to_string(nprobe);
 }
 
-size_t IvfPqIndex::DefaultNprobe(size_t nlist) { return std::clamp<size_t>(nlist / 32, 1, 128); }
+size_t IvfPqIndex::DefaultNprobe(size_t nlist) { return std::max<size_t>(1, nlist / 8); }
 
 size_t IvfPqIndex::MinTrainingVectors(const IvfPqParams& params) {
   return kMinPointsPerCentroid * std::max(params.nlist, kPqCentroids);
@@ -443,9 +443,17 @@ IvfPqIndex::IvfPqIndex(const VectorStore& store, const IvfPqParams& params) : st
     index_->own_fields = true;
     index_->cp.spherical = true;  // unit descriptors: centroids on the sphere too
   });
+  set_parallel_search(true);
 }
 
 IvfPqIndex::~IvfPqIndex() = default;
+
+void IvfPqIndex::set_parallel_search(bool parallel) {
+  // FAISS's parallel_mode 1: the lists of one query are shared out over the
+  // OpenMP threads (mode 0 parallelises over queries only, and we search one
+  // at a time).
+  index_->parallel_mode = parallel ? 1 : 0;
+}
 
 void IvfPqIndex::set_nprobe(size_t nprobe) {
   if (nprobe == 0 || nprobe > params_.nlist) {
@@ -644,6 +652,7 @@ std::unique_ptr<IvfPqIndex> IvfPqIndex::Load(AnnFileReader& file, const VectorSt
   }
   loaded.release();
   index->index_.reset(ivfpq);
+  index->set_parallel_search(true);
   index->covered_ = covered;
   return index;
 }

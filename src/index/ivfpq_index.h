@@ -14,7 +14,10 @@
 //    added; it throws Error if there are fewer than MinTrainingVectors().
 //    Later calls only encode and add.
 //  - Search() scores with the PQ approximation: the result is a shortlist
-//    ordered by approximate score, meant to be re-scored exactly.
+//    ordered by approximate score, meant to be re-scored exactly. By default
+//    the lists a query probes are scanned by all OpenMP threads (like
+//    ExactSearch, one query uses every core); set_parallel_search(false)
+//    keeps a query on the calling thread (many concurrent callers).
 //  - The inverted lists hold exactly the slots [0, covered()).
 #pragma once
 
@@ -44,7 +47,11 @@ struct IvfPqParams {
 
 class IvfPqIndex : public VectorIndex {
  public:
-  // nprobe used when the factory string gives none.
+  // nprobe used when the factory string gives none: nlist / 8. Face
+  // descriptors spread a query's 10 nearest over many lists (the strangers
+  // in a top 10 sit at cosine ~0.4, all around the sphere), so a query must
+  // probe a sizeable share of the lists; measured in docs/PERFORMANCE.md
+  // (bench/vector_index_bench.cc).
   static size_t DefaultNprobe(size_t nlist);
   // FAISS's own advice: at least 39 training points per centroid, both for
   // the nlist coarse centroids and the 256 centroids of each sub-quantiser.
@@ -73,6 +80,9 @@ class IvfPqIndex : public VectorIndex {
   // Changes the number of lists scanned per query (1..nlist). Not thread
   // safe: call it while no Search() runs (benchmarks, tuning).
   void set_nprobe(size_t nprobe);
+  // Whether one query's lists are scanned by all OpenMP threads (default)
+  // or by the calling thread only. Same results either way. Not thread safe.
+  void set_parallel_search(bool parallel);
 
  private:
   void Train(size_t end);
