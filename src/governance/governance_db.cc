@@ -1,0 +1,79 @@
+#include "governance/governance_db.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "common/error.h"
+
+namespace lineup {
+
+namespace {
+
+// "LNGV": tells a governance file from a catalog or any other SQLite file.
+constexpr int64_t kGovernanceApplicationId = 0x4c4e4756;
+constexpr int kBusyTimeoutMs = 10000;
+
+}  // namespace
+
+Clock SystemClock() {
+  return [] {
+    return static_cast<int64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  };
+}
+
+std::string IsoTime(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+GovernanceDb::GovernanceDb(const std::filesystem::path& path, Clock clock) : path_(path), clock_(std::move(clock)) {
+  if (!path_.parent_path().empty()) std::filesystem::create_directories(path_.parent_path());
+  db_ = std::make_unique<SqliteDb>(path_.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+  sqlite3_busy_timeout(db_->handle(), kBusyTimeoutMs);
+  const int64_t app_id = db_->QueryInt64("PRAGMA application_id");
+  const bool empty = db_->QueryInt64("SELECT count(*) FROM sqlite_master") == 0;
+  if (!empty && app_id != kGovernanceApplicationId) {
+    throw Error(Context(path_.string(), "not a Lineup governance database (another SQLite file?)"));
+  }
+  if (db_->QueryText("PRAGMA journal_mode = WAL") != "wal") {
+    throw Error(Context(path_.string(), "cannot use WAL journal mode"));
+  }
+  db_->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+  std::lock_guard lock(mu_);
+  SqliteTransaction tx(*db_, SqliteTransaction::Mode::kWrite);
+  db_->Exec("PRAGMA application_id = " + std::to_string(kGovernanceApplicationId));
+  db_->Exec("CREATE TABLE IF NOT EXISTS schema_versions (module TEXT PRIMARY KEY, version INTEGER NOT NULL)");
+  tx.Commit();
+}
+
+void GovernanceDb::EnsureSchema(const std::string& module, const std::vector<std::string>& migrations) {
+  Write([&](SqliteDb& db) {
+    int64_t version = 0;
+    {
+      auto q = db.Query("SELECT version FROM schema_versions WHERE module = ?1");
+      q.BindText(1, module);
+      if (q.Step()) version = q.Int64(0);
+    }
+    const auto known = static_cast<int64_t>(migrations.size());
+    if (version > known) {
+      throw Error(Context(path_.string(), "the " + module + " tables are at version " + std::to_string(version) +
+                                              ", written by a newer Lineup (this one knows " +
+                                              std::to_string(known) + ")"));
+    }
+    for (int64_t v = version; v < known; ++v) db.Exec(migrations[static_cast<size_t>(v)]);
+    if (version < known) {
+      auto q = db.Query("INSERT INTO schema_versions (module, version) VALUES (?1, ?2) "
+                        "ON CONFLICT (module) DO UPDATE SET version = excluded.version");
+      q.BindText(1, module).Bind(2, known).Run();
+    }
+  });
+}
+
+}  // namespace lineup
