@@ -8,6 +8,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/serve.h"
 #include "common/error.h"
 #include "common/paths.h"
 #include "image/image_loader.h"
@@ -24,6 +25,8 @@ struct DemoFlags {
   std::string photos_dir;
   std::string out_dir;
   int top = 5;
+  bool no_serve = false;
+  std::string listen = "127.0.0.1:8080";
 };
 
 std::vector<fs::path> DemoPhotos(const fs::path& dir) {
@@ -97,17 +100,32 @@ void Run(const DemoFlags& flags) {
                 p.source ? p.source->source_url.c_str() : "-", c.crop_path.c_str());
   }
   std::printf("\nCandidates are investigative leads for human review, not identifications.\n"
-              "Search it yourself: build/lineup search PHOTO --data %s\n", go.data_dir.c_str());
+              "Search it yourself: build/lineup search PHOTO --data %s\n\n", go.data_dir.c_str());
+  if (flags.no_serve) return;
+  gallery.reset();
+  ServiceOptions so;
+  so.data_dir = go.data_dir;
+  so.profile = flags.engine.profile;
+  HttpServerOptions ho;
+  size_t colon = flags.listen.rfind(':');
+  ho.host = flags.listen.substr(0, colon);
+  ho.port = colon == std::string::npos ? -1 : std::atoi(flags.listen.c_str() + colon + 1);
+  if (colon == std::string::npos || ho.port < 0 || ho.port > 65535) throw Error("--listen: give HOST:PORT");
+  std::printf("Now the web app: open it in a browser, log in as admin, create an investigator on the Admin page,\n"
+              "log in as that investigator, open a case and search with a photo. Ctrl-C stops the server.\n\n");
+  Serve(manifest, so, ho);
 }
 
 }  // namespace
 
 void RegisterDemo(CLI::App& app) {
   auto flags = std::make_shared<DemoFlags>();
-  auto* cmd = app.add_subcommand("demo", "Build a small gallery from the demo photos set-up brings and search it");
+  auto* cmd = app.add_subcommand("demo", "Build a small gallery from the demo photos set-up brings, search it, then serve the web app over it");
   cmd->add_option("--photos", flags->photos_dir, "Folder of JPEG photos (default: face-api's demo/)");
   cmd->add_option("--out", flags->out_dir, "Where the demo gallery and annotated probe go (default: <var>/demo)");
   cmd->add_option("--top", flags->top, "How many candidates to list")->capture_default_str();
+  cmd->add_flag("--no-serve", flags->no_serve, "Stop after the command-line search instead of serving the web app");
+  cmd->add_option("--listen", flags->listen, "HOST:PORT of the web app")->capture_default_str();
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });
 }

@@ -5,7 +5,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "common/error.h"
-#include "detect/nms.h"
+#include "engine/face_choice.h"
 #include "image/image_loader.h"
 
 namespace lineup::cli {
@@ -34,53 +34,13 @@ struct Probe {
   std::string note;
 };
 
-std::string FaceList(const std::vector<FaceResult>& faces) {
-  std::string s;
-  for (size_t i = 0; i < faces.size(); ++i) {
-    const cv::Rect2f& b = faces[i].face.box;
-    char line[160];
-    std::snprintf(line, sizeof line, "\n  #%zu box %.0f,%.0f,%.0f,%.0f score %.2f", i, b.x, b.y, b.width, b.height,
-                  faces[i].face.score);
-    s += line;
-  }
-  return s;
-}
-
-// The detected face that overlaps the box best; else a face detected inside
-// the box grown by 50%; else an error listing the faces found.
-size_t FaceInBox(FacePipeline& pipeline, const cv::Mat& image, const cv::Rect2f& box, std::vector<FaceResult>& faces) {
-  size_t best = faces.size();
-  float best_iou = 0.3f;
-  for (size_t i = 0; i < faces.size(); ++i) {
-    float iou = IntersectionOverUnion(faces[i].face.box, box);
-    if (iou >= best_iou) best_iou = iou, best = i;
-  }
-  if (best < faces.size()) return best;
-  cv::Rect grown(cvRound(box.x - box.width / 2), cvRound(box.y - box.height / 2), cvRound(box.width * 2),
-                 cvRound(box.height * 2));
-  grown &= cv::Rect(0, 0, image.cols, image.rows);
-  if (grown.area() > 0) {
-    std::vector<FaceResult> inside = pipeline.Detect(image(grown).clone());
-    if (!inside.empty()) {
-      FaceResult f = inside[0];
-      f.face.box.x += grown.x;
-      f.face.box.y += grown.y;
-      for (auto& p : f.face.landmarks) p += cv::Point2f(grown.x, grown.y);
-      faces.push_back(f);
-      return faces.size() - 1;
-    }
-  }
-  throw Error("no face found in --box " + std::to_string(box.x) + "," + std::to_string(box.y) + "," +
-              std::to_string(box.width) + "," + std::to_string(box.height) + "; faces found:" + FaceList(faces));
-}
-
 Probe ChooseProbeFace(FacePipeline& pipeline, const cv::Mat& image, const SearchFlags& flags) {
   Probe p{pipeline.Detect(image), 0, ""};
   if (!flags.box.empty()) {
     if (flags.box.size() != 4) throw Error("--box takes x,y,w,h (four numbers separated by commas)");
     cv::Rect2f box(flags.box[0], flags.box[1], flags.box[2], flags.box[3]);
     if (box.width <= 0 || box.height <= 0) throw Error("--box: width and height must be positive");
-    p.chosen = FaceInBox(pipeline, image, box, p.faces);
+    p.chosen = FindFaceInBox(pipeline, image, box, p.faces);
     return p;
   }
   if (p.faces.empty()) {

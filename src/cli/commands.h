@@ -17,6 +17,7 @@ void RegisterDemo(CLI::App& app);
 void RegisterIngest(CLI::App& app);
 void RegisterSearch(CLI::App& app);
 void RegisterGallery(CLI::App& app);
+void RegisterServe(CLI::App& app);
 
 inline void RegisterAll(CLI::App& app) {
   RegisterDemo(app);
@@ -26,6 +27,7 @@ inline void RegisterAll(CLI::App& app) {
   RegisterIngest(app);
   RegisterSearch(app);
   RegisterGallery(app);
+  RegisterServe(app);
   RegisterEval(app);
   RegisterModels(app);
 }

@@ -1,0 +1,129 @@
+// lineup serve: the REST API and web app over a gallery (docs/API.md).
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "cli/serve.h"
+#include "common/error.h"
+#include "server/http_server.h"
+
+namespace lineup::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ServeFlags {
+  std::string listen = "127.0.0.1:8080";
+  std::string tls_cert, tls_key;
+  bool secure_cookies = false;
+  bool trust_proxy = false;
+  int candidates = 20;
+  int max_upload_mb = 20;
+  EngineFlags engine;
+  GalleryFlags gallery;
+};
+
+void ParseListen(const std::string& listen, HttpServerOptions* options) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 == listen.size()) {
+    throw Error("--listen " + listen + ": give HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:443");
+  }
+  options->host = listen.substr(0, colon);
+  try {
+    options->port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    options->port = -1;
+  }
+  if (options->port < 0 || options->port > 65535) throw Error("--listen " + listen + ": the port is 0..65535");
+}
+
+void Run(ServeFlags& flags) {
+  ModelManifest manifest = LoadManifest(flags.engine);
+  ServiceOptions so;
+  GalleryOptions go = MakeGalleryOptions(flags.gallery, true);
+  so.data_dir = go.data_dir;
+  so.catalog = go.catalog;
+  if (flags.engine.profile.empty() && (fs::exists(go.data_dir / "catalog.db") || !go.catalog.empty())) {
+    ChooseProfileForGallery(manifest, flags.gallery, &flags.engine);
+  }
+  so.profile = flags.engine.profile;
+  so.default_candidates = flags.candidates;
+  so.max_upload_bytes = static_cast<int64_t>(flags.max_upload_mb) << 20;
+  HttpServerOptions ho;
+  ParseListen(flags.listen, &ho);
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) throw Error("--tls-cert and --tls-key go together");
+  ho.tls_cert = flags.tls_cert;
+  ho.tls_key = flags.tls_key;
+  ho.secure_cookies = flags.secure_cookies;
+  ho.trust_proxy = flags.trust_proxy;
+  Serve(manifest, so, ho);
+}
+
+}  // namespace
+
+void Serve(const ModelManifest& manifest, const ServiceOptions& service_options, const HttpServerOptions& options) {
+  // SIGINT/SIGTERM are taken by one thread with sigwait (never in a signal
+  // handler), which stops the server cleanly.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  Service service(manifest, service_options);
+  std::string password = service.EnsureAdmin();
+  HttpServer server(service, options);
+  int port = server.Bind();
+  bool tls = !options.tls_cert.empty();
+  std::printf("Lineup serving %s on %s://%s:%d/  (data: %s)\n", service_options.data_dir.c_str(),
+              tls ? "https" : "http", options.host.c_str(), port, service_options.data_dir.c_str());
+  if (!password.empty()) {
+    std::printf("\nFirst start: an admin account was created.\n  username: admin\n  password: %s\n"
+                "This password is shown only now. The admin creates the other accounts (investigator, supervisor,\n"
+                "auditor) on the Admin page; investigators can also request an account for a supervisor to approve.\n\n",
+                password.c_str());
+  }
+  if (!tls && options.host != "127.0.0.1" && options.host != "localhost" && options.host != "::1") {
+    std::printf("warning: serving plain HTTP beyond this machine; use --tls-cert/--tls-key or a TLS reverse proxy "
+                "(docs/SERVER.md)\n");
+  }
+  std::fflush(stdout);
+  std::thread waiter([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    std::printf("\nstopping (signal %d)\n", signal);
+    server.Stop();
+  });
+  server.Run();
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+}
+
+void RegisterServe(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand(
+      "serve", "Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web app over the gallery; "
+               "searches are bound to cases and audited. On first start an admin account is created and its "
+               "password printed once.");
+  cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on")->capture_default_str();
+  cmd->add_option("--tls-cert", flags->tls_cert, "PEM certificate (chain) for HTTPS")->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", flags->tls_key, "PEM private key for HTTPS")->check(CLI::ExistingFile);
+  cmd->add_flag("--secure-cookies", flags->secure_cookies, "Mark cookies Secure (set this behind a TLS proxy)");
+  cmd->add_flag("--trust-proxy", flags->trust_proxy, "Take client addresses from X-Forwarded-For (behind a proxy)");
+  cmd->add_option("--candidates", flags->candidates, "Default candidate list length")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--max-upload-mb", flags->max_upload_mb, "Largest probe photo accepted")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 200));
+  AddGalleryFlags(cmd, &flags->gallery);
+  AddEngineFlags(cmd, &flags->engine, true);
+  cmd->callback([flags] { Run(*flags); });
+}
+
+}  // namespace lineup::cli

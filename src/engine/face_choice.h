@@ -1,0 +1,23 @@
+// Choosing the probe face a search uses, shared by `lineup search` and the
+// server: by a box the user drew, with a list of the faces for messages.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "engine/face_pipeline.h"
+
+namespace lineup {
+
+// "\n  #0 box 10,20,80,80 score 0.98" per face: for error messages.
+std::string FaceList(const std::vector<FaceResult>& faces);
+
+// The detected face that overlaps `box` best (IoU >= 0.3); else a face
+// detected inside the box grown by 50% on each side, appended to `faces`;
+// else throws Error listing the faces found. Returns its index in `faces`.
+size_t FindFaceInBox(FacePipeline& pipeline, const cv::Mat& image, const cv::Rect2f& box,
+                     std::vector<FaceResult>& faces);
+
+}  // namespace lineup

@@ -1,0 +1,139 @@
+// Cases, their probe photos, the searches run for them, the candidates each
+// search showed and the investigator's decision on each candidate.
+//
+// Invariants:
+//  - Every search belongs to a case, and every case has an owner, a number, a
+//    purpose and a category: a search without them cannot be recorded.
+//  - A probe photo is stored only under its case's folder
+//    (<data>/cases/<case id>/<sha256>.<ext>) and goes with the case.
+//  - The candidates a search showed are recorded with it (rank, face id,
+//    score, band); they are what makes a gallery face visible to a user
+//    (CanSeeFace), and what a decision refers to.
+//  - Access rules (who may see which case) live in the service layer; this
+//    class stores and retrieves.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "governance/governance_db.h"
+
+namespace lineup {
+
+// The purpose categories a search can be made for.
+const std::vector<std::string>& CaseCategories();
+
+struct Case {
+  int64_t id = 0;
+  std::string number;    // e.g. "2026/CID/00123"; unique
+  std::string purpose;   // free text, required
+  std::string category;  // one of CaseCategories()
+  int64_t owner_id = 0;
+  std::string owner;     // username
+  std::string unit;      // the owner's unit when the case was opened
+  int64_t created_at = 0;
+  int64_t retention_days = 0;  // probe photos and results deleted this long after creation; 0 = setting
+  int64_t searches = 0;        // filled by reads
+};
+
+struct NewCase {
+  std::string number;
+  std::string purpose;
+  std::string category;
+};
+
+struct ProbeFace {
+  float box[4] = {0, 0, 0, 0};  // x, y, w, h in probe pixels
+  float score = 0;
+};
+
+struct Probe {
+  int64_t id = 0;
+  int64_t case_id = 0;
+  int64_t user_id = 0;
+  std::string sha256;
+  std::string stored_path;  // relative to the data directory
+  int width = 0, height = 0;
+  int64_t created_at = 0;
+  std::vector<ProbeFace> faces;  // largest first
+};
+
+struct SearchCandidate {
+  int rank = 0;
+  int64_t face_id = 0;
+  float score = 0;
+  std::string band;
+};
+
+struct Decision {
+  int64_t search_id = 0;
+  int64_t face_id = 0;
+  int64_t user_id = 0;
+  std::string username;
+  std::string decision;  // possible_match | not_a_match | inconclusive
+  std::string note;
+  int64_t created_at = 0;
+};
+
+struct SearchRecord {
+  int64_t id = 0;
+  int64_t case_id = 0;
+  int64_t probe_id = 0;
+  int64_t user_id = 0;
+  std::string username;
+  std::string client;
+  int64_t created_at = 0;
+  float face_box[4] = {0, 0, 0, 0};
+  int top_k = 0;
+  std::string index_used;
+  int64_t faces_searched = 0;
+  std::vector<SearchCandidate> candidates;  // by rank
+};
+
+class Cases {
+ public:
+  Cases(GovernanceDb& db, std::filesystem::path data_dir);
+
+  // Validates (number 1..64 printable characters, purpose 3..2000 bytes
+  // without control characters other than newlines, a known category) and
+  // throws Error with a user-fit message; number taken -> Error too.
+  Case Create(const NewCase& c, int64_t owner_id, const std::string& owner, const std::string& unit);
+  std::optional<Case> Get(int64_t case_id);
+  // All cases when owner_id == 0 and unit empty; else the owner's, or the unit's.
+  std::vector<Case> List(int64_t owner_id, const std::string& unit);
+
+  // Stores the photo bytes under the case's folder (atomically) and records
+  // the probe with its detected faces.
+  Probe AddProbe(int64_t case_id, int64_t user_id, const std::vector<uint8_t>& bytes, const std::string& extension,
+                 int width, int height, const std::vector<ProbeFace>& faces);
+  std::optional<Probe> GetProbe(int64_t probe_id);
+  std::vector<Probe> ProbesOf(int64_t case_id);
+  std::filesystem::path ProbePath(const Probe& p) const { return data_dir_ / p.stored_path; }
+
+  // Records a search with its candidates in the caller's transaction (the
+  // `db` of a GovernanceDb::Write callback, so the audit record commits with
+  // it). Returns the id.
+  int64_t RecordSearchIn(SqliteDb& db, const SearchRecord& search);
+  std::optional<SearchRecord> GetSearch(int64_t search_id);
+  std::vector<SearchRecord> SearchesOf(int64_t case_id);  // without candidates, newest first
+
+  // Inserts or replaces the decision of this user on this candidate, in the
+  // caller's transaction. Throws Error if the face was not a candidate of the
+  // search or the decision is not one of the three.
+  Decision RecordDecisionIn(SqliteDb& db, const Decision& decision);
+  std::vector<Decision> DecisionsOf(int64_t search_id);
+
+  // The cases whose searches showed this face.
+  std::vector<int64_t> CasesThatShowedFace(int64_t face_id);
+
+  GovernanceDb& db() { return db_; }
+
+ private:
+  GovernanceDb& db_;
+  std::filesystem::path data_dir_;
+};
+
+}  // namespace lineup

@@ -1,0 +1,560 @@
+#include "server/http_server.h"
+
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#include <httplib.h>
+#include <sodium.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <regex>
+
+#include "common/error.h"
+#include "common/file_util.h"
+#include "server/metrics.h"
+#include "server/web_assets.h"
+
+namespace lineup {
+
+namespace {
+
+constexpr char kSessionCookie[] = "lineup_session";
+
+double MonotonicSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// What a handler returns: JSON (the default), a file, or text.
+struct Reply {
+  int status = 200;
+  nlohmann::json json;
+  std::optional<FileReply> file;
+  std::string text;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct RouteContext {
+  const httplib::Request& req;
+  Caller caller;
+  std::string session_token;  // "" when authenticated by a bearer token
+  std::string csrf_token;     // the session's, "" for bearer tokens
+  std::vector<int64_t> ids;   // the {id} path parameters, in order
+  nlohmann::json body;        // parsed JSON body (object) for JSON routes
+};
+
+enum class Access { kPublic, kUser };
+enum class Body { kNone, kJson, kMultipart };
+
+struct Route {
+  std::string method;
+  std::string path;  // OpenAPI style: "/api/v1/cases/{id}"
+  std::string summary;
+  std::string who;   // roles, for the document
+  Access access;
+  Body body;
+  std::function<Reply(Service&, RouteContext&)> handle;
+};
+
+Reply Json(nlohmann::json j, int status = 200) {
+  Reply r;
+  r.status = status;
+  r.json = std::move(j);
+  return r;
+}
+
+int64_t ParseDate(const std::string& text, const char* name) {
+  if (text.empty()) return 0;
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  if (end == nullptr || *end != '\0') {
+    throw ApiError(400, "bad_request", std::string(name) + ": a date as YYYY-MM-DD");
+  }
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+AuditFilter FilterFromQuery(const httplib::Request& req) {
+  AuditFilter f;
+  f.actor = req.get_param_value("user");
+  f.case_number = req.get_param_value("case");
+  f.action = req.get_param_value("action");
+  f.since = ParseDate(req.get_param_value("since"), "since");
+  int64_t until = ParseDate(req.get_param_value("until"), "until");
+  f.until = until ? until + 86400 : 0;  // the whole day named
+  try {
+    if (req.has_param("after")) f.after_seq = std::stoll(req.get_param_value("after"));
+    if (req.has_param("limit")) f.limit = std::clamp<int64_t>(std::stoll(req.get_param_value("limit")), 1, 1000);
+  } catch (const std::exception&) {
+    throw ApiError(400, "bad_request", "after and limit are numbers");
+  }
+  return f;
+}
+
+std::string SessionCookie(const std::string& value, int64_t max_age, bool secure) {
+  return std::string(kSessionCookie) + "=" + value + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
+         std::to_string(max_age) + (secure ? "; Secure" : "");
+}
+
+// The routes, in dispatch order. Handlers translate HTTP to Service calls.
+const std::vector<Route>& Routes() {
+  static const std::vector<Route> kRoutes = {
+      {"POST", "/api/v1/login", "Log in; sets the session cookie and returns the CSRF token", "anyone",
+       Access::kPublic, Body::kJson,
+       [](Service&, RouteContext&) -> Reply { return {}; }},  // handled by Impl::Login (cookies)
+      {"POST", "/api/v1/logout", "End the session", "any user", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) {
+         s.Logout(c.caller, c.session_token);
+         Reply r = Json({{"logged_out", true}});
+         r.headers.push_back({"Set-Cookie", SessionCookie("", 0, false)});
+         return r;
+       }},
+      {"GET", "/api/v1/me", "The logged-in user and the CSRF token", "any user", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) {
+         nlohmann::json me = s.Me(c.caller);
+         if (!c.csrf_token.empty()) me["csrf_token"] = c.csrf_token;
+         return Json(me);
+       }},
+      {"POST", "/api/v1/register", "Request an investigator account (inactive until approved)", "anyone",
+       Access::kPublic, Body::kJson,
+       [](Service& s, RouteContext& c) { return Json(s.Register(c.body, c.caller.client), 201); }},
+      {"GET", "/api/v1/users", "List users", "admin", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.ListUsers(c.caller)); }},
+      {"POST", "/api/v1/users", "Create an active user", "admin", Access::kUser, Body::kJson,
+       [](Service& s, RouteContext& c) { return Json(s.CreateUser(c.caller, c.body), 201); }},
+      {"PATCH", "/api/v1/users/{id}", "Change a user's role or activation", "admin", Access::kUser, Body::kJson,
+       [](Service& s, RouteContext& c) { return Json(s.UpdateUser(c.caller, c.ids[0], c.body)); }},
+      {"GET", "/api/v1/approvals", "Accounts awaiting approval", "supervisor (own unit), admin", Access::kUser,
+       Body::kNone, [](Service& s, RouteContext& c) { return Json(s.PendingApprovals(c.caller)); }},
+      {"POST", "/api/v1/users/{id}/approve", "Approve a pending account", "supervisor (same unit), admin",
+       Access::kUser, Body::kNone, [](Service& s, RouteContext& c) { return Json(s.Approve(c.caller, c.ids[0])); }},
+      {"POST", "/api/v1/tokens", "Create an API token (value shown once)", "any user", Access::kUser, Body::kJson,
+       [](Service& s, RouteContext& c) { return Json(s.CreateToken(c.caller, c.body), 201); }},
+      {"GET", "/api/v1/tokens", "Own API tokens, without values", "any user", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.ListTokens(c.caller)); }},
+      {"DELETE", "/api/v1/tokens/{id}", "Revoke an own API token", "owner", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.RevokeToken(c.caller, c.ids[0])); }},
+      {"POST", "/api/v1/totp/begin", "Start TOTP enrolment: otpauth URI", "any user", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.BeginTotp(c.caller)); }},
+      {"POST", "/api/v1/totp/confirm", "Enable TOTP with a code from the authenticator", "any user", Access::kUser,
+       Body::kJson, [](Service& s, RouteContext& c) { return Json(s.ConfirmTotp(c.caller, c.body)); }},
+      {"POST", "/api/v1/cases", "Open a case (number, purpose, category)", "investigator", Access::kUser, Body::kJson,
+       [](Service& s, RouteContext& c) { return Json(s.CreateCase(c.caller, c.body), 201); }},
+      {"GET", "/api/v1/cases", "Cases the caller may read", "investigator (own), supervisor (unit), auditor",
+       Access::kUser, Body::kNone, [](Service& s, RouteContext& c) { return Json(s.ListCases(c.caller)); }},
+      {"GET", "/api/v1/cases/{id}", "A case with its probes and searches",
+       "investigator (own), supervisor (unit), auditor", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.GetCase(c.caller, c.ids[0])); }},
+      {"POST", "/api/v1/cases/{id}/probes", "Upload a probe photo (multipart field \"photo\"); detects faces",
+       "case owner", Access::kUser, Body::kMultipart,
+       [](Service& s, RouteContext& c) {
+         if (!c.req.has_file("photo")) throw ApiError(400, "bad_request", "send the photo in the multipart field \"photo\"");
+         httplib::MultipartFormData f = c.req.get_file_value("photo");
+         return Json(s.AddProbe(c.caller, c.ids[0], f.content, f.filename), 201);
+       }},
+      {"GET", "/api/v1/probes/{id}/image", "The stored probe photo", "case owner, supervisor (unit), auditor",
+       Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) {
+         Reply r;
+         r.file = s.ProbeImage(c.caller, c.ids[0]);
+         return r;
+       }},
+      {"POST", "/api/v1/searches", "Search the gallery with a face of a probe", "case owner", Access::kUser,
+       Body::kJson, [](Service& s, RouteContext& c) { return Json(s.Search(c.caller, c.body), 201); }},
+      {"GET", "/api/v1/searches/{id}", "A search with its candidates and decisions",
+       "case owner, supervisor (unit), auditor", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.GetSearch(c.caller, c.ids[0])); }},
+      {"GET", "/api/v1/searches/{id}/candidates/{id}", "One candidate with full provenance (audited)",
+       "case owner, supervisor (unit), auditor", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.GetCandidate(c.caller, c.ids[0], c.ids[1])); }},
+      {"POST", "/api/v1/searches/{id}/decisions", "Record a decision on a candidate", "case owner", Access::kUser,
+       Body::kJson, [](Service& s, RouteContext& c) { return Json(s.RecordDecision(c.caller, c.ids[0], c.body), 201); }},
+      {"GET", "/api/v1/faces/{id}/crop", "Face crop of a candidate", "users who can see a search that showed it",
+       Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) {
+         Reply r;
+         r.file = s.FaceMedia(c.caller, c.ids[0], false);
+         return r;
+       }},
+      {"GET", "/api/v1/faces/{id}/image", "Full gallery image of a candidate",
+       "users who can see a search that showed it", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) {
+         Reply r;
+         r.file = s.FaceMedia(c.caller, c.ids[0], true);
+         return r;
+       }},
+      {"GET", "/api/v1/collections", "Gallery collections with counts and legal basis",
+       "admin, investigator, supervisor", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.Collections(c.caller)); }},
+      {"GET", "/api/v1/jobs", "Ingest jobs with counters", "admin", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.Jobs(c.caller)); }},
+      {"GET", "/api/v1/audit", "Audit records (filters: user, case, action, since, until, after, limit)", "auditor",
+       Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.AuditQuery(c.caller, FilterFromQuery(c.req))); }},
+      {"GET", "/api/v1/audit/verify", "Verify the audit hash chain", "auditor", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.AuditVerify(c.caller)); }},
+      {"GET", "/api/v1/audit/export", "Export audit records (format=csv|jsonl, same filters); audited", "auditor",
+       Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) {
+         std::string format = c.req.has_param("format") ? c.req.get_param_value("format") : "csv";
+         Reply r;
+         r.text = s.AuditExport(c.caller, format, FilterFromQuery(c.req));
+         r.content_type = format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson";
+         r.headers.push_back({"Content-Disposition", "attachment; filename=\"lineup-audit." + format + "\""});
+         return r;
+       }},
+  };
+  return kRoutes;
+}
+
+// "/api/v1/cases/{id}" -> "/api/v1/cases/(\d{1,18})"
+std::string PatternOf(const std::string& path) {
+  return std::regex_replace(path, std::regex(R"(\{id\})"), R"((\d{1,18}))");
+}
+
+void SetSecurityHeaders(httplib::Response& res, bool tls) {
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Cross-Origin-Opener-Policy", "same-origin");
+  res.set_header("Permissions-Policy", "camera=(self), microphone=(), geolocation=()");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+                 "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  if (tls) res.set_header("Strict-Transport-Security", "max-age=31536000");
+}
+
+void SendError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  res.status = status;
+  res.set_content(nlohmann::json{{"error", code}, {"message", message}}.dump(), "application/json");
+}
+
+std::string CookieValue(const httplib::Request& req, const std::string& name) {
+  std::string cookies = req.get_header_value("Cookie");
+  size_t pos = 0;
+  while (pos < cookies.size()) {
+    size_t end = cookies.find(';', pos);
+    if (end == std::string::npos) end = cookies.size();
+    std::string pair = cookies.substr(pos, end - pos);
+    size_t start = pair.find_first_not_of(' ');
+    if (start != std::string::npos) pair = pair.substr(start);
+    if (pair.rfind(name + "=", 0) == 0) return pair.substr(name.size() + 1);
+    pos = end + 1;
+  }
+  return "";
+}
+
+bool SameSecret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && !a.empty() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(Service& service, HttpServerOptions options) : service_(service), options_(std::move(options)),
+        requests_(options_.requests_per_minute, options_.request_burst),
+        logins_(options_.logins_per_minute, options_.login_burst) {
+    tls_ = !options_.tls_cert.empty() && !options_.tls_key.empty();
+    if (tls_) {
+      server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
+      if (!server_->is_valid()) throw Error("TLS: cannot load the certificate or key (" + options_.tls_cert + ")");
+    } else {
+      server_ = std::make_unique<httplib::Server>();
+    }
+    Configure();
+  }
+
+  int Bind() {
+    if (options_.port == 0) {
+      port_ = server_->bind_to_any_port(options_.host);
+    } else {
+      port_ = server_->bind_to_port(options_.host, options_.port) ? options_.port : -1;
+    }
+    if (port_ < 0) {
+      throw Error("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                  " (in use? try --listen HOST:PORT)");
+    }
+    return port_;
+  }
+  void Run() { server_->listen_after_bind(); }
+  void Stop() { server_->stop(); }
+
+ private:
+  void Configure() {
+    server_->set_payload_max_length(static_cast<size_t>(service_.options().max_upload_bytes) + (1 << 20));
+    server_->set_read_timeout(options_.timeout_seconds);
+    server_->set_write_timeout(options_.timeout_seconds);
+    server_->set_keep_alive_timeout(5);
+    for (const Route& route : Routes()) Register(route);
+    server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("{\"status\":\"ok\"}", "application/json");
+    });
+    server_->Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) { ServeMetrics(req, res); });
+    server_->Get("/api/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(OpenApi().dump(2), "application/json");
+    });
+    server_->Get(R"(/[A-Za-z0-9_./\-]*)", [](const httplib::Request& req, httplib::Response& res) {
+      ServeAsset(req.path, res);
+    });
+    server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      SetSecurityHeaders(res, tls_);
+      if (req.path.rfind("/api/", 0) == 0) res.set_header("Cache-Control", "no-store");
+    });
+    server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 413) return SendError(res, 413, "too_large", "the request is too large");
+      if (res.status == 404) return SendError(res, 404, "not_found", "no such page or endpoint");
+      SendError(res, res.status, "error", "the request could not be handled");
+    });
+    server_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+      SendError(res, 500, "internal", "internal error; the administrator can find details in the server log");
+    });
+  }
+
+  void Register(const Route& route) {
+    auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) { Dispatch(route, req, res); };
+    std::string pattern = PatternOf(route.path);
+    if (route.method == "GET") server_->Get(pattern, handler);
+    if (route.method == "POST") server_->Post(pattern, handler);
+    if (route.method == "PATCH") server_->Patch(pattern, handler);
+    if (route.method == "DELETE") server_->Delete(pattern, handler);
+  }
+
+  std::string ClientAddress(const httplib::Request& req) const {
+    if (options_.trust_proxy && req.has_header("X-Forwarded-For")) {
+      std::string forwarded = req.get_header_value("X-Forwarded-For");
+      return forwarded.substr(0, forwarded.find(','));
+    }
+    return req.remote_addr;
+  }
+
+  void Dispatch(const Route& route, const httplib::Request& req, httplib::Response& res) {
+    double start = MonotonicSeconds();
+    try {
+      RouteContext context{req, {}, "", "", {}, nlohmann::json::object()};
+      context.caller.client = ClientAddress(req);
+      for (size_t i = 1; i < req.matches.size(); ++i) context.ids.push_back(std::stoll(req.matches[i].str()));
+      if (route.path == "/api/v1/login") {
+        Login(req, res, context.caller.client);
+      } else {
+        Authenticate(route, req, context);
+        ParseBody(route, req, context);
+        Send(route.handle(service_, context), res);
+      }
+    } catch (const ApiError& e) {
+      SendError(res, e.status(), e.code(), e.what());
+      if (e.status() == 429) res.set_header("Retry-After", "60");
+    } catch (const Error& e) {
+      SendError(res, 400, "bad_request", e.what());
+    }
+    double seconds = MonotonicSeconds() - start;
+    metrics_.ObserveRequest(route.method, route.path, res.status, seconds);
+    if (route.path == "/api/v1/searches" && res.status == 201) metrics_.ObserveSearch(seconds);
+  }
+
+  void Authenticate(const Route& route, const httplib::Request& req, RouteContext& c) {
+    std::string authorization = req.get_header_value("Authorization");
+    if (authorization.rfind("Bearer ", 0) == 0) {
+      std::optional<User> u = service_.accounts().ValidateApiToken(authorization.substr(7));
+      if (!u) throw ApiError(401, "unauthenticated", "the API token is not valid (revoked, or the account inactive)");
+      c.caller.user = *u;
+      c.caller.via_token = true;
+    } else if (std::string token = CookieValue(req, kSessionCookie); !token.empty()) {
+      auto session = service_.accounts().ValidateSession(token);
+      if (!session) throw ApiError(401, "unauthenticated", "your session has ended; log in again");
+      c.caller.user = session->second;
+      c.session_token = token;
+      bool changes_state = req.method != "GET" && req.method != "HEAD";
+      if (changes_state && !SameSecret(req.get_header_value("X-CSRF-Token"), session->first.csrf_token)) {
+        throw ApiError(403, "csrf", "missing or wrong X-CSRF-Token header (reload the page)");
+      }
+      c.csrf_token = session->first.csrf_token;
+    } else if (route.access == Access::kUser) {
+      throw ApiError(401, "unauthenticated", "log in first");
+    }
+    std::string key = c.caller.user.id ? "user:" + std::to_string(c.caller.user.id) : "addr:" + c.caller.client;
+    if (requests_.Take(key, MonotonicSeconds()) > 0) {
+      throw ApiError(429, "rate_limited", "too many requests; slow down and retry in a minute");
+    }
+  }
+
+  void ParseBody(const Route& route, const httplib::Request& req, RouteContext& c) {
+    if (route.body == Body::kMultipart) {
+      if (!req.is_multipart_form_data()) throw ApiError(400, "bad_request", "send multipart/form-data");
+      return;
+    }
+    if (route.body != Body::kJson) return;
+    std::string type = req.get_header_value("Content-Type");
+    if (type.rfind("application/json", 0) != 0) throw ApiError(400, "bad_request", "send the body as application/json");
+    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) throw ApiError(400, "bad_request", "the body is not a JSON object");
+    c.body = std::move(body);
+  }
+
+  void Login(const httplib::Request& req, httplib::Response& res, const std::string& client) {
+    if (logins_.Take("login:" + client, MonotonicSeconds()) > 0) {
+      throw ApiError(429, "rate_limited", "too many login attempts from this address; wait a minute");
+    }
+    std::string type = req.get_header_value("Content-Type");
+    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    if (type.rfind("application/json", 0) != 0 || body.is_discarded() || !body.is_object()) {
+      throw ApiError(400, "bad_request", "send {\"username\", \"password\"} as application/json");
+    }
+    LoginResult r = service_.Login(body, client);
+    switch (r.status) {
+      case LoginStatus::kOk: {
+        const Session& s = *r.session;
+        res.set_header("Set-Cookie", SessionCookie(s.token, service_.accounts().policy().session_max_seconds,
+                                                   tls_ || options_.secure_cookies));
+        nlohmann::json out = {{"user", UserJson(*r.user)}, {"csrf_token", s.csrf_token}};
+        res.status = 200;
+        res.set_content(out.dump(), "application/json");
+        return;
+      }
+      case LoginStatus::kLocked:
+        res.set_header("Retry-After", std::to_string(r.retry_after_seconds));
+        throw ApiError(423, "locked", "too many failed logins; try again in " +
+                                          std::to_string((r.retry_after_seconds + 59) / 60) + " minute(s)");
+      case LoginStatus::kInactive:
+        throw ApiError(403, "inactive", "this account is not active (awaiting a supervisor's approval?)");
+      case LoginStatus::kTotpRequired:
+        throw ApiError(401, "totp_required", "enter the code from your authenticator app");
+      case LoginStatus::kBadTotp:
+        throw ApiError(401, "bad_totp", "the authenticator code is wrong or already used");
+      case LoginStatus::kBadCredentials:
+        break;
+    }
+    throw ApiError(401, "bad_credentials", "wrong username or password");
+  }
+
+  void Send(const Reply& r, httplib::Response& res) {
+    res.status = r.status;
+    for (const auto& [name, value] : r.headers) res.set_header(name, value);
+    if (r.file) {
+      std::string bytes = ReadFileText(r.file->path);
+      res.set_content(bytes, r.file->content_type);
+      res.set_header("Cache-Control", "private, no-store");
+      return;
+    }
+    if (!r.content_type.empty()) {
+      res.set_content(r.text, r.content_type);
+      return;
+    }
+    res.set_content(r.json.dump(), "application/json");
+  }
+
+  void ServeMetrics(const httplib::Request& req, httplib::Response& res) {
+    bool loopback = req.remote_addr == "127.0.0.1" || req.remote_addr == "::1";
+    if (!loopback) {
+      std::string authorization = req.get_header_value("Authorization");
+      std::optional<User> u;
+      if (authorization.rfind("Bearer ", 0) == 0) u = service_.accounts().ValidateApiToken(authorization.substr(7));
+      if (!u || (u->role != Role::kAdmin && u->role != Role::kAuditor)) {
+        return SendError(res, 403, "forbidden", "metrics: from loopback, or with an admin/auditor API token");
+      }
+    }
+    res.set_content(metrics_.Render(service_.GalleryFaces()), "text/plain; version=0.0.4");
+  }
+
+  static void ServeAsset(const std::string& path, httplib::Response& res) {
+    std::string wanted = path == "/" ? "/index.html" : path;
+    for (const WebAsset& a : WebAssets()) {
+      if (a.path != wanted) continue;
+      static const std::vector<std::pair<std::string, std::string>> kTypes = {
+          {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+          {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+          {".svg", "image/svg+xml"}, {".png", "image/png"}, {".json", "application/json"},
+          {".ico", "image/x-icon"}};
+      std::string type = "application/octet-stream";
+      for (const auto& [ext, mime] : kTypes) {
+        if (wanted.size() >= ext.size() && wanted.compare(wanted.size() - ext.size(), ext.size(), ext) == 0) type = mime;
+      }
+      res.set_content(std::string(a.bytes), type);
+      res.set_header("Cache-Control", "no-cache");
+      return;
+    }
+    SendError(res, 404, "not_found", "no such page");
+  }
+
+  Service& service_;
+  HttpServerOptions options_;
+  bool tls_ = false;
+  std::unique_ptr<httplib::Server> server_;
+  int port_ = -1;
+  Metrics metrics_;
+  RateLimiter requests_;
+  RateLimiter logins_;
+};
+
+HttpServer::HttpServer(Service& service, HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(service, std::move(options))) {}
+HttpServer::~HttpServer() = default;
+int HttpServer::Bind() { return impl_->Bind(); }
+void HttpServer::Run() { impl_->Run(); }
+void HttpServer::Stop() { impl_->Stop(); }
+
+nlohmann::json HttpServer::OpenApi() {
+  nlohmann::json paths = nlohmann::json::object();
+  const nlohmann::json error = {{"$ref", "#/components/schemas/Error"}};
+  for (const Route& r : Routes()) {
+    std::string path = r.path;
+    int n = 0;
+    nlohmann::json parameters = nlohmann::json::array();
+    for (size_t pos = path.find("{id}"); pos != std::string::npos; pos = path.find("{id}", pos)) {
+      std::string name = n == 0 ? "id" : "id" + std::to_string(n + 1);
+      path.replace(pos, 4, "{" + name + "}");
+      parameters.push_back({{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "integer"}}}});
+      ++n;
+    }
+    nlohmann::json op = {{"summary", r.summary},
+                         {"description", "Who: " + r.who + "."},
+                         {"responses",
+                          {{"200", {{"description", "OK (201 for creations)"}}},
+                           {"400", {{"description", "bad input"}, {"content", {{"application/json", {{"schema", error}}}}}}},
+                           {"401", {{"description", "not logged in"}}},
+                           {"403", {{"description", "role not allowed, or CSRF token missing"}}},
+                           {"404", {{"description", "not found (or not visible to the caller)"}}},
+                           {"429", {{"description", "rate limited"}}}}}};
+    if (!parameters.empty()) op["parameters"] = parameters;
+    if (r.access == Access::kPublic) op["security"] = nlohmann::json::array();
+    if (r.body == Body::kJson) {
+      op["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
+    } else if (r.body == Body::kMultipart) {
+      op["requestBody"] = {
+          {"required", true},
+          {"content",
+           {{"multipart/form-data",
+             {{"schema",
+               {{"type", "object"},
+                {"properties", {{"photo", {{"type", "string"}, {"format", "binary"}}}}},
+                {"required", {"photo"}}}}}}}}};
+    }
+    std::string method = r.method;
+    std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return std::tolower(c); });
+    paths[path][method] = op;
+  }
+  paths["/healthz"]["get"] = {{"summary", "Liveness"}, {"security", nlohmann::json::array()},
+                              {"responses", {{"200", {{"description", "OK"}}}}}};
+  paths["/metrics"]["get"] = {{"summary", "Prometheus metrics (loopback, or admin/auditor token)"},
+                              {"responses", {{"200", {{"description", "text/plain exposition"}}}}}};
+  paths["/api/v1/openapi.json"]["get"] = {{"summary", "This document"}, {"security", nlohmann::json::array()},
+                                          {"responses", {{"200", {{"description", "OpenAPI 3 JSON"}}}}}};
+  return {{"openapi", "3.0.3"},
+          {"info",
+           {{"title", "Lineup"},
+            {"version", LINEUP_VERSION},
+            {"description", "Face search with case-bound, audited searches. See docs/API.md."}}},
+          {"paths", paths},
+          {"components",
+           {{"securitySchemes",
+             {{"session", {{"type", "apiKey"}, {"in", "cookie"}, {"name", kSessionCookie}}},
+              {"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}},
+            {"schemas",
+             {{"Error",
+               {{"type", "object"},
+                {"properties", {{"error", {{"type", "string"}}}, {"message", {{"type", "string"}}}}}}}}}}},
+          {"security", {{{"session", nlohmann::json::array()}}, {{"bearer", nlohmann::json::array()}}}}};
+}
+
+}  // namespace lineup

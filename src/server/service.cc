@@ -1,0 +1,115 @@
+#include "server/service.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "server/pipeline_pool.h"
+
+namespace lineup {
+
+namespace fs = std::filesystem;
+
+Service::Service(const ModelManifest& manifest, ServiceOptions options, Clock clock)
+    : manifest_(manifest), options_(std::move(options)) {
+  fs::create_directories(options_.data_dir);
+  db_ = std::make_unique<GovernanceDb>(options_.data_dir / "governance.db", std::move(clock));
+  accounts_ = std::make_unique<Accounts>(*db_, options_.accounts);
+  audit_ = std::make_unique<AuditLog>(*db_);
+  cases_ = std::make_unique<Cases>(*db_, options_.data_dir);
+  pipelines_ = std::make_unique<PipelinePool>(manifest_, options_.profile, options_.pipelines);
+}
+
+Service::~Service() = default;
+
+// Opens the gallery read-only on first use, and again whenever its vector
+// store has grown (an ingest in another process), so searches see new faces
+// without a restart. Searches in flight keep the gallery they started with.
+std::shared_ptr<Gallery> Service::CurrentGallery() {
+  fs::path store = options_.data_dir / "vectors.lvs";
+  std::error_code ec;
+  uintmax_t bytes = fs::file_size(store, ec);
+  std::lock_guard lock(gallery_mu_);
+  if (gallery_ && (ec || bytes == gallery_store_bytes_)) return gallery_;
+  if (ec) {
+    throw ApiError(503, "no_gallery", "the gallery is empty: ingest a collection first (lineup ingest)");
+  }
+  GalleryOptions go;
+  go.data_dir = options_.data_dir;
+  go.catalog = options_.catalog;
+  go.read_only = true;
+  const Profile& profile = manifest_.GetProfile(options_.profile);
+  const ModelEntry& embedder = manifest_.Model(profile.embedder);
+  gallery_ = Gallery::Open(go, {embedder.id, embedder.output_dim});
+  gallery_store_bytes_ = bytes;
+  return gallery_;
+}
+
+int64_t Service::GalleryFaces() {
+  try {
+    return static_cast<int64_t>(CurrentGallery()->Stats().live_faces);
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
+void Service::RequireRole(const Caller& caller, std::initializer_list<Role> roles) const {
+  if (std::find(roles.begin(), roles.end(), caller.user.role) == roles.end()) {
+    throw ApiError(403, "forbidden", "your role (" + ToString(caller.user.role) + ") may not do this");
+  }
+}
+
+bool Service::CanRead(const Caller& caller, const Case& c) const {
+  switch (caller.user.role) {
+    case Role::kInvestigator:
+      return c.owner_id == caller.user.id;
+    case Role::kSupervisor:
+      return !caller.user.unit.empty() && c.unit == caller.user.unit;
+    case Role::kAuditor:
+      return true;
+    case Role::kAdmin:
+      return false;
+  }
+  return false;
+}
+
+Case Service::VisibleCase(const Caller& caller, int64_t case_id) {
+  std::optional<Case> c = cases_->Get(case_id);
+  if (!c || !CanRead(caller, *c)) throw ApiError(404, "not_found", "no such case");
+  return *c;
+}
+
+Case Service::OwnCase(const Caller& caller, int64_t case_id) {
+  std::optional<Case> c = cases_->Get(case_id);
+  if (!c || caller.user.role != Role::kInvestigator || c->owner_id != caller.user.id) {
+    if (c && CanRead(caller, *c)) throw ApiError(403, "forbidden", "only the case owner may do this");
+    throw ApiError(404, "not_found", "no such case");
+  }
+  return *c;
+}
+
+void Service::RecordAudit(const Caller& caller, const std::string& action, const std::string& case_number,
+                          const nlohmann::json& details) {
+  AuditEvent e;
+  e.actor_id = caller.user.id;
+  e.actor = caller.user.username;
+  e.role = caller.user.id != 0 ? ToString(caller.user.role) : "";
+  e.action = action;
+  e.client = caller.client;
+  e.case_number = case_number;
+  e.details_json = details.dump();
+  audit_->Append(e);
+}
+
+nlohmann::json UserJson(const User& u) {
+  return {{"id", u.id},
+          {"username", u.username},
+          {"display_name", u.display_name},
+          {"unit", u.unit},
+          {"role", ToString(u.role)},
+          {"active", u.active},
+          {"totp_enabled", u.totp_enabled},
+          {"created_at", IsoTime(u.created_at)},
+          {"approved_by", u.approved_by}};
+}
+
+}  // namespace lineup

@@ -1,0 +1,155 @@
+// The Lineup service: what `lineup serve` offers, independent of HTTP.
+// Every operation takes the authenticated Caller, enforces the role and
+// ownership rules of docs/API.md, writes the audit trail, and returns the
+// JSON body of the answer or throws ApiError (status, code, message).
+//
+// Invariants:
+//  - Role rules: investigators act only within their own cases; supervisors
+//    read (never act on) the cases of their unit; auditors read every case
+//    and the audit trail and cannot search; admins manage accounts and see
+//    collections and jobs but not case content.
+//  - An object the caller may not see is reported as not found (404), so
+//    that ids cannot be probed.
+//  - A search and its audit record are committed in one transaction; a
+//    candidate view, decision, export, login and account change is audited
+//    before the answer is returned.
+//  - Gallery media (crops, images) are served only to callers who can see a
+//    search that showed the face.
+#pragma once
+
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "engine/face_pipeline.h"
+#include "gallery/gallery.h"
+#include "governance/accounts.h"
+#include "governance/audit_log.h"
+#include "governance/cases.h"
+#include "governance/governance_db.h"
+#include "models/model_manifest.h"
+
+namespace lineup {
+
+class PipelinePool;
+
+class ApiError : public Error {
+ public:
+  ApiError(int status, std::string code, const std::string& message)
+      : Error(message), status_(status), code_(std::move(code)) {}
+  int status() const { return status_; }
+  const std::string& code() const { return code_; }
+
+ private:
+  int status_;
+  std::string code_;
+};
+
+struct Caller {
+  User user;
+  std::string client;    // remote address
+  bool via_token = false;
+};
+
+struct ServiceOptions {
+  std::filesystem::path data_dir;
+  std::string catalog;            // "" = data_dir/catalog.db
+  std::string profile;            // "" = manifest default (must match the gallery's embedder)
+  int pipelines = 2;              // concurrent probe analyses
+  int default_candidates = 20;    // like the FBI's NGI-IPS candidate lists
+  int max_candidates = 100;
+  int64_t max_upload_bytes = 20 << 20;
+  AccountPolicy accounts;
+};
+
+// A file to send: path and MIME type.
+struct FileReply {
+  std::filesystem::path path;
+  std::string content_type;
+};
+
+class Service {
+ public:
+  Service(const ModelManifest& manifest, ServiceOptions options, Clock clock = SystemClock());
+  ~Service();
+
+  // --- accounts (service_accounts.cc)
+  // On a fresh governance database: creates `admin` with a random password
+  // and returns it (to print once); "" when accounts exist already.
+  std::string EnsureAdmin();
+  LoginResult Login(const nlohmann::json& body, const std::string& client);
+  void Logout(const Caller& caller, const std::string& session_token);
+  nlohmann::json Register(const nlohmann::json& body, const std::string& client);
+  nlohmann::json Me(const Caller& caller);
+  nlohmann::json ListUsers(const Caller& caller);
+  nlohmann::json CreateUser(const Caller& caller, const nlohmann::json& body);
+  nlohmann::json UpdateUser(const Caller& caller, int64_t user_id, const nlohmann::json& body);
+  nlohmann::json PendingApprovals(const Caller& caller);
+  nlohmann::json Approve(const Caller& caller, int64_t user_id);
+  nlohmann::json CreateToken(const Caller& caller, const nlohmann::json& body);
+  nlohmann::json ListTokens(const Caller& caller);
+  nlohmann::json RevokeToken(const Caller& caller, int64_t token_id);
+  nlohmann::json BeginTotp(const Caller& caller);
+  nlohmann::json ConfirmTotp(const Caller& caller, const nlohmann::json& body);
+
+  // --- cases and searches (service_cases.cc)
+  nlohmann::json CreateCase(const Caller& caller, const nlohmann::json& body);
+  nlohmann::json ListCases(const Caller& caller);
+  nlohmann::json GetCase(const Caller& caller, int64_t case_id);
+  nlohmann::json AddProbe(const Caller& caller, int64_t case_id, const std::string& bytes, const std::string& filename);
+  FileReply ProbeImage(const Caller& caller, int64_t probe_id);
+  nlohmann::json Search(const Caller& caller, const nlohmann::json& body);
+  nlohmann::json GetSearch(const Caller& caller, int64_t search_id);
+  nlohmann::json GetCandidate(const Caller& caller, int64_t search_id, int64_t face_id);
+  nlohmann::json RecordDecision(const Caller& caller, int64_t search_id, const nlohmann::json& body);
+  FileReply FaceMedia(const Caller& caller, int64_t face_id, bool full_image);
+  nlohmann::json Collections(const Caller& caller);
+  nlohmann::json Jobs(const Caller& caller);
+
+  // --- audit (service_audit.cc)
+  nlohmann::json AuditQuery(const Caller& caller, const AuditFilter& filter);
+  nlohmann::json AuditVerify(const Caller& caller);
+  // Returns the export text; the export is audited.
+  std::string AuditExport(const Caller& caller, const std::string& format, const AuditFilter& filter);
+  void RecordAudit(const Caller& caller, const std::string& action, const std::string& case_number,
+                   const nlohmann::json& details);
+
+  // --- for the HTTP layer
+  Accounts& accounts() { return *accounts_; }
+  int64_t GalleryFaces();  // live faces, 0 without a gallery
+  const ServiceOptions& options() const { return options_; }
+
+ private:
+  std::shared_ptr<Gallery> CurrentGallery();  // throws ApiError 503 when there is none yet
+  void RequireRole(const Caller& caller, std::initializer_list<Role> roles) const;
+  Case VisibleCase(const Caller& caller, int64_t case_id);  // 404 unless the caller may read it
+  Case OwnCase(const Caller& caller, int64_t case_id);      // 404 unless the caller owns it
+  bool CanRead(const Caller& caller, const Case& c) const;
+  SearchRecord VisibleSearch(const Caller& caller, int64_t search_id, Case* c);
+  nlohmann::json SearchJson(const SearchRecord& s, const Case& c, bool with_candidates);
+  nlohmann::json CandidateJson(const SearchRecord& s, const SearchCandidate& c, const FaceProvenance* p,
+                               const std::vector<Decision>& decisions);
+  User Actor(const Caller& caller) const { return caller.user; }
+
+  const ModelManifest& manifest_;
+  ServiceOptions options_;
+  std::unique_ptr<GovernanceDb> db_;
+  std::unique_ptr<Accounts> accounts_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<Cases> cases_;
+  std::unique_ptr<PipelinePool> pipelines_;
+  std::mutex gallery_mu_;
+  std::shared_ptr<Gallery> gallery_;
+  uintmax_t gallery_store_bytes_ = 0;  // vector store size when gallery_ was opened
+};
+
+// The JSON of a user as the API shows it (no secrets).
+nlohmann::json UserJson(const User& u);
+
+}  // namespace lineup

@@ -1,0 +1,202 @@
+// Service: accounts, sessions, tokens and TOTP.
+#include <sodium.h>
+
+#include "server/service.h"
+
+namespace lineup {
+
+namespace {
+
+std::string StringField(const nlohmann::json& body, const char* name, bool required = true) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    if (required) throw ApiError(400, "bad_request", std::string("missing field \"") + name + "\"");
+    return "";
+  }
+  if (!it->is_string()) throw ApiError(400, "bad_request", std::string("field \"") + name + "\" must be a string");
+  return it->get<std::string>();
+}
+
+Role RoleField(const nlohmann::json& body) {
+  std::optional<Role> role = RoleFromString(StringField(body, "role"));
+  if (!role) throw ApiError(400, "bad_request", "role: one of admin, supervisor, investigator, auditor");
+  return *role;
+}
+
+// Account errors (bad name, short password, name taken) as 400 / 409.
+template <typename F>
+auto AsBadRequest(F&& f) {
+  try {
+    return f();
+  } catch (const ApiError&) {
+    throw;
+  } catch (const Error& e) {
+    std::string message = e.what();
+    bool conflict = message.find("taken") != std::string::npos || message.find("already") != std::string::npos;
+    throw ApiError(conflict ? 409 : 400, conflict ? "conflict" : "bad_request", message);
+  }
+}
+
+std::string RandomPassword() {
+  static const char kAlphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string password;
+  for (int i = 0; i < 20; ++i) password += kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
+  return password;
+}
+
+}  // namespace
+
+std::string Service::EnsureAdmin() {
+  if (!accounts_->ListUsers().empty()) return "";
+  NewUser admin;
+  admin.username = "admin";
+  admin.password = RandomPassword();
+  admin.display_name = "Administrator";
+  admin.role = Role::kAdmin;
+  admin.active = true;
+  User u = accounts_->CreateUser(admin);
+  RecordAudit({u, "local", false}, "account_change", "", {{"event", "first admin created"}, {"user", u.username}});
+  return admin.password;
+}
+
+LoginResult Service::Login(const nlohmann::json& body, const std::string& client) {
+  std::string username = StringField(body, "username");
+  std::string password = StringField(body, "password");
+  std::string totp = StringField(body, "totp", false);
+  LoginResult r = accounts_->Login(username, password, totp);
+  Caller who{r.user.value_or(User{}), client, false};
+  if (!r.user) who.user.username = username.substr(0, 64);
+  nlohmann::json details = {{"status", ToString(r.status)}};
+  RecordAudit(who, r.status == LoginStatus::kOk ? "login" : "login_failed", "", details);
+  return r;
+}
+
+void Service::Logout(const Caller& caller, const std::string& session_token) {
+  accounts_->Logout(session_token);
+  RecordAudit(caller, "logout", "", nlohmann::json::object());
+}
+
+nlohmann::json Service::Register(const nlohmann::json& body, const std::string& client) {
+  NewUser n;
+  n.username = StringField(body, "username");
+  n.password = StringField(body, "password");
+  n.display_name = StringField(body, "display_name", false);
+  n.unit = StringField(body, "unit", false);
+  n.role = Role::kInvestigator;
+  n.active = false;
+  User u = AsBadRequest([&] { return accounts_->CreateUser(n); });
+  RecordAudit({u, client, false}, "account_change", "", {{"event", "registered, awaiting approval"}, {"unit", u.unit}});
+  return {{"user", UserJson(u)}};
+}
+
+nlohmann::json Service::Me(const Caller& caller) { return {{"user", UserJson(caller.user)}}; }
+
+nlohmann::json Service::ListUsers(const Caller& caller) {
+  RequireRole(caller, {Role::kAdmin});
+  nlohmann::json users = nlohmann::json::array();
+  for (const User& u : accounts_->ListUsers()) users.push_back(UserJson(u));
+  return {{"users", users}};
+}
+
+nlohmann::json Service::CreateUser(const Caller& caller, const nlohmann::json& body) {
+  RequireRole(caller, {Role::kAdmin});
+  NewUser n;
+  n.username = StringField(body, "username");
+  n.password = StringField(body, "password");
+  n.display_name = StringField(body, "display_name", false);
+  n.unit = StringField(body, "unit", false);
+  n.role = RoleField(body);
+  n.active = true;
+  User u = AsBadRequest([&] { return accounts_->CreateUser(n); });
+  RecordAudit(caller, "account_change", "",
+              {{"event", "user created"}, {"user", u.username}, {"role", ToString(u.role)}, {"unit", u.unit}});
+  return {{"user", UserJson(u)}};
+}
+
+nlohmann::json Service::UpdateUser(const Caller& caller, int64_t user_id, const nlohmann::json& body) {
+  RequireRole(caller, {Role::kAdmin});
+  std::optional<User> u = accounts_->GetUser(user_id);
+  if (!u) throw ApiError(404, "not_found", "no such user");
+  nlohmann::json changes = nlohmann::json::object();
+  if (body.contains("role")) {
+    Role role = RoleField(body);
+    if (user_id == caller.user.id && role != Role::kAdmin) {
+      throw ApiError(400, "bad_request", "you cannot take the admin role from yourself");
+    }
+    accounts_->SetRole(user_id, role);
+    changes["role"] = ToString(role);
+  }
+  if (body.contains("active")) {
+    if (!body["active"].is_boolean()) throw ApiError(400, "bad_request", "field \"active\" must be true or false");
+    bool active = body["active"].get<bool>();
+    if (user_id == caller.user.id && !active) throw ApiError(400, "bad_request", "you cannot deactivate yourself");
+    accounts_->SetActive(user_id, active);
+    changes["active"] = active;
+  }
+  RecordAudit(caller, "account_change", "", {{"event", "user updated"}, {"user", u->username}, {"changes", changes}});
+  return {{"user", UserJson(*accounts_->GetUser(user_id))}};
+}
+
+nlohmann::json Service::PendingApprovals(const Caller& caller) {
+  RequireRole(caller, {Role::kAdmin, Role::kSupervisor});
+  std::string unit = caller.user.role == Role::kAdmin ? "" : caller.user.unit;
+  nlohmann::json users = nlohmann::json::array();
+  if (caller.user.role == Role::kAdmin || !unit.empty()) {
+    for (const User& u : accounts_->PendingApprovals(unit)) users.push_back(UserJson(u));
+  }
+  return {{"users", users}};
+}
+
+nlohmann::json Service::Approve(const Caller& caller, int64_t user_id) {
+  RequireRole(caller, {Role::kAdmin, Role::kSupervisor});
+  std::optional<User> u = accounts_->GetUser(user_id);
+  if (!u || (caller.user.role == Role::kSupervisor && u->unit != caller.user.unit)) {
+    throw ApiError(404, "not_found", "no such account awaiting your approval");
+  }
+  User approved = AsBadRequest([&] { return accounts_->Approve(user_id, caller.user); });
+  RecordAudit(caller, "account_change", "", {{"event", "account approved"}, {"user", approved.username}});
+  return {{"user", UserJson(approved)}};
+}
+
+nlohmann::json Service::CreateToken(const Caller& caller, const nlohmann::json& body) {
+  std::string name = StringField(body, "name");
+  if (name.empty() || name.size() > 100) throw ApiError(400, "bad_request", "name: 1 to 100 characters");
+  ApiToken t = accounts_->CreateApiToken(caller.user.id, name);
+  RecordAudit(caller, "account_change", "", {{"event", "API token created"}, {"token_id", t.id}, {"name", name}});
+  return {{"token", {{"id", t.id}, {"name", t.name}, {"token", t.token}, {"created_at", IsoTime(t.created_at)}}}};
+}
+
+nlohmann::json Service::ListTokens(const Caller& caller) {
+  nlohmann::json tokens = nlohmann::json::array();
+  for (const ApiToken& t : accounts_->ListApiTokens(caller.user.id)) {
+    tokens.push_back({{"id", t.id},
+                      {"name", t.name},
+                      {"created_at", IsoTime(t.created_at)},
+                      {"last_used_at", t.last_used_at ? IsoTime(t.last_used_at) : ""}});
+  }
+  return {{"tokens", tokens}};
+}
+
+nlohmann::json Service::RevokeToken(const Caller& caller, int64_t token_id) {
+  bool owned = false;
+  for (const ApiToken& t : accounts_->ListApiTokens(caller.user.id)) owned |= t.id == token_id;
+  if (!owned) throw ApiError(404, "not_found", "no such token");
+  accounts_->RevokeApiToken(caller.user.id, token_id);
+  RecordAudit(caller, "account_change", "", {{"event", "API token revoked"}, {"token_id", token_id}});
+  return {{"revoked", token_id}};
+}
+
+nlohmann::json Service::BeginTotp(const Caller& caller) {
+  std::string uri = accounts_->BeginTotp(caller.user.id);
+  return {{"uri", uri}};
+}
+
+nlohmann::json Service::ConfirmTotp(const Caller& caller, const nlohmann::json& body) {
+  if (!accounts_->ConfirmTotp(caller.user.id, StringField(body, "code"))) {
+    throw ApiError(400, "bad_totp", "the code does not match; check the authenticator's clock and try again");
+  }
+  RecordAudit(caller, "account_change", "", {{"event", "TOTP enabled"}});
+  return {{"totp_enabled", true}};
+}
+
+}  // namespace lineup

@@ -1,0 +1,63 @@
+// Service: the auditor's view of the audit trail.
+#include <limits>
+#include <sstream>
+
+#include "server/service.h"
+
+namespace lineup {
+
+namespace {
+
+nlohmann::json RecordJson(const AuditRecord& r) {
+  nlohmann::json details = nlohmann::json::parse(r.event.details_json, nullptr, false);
+  if (details.is_discarded()) details = r.event.details_json;
+  return {{"seq", r.seq},
+          {"time", IsoTime(r.time)},
+          {"actor_id", r.event.actor_id},
+          {"actor", r.event.actor},
+          {"role", r.event.role},
+          {"action", r.event.action},
+          {"client", r.event.client},
+          {"case_number", r.event.case_number},
+          {"details", details},
+          {"prev_hash", r.prev_hash},
+          {"hash", r.hash}};
+}
+
+nlohmann::json FilterJson(const AuditFilter& f) {
+  return {{"user", f.actor}, {"case", f.case_number}, {"action", f.action},
+          {"since", f.since ? IsoTime(f.since) : ""}, {"until", f.until ? IsoTime(f.until) : ""}};
+}
+
+}  // namespace
+
+nlohmann::json Service::AuditQuery(const Caller& caller, const AuditFilter& filter) {
+  RequireRole(caller, {Role::kAuditor});
+  nlohmann::json records = nlohmann::json::array();
+  for (const AuditRecord& r : audit_->Query(filter)) records.push_back(RecordJson(r));
+  return {{"records", records}};
+}
+
+nlohmann::json Service::AuditVerify(const Caller& caller) {
+  RequireRole(caller, {Role::kAuditor});
+  AuditVerification v = audit_->Verify();
+  RecordAudit(caller, "audit_verify", "", {{"ok", v.ok}, {"records", v.records}});
+  return {{"ok", v.ok},
+          {"records", v.records},
+          {"first_bad_seq", v.first_bad_seq},
+          {"problem", v.problem},
+          {"head", {{"seq", v.head.seq}, {"hash", v.head.hash}}}};
+}
+
+std::string Service::AuditExport(const Caller& caller, const std::string& format, const AuditFilter& filter) {
+  RequireRole(caller, {Role::kAuditor});
+  if (format != "csv" && format != "jsonl") throw ApiError(400, "bad_request", "format: csv or jsonl");
+  std::ostringstream out;
+  AuditFilter all = filter;
+  all.limit = std::numeric_limits<int64_t>::max();  // everything that matches
+  int64_t n = format == "csv" ? audit_->ExportCsv(out, all) : audit_->ExportJsonLines(out, all);
+  RecordAudit(caller, "export", "", {{"format", format}, {"records", n}, {"filter", FilterJson(filter)}});
+  return out.str();
+}
+
+}  // namespace lineup
