@@ -17,6 +17,8 @@ void RegisterDemo(CLI::App& app);
 void RegisterIngest(CLI::App& app);
 void RegisterSearch(CLI::App& app);
 void RegisterGallery(CLI::App& app);
+// `lineup audit verify | export | head` (cmd_audit.cc).
+void RegisterAudit(CLI::App& app);
 
 inline void RegisterAll(CLI::App& app) {
   RegisterDemo(app);
@@ -26,6 +28,7 @@ inline void RegisterAll(CLI::App& app) {
   RegisterIngest(app);
   RegisterSearch(app);
   RegisterGallery(app);
+  RegisterAudit(app);
   RegisterEval(app);
   RegisterModels(app);
 }
