@@ -18,6 +18,8 @@ void RegisterIngest(CLI::App& app);
 void RegisterSearch(CLI::App& app);
 void RegisterGallery(CLI::App& app);
 void RegisterServe(CLI::App& app);
+// `lineup audit verify | export | head` (cmd_audit.cc).
+void RegisterAudit(CLI::App& app);
 
 inline void RegisterAll(CLI::App& app) {
   RegisterDemo(app);
@@ -28,6 +30,7 @@ inline void RegisterAll(CLI::App& app) {
   RegisterSearch(app);
   RegisterGallery(app);
   RegisterServe(app);
+  RegisterAudit(app);
   RegisterEval(app);
   RegisterModels(app);
 }
