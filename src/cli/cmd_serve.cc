@@ -24,6 +24,7 @@ struct ServeFlags {
   bool trust_proxy = false;
   int candidates = 20;
   int max_upload_mb = 20;
+  double logins_per_minute = 10;
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -61,6 +62,7 @@ void Run(ServeFlags& flags) {
   ho.tls_key = flags.tls_key;
   ho.secure_cookies = flags.secure_cookies;
   ho.trust_proxy = flags.trust_proxy;
+  ho.logins_per_minute = flags.logins_per_minute;
   Serve(manifest, so, ho);
 }
 
@@ -121,6 +123,10 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--max-upload-mb", flags->max_upload_mb, "Largest probe photo accepted")
       ->capture_default_str()
       ->check(CLI::Range(1, 200));
+  cmd->add_option("--logins-per-minute", flags->logins_per_minute,
+                  "Login attempts allowed per client address and minute (burst of 10)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
   AddGalleryFlags(cmd, &flags->gallery);
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

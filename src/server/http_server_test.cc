@@ -1,0 +1,454 @@
+// The server over real HTTP on a loopback port, with a real gallery (the demo
+// photos ingested with the real models): the whole role x endpoint matrix,
+// the case-bound search flow and its audit trail, CSRF, sessions, lockout,
+// rate limits and hostile uploads.
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/file_util.h"
+#include "ingest/ingest_pipeline.h"
+#include "test_env.h"
+
+namespace lineup {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The demo photos ingested once per test process; each test serves a copy.
+const fs::path& IngestedGallery() {
+  static const fs::path dir = [] {
+    fs::path input = testing::TempDir("server-input");
+    std::ofstream m(input / "list.jsonl");
+    for (int n = 1; n <= 6; ++n) {
+      nlohmann::json row = {{"path", testing::DemoPhoto(n).string()},
+                            {"source_url", "https://example.org/photo" + std::to_string(n) + ".jpg"},
+                            {"page_url", "javascript:alert(1)"},
+                            {"title", "<img src=x onerror=alert(1)> photo " + std::to_string(n)}};
+      m << row.dump() << "\n";
+    }
+    m.close();
+    fs::path data = testing::TempDir("server-gallery");
+    ModelManifest manifest = ModelManifest::Load(testing::ImportedModelsDir());
+    const ModelEntry& e = manifest.Model(manifest.GetProfile("").embedder);
+    GalleryOptions go;
+    go.data_dir = data;
+    auto gallery = Gallery::Open(go, {e.id, e.output_dim});
+    IngestOptions io;
+    io.collection = "demo";
+    io.legal_basis = "test photos (MIT)";
+    io.show_progress = false;
+    RunIngest(*gallery, manifest, input / "list.jsonl", io);
+    return data;
+  }();
+  return dir;
+}
+
+struct Reply {
+  int status = 0;
+  nlohmann::json json;
+  std::string body;
+  httplib::Headers headers;
+};
+
+// A user agent: keeps the session cookie and CSRF token, like the browser.
+class Agent {
+ public:
+  explicit Agent(int port) : client_("127.0.0.1", port) { client_.set_read_timeout(60); }
+
+  Reply Login(const std::string& user, const std::string& password, const std::string& totp = "") {
+    nlohmann::json body = {{"username", user}, {"password", password}};
+    if (!totp.empty()) body["totp"] = totp;
+    Reply r = Wrap(client_.Post("/api/v1/login", body.dump(), "application/json"));
+    for (const auto& [name, value] : r.headers) {
+      if (name == "Set-Cookie" && value.rfind("lineup_session=", 0) == 0) cookie_ = value.substr(0, value.find(';'));
+    }
+    if (r.status == 200) csrf_ = r.json["csrf_token"];
+    return r;
+  }
+  Reply Get(const std::string& path) { return Wrap(client_.Get(path, Headers())); }
+  Reply Post(const std::string& path, const nlohmann::json& body) {
+    return Wrap(client_.Post(path, Headers(), body.dump(), "application/json"));
+  }
+  Reply Patch(const std::string& path, const nlohmann::json& body) {
+    return Wrap(client_.Patch(path, Headers(), body.dump(), "application/json"));
+  }
+  Reply Delete(const std::string& path) { return Wrap(client_.Delete(path, Headers())); }
+  Reply Upload(const std::string& path, const std::string& bytes, const std::string& filename) {
+    httplib::MultipartFormDataItems items = {{"photo", bytes, filename, "image/jpeg"}};
+    return Wrap(client_.Post(path, Headers(), items));
+  }
+  std::string& csrf() { return csrf_; }
+  std::string& cookie() { return cookie_; }
+  std::string& bearer() { return bearer_; }
+
+ private:
+  httplib::Headers Headers() const {
+    httplib::Headers h;
+    if (!cookie_.empty()) h.emplace("Cookie", cookie_);
+    if (!csrf_.empty()) h.emplace("X-CSRF-Token", csrf_);
+    if (!bearer_.empty()) h.emplace("Authorization", "Bearer " + bearer_);
+    return h;
+  }
+  static Reply Wrap(const httplib::Result& res) {
+    Reply r;
+    if (!res) return r;
+    r.status = res->status;
+    r.body = res->body;
+    r.headers = res->headers;
+    r.json = nlohmann::json::parse(res->body, nullptr, false);
+    return r;
+  }
+
+  httplib::Client client_;
+  std::string cookie_, csrf_, bearer_;
+};
+
+constexpr char kPassword[] = "correct horse battery";
+
+// A served copy of the gallery with one account per role (investigators in
+// unit "CID North", one supervisor there and one in "Fraud").
+class Server : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = testing::TempDir("server-data");
+    fs::copy(IngestedGallery(), data_, fs::copy_options::recursive);
+    manifest_ = std::make_unique<ModelManifest>(ModelManifest::Load(testing::ImportedModelsDir()));
+    ServiceOptions so;
+    so.data_dir = data_;
+    so.pipelines = 1;
+    so.max_upload_bytes = 2 << 20;
+    so.accounts.fast_hashing = true;
+    service_ = std::make_unique<Service>(*manifest_, so, [this] { return now_.load(); });
+    admin_password_ = service_->EnsureAdmin();
+    HttpServerOptions ho;
+    ho.port = 0;
+    ho.logins_per_minute = 600;
+    ho.login_burst = 200;
+    server_ = std::make_unique<HttpServer>(*service_, ho);
+    port_ = server_->Bind();
+    thread_ = std::thread([this] { server_->Run(); });
+    Agent admin(port_);
+    ASSERT_EQ(admin.Login("admin", admin_password_).status, 200);
+    for (const auto& [name, role, unit] : std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"ivan", "investigator", "CID North"}, {"iris", "investigator", "CID North"},
+             {"sam", "supervisor", "CID North"},     {"sue", "supervisor", "Fraud"},
+             {"ada", "auditor", ""}}) {
+      Reply r = admin.Post("/api/v1/users", {{"username", name}, {"password", kPassword}, {"role", role}, {"unit", unit}});
+      ASSERT_EQ(r.status, 201) << r.body;
+    }
+  }
+  void TearDown() override {
+    server_->Stop();
+    thread_.join();
+  }
+
+  Agent As(const std::string& user) {
+    Agent a(port_);
+    Reply r = a.Login(user, user == "admin" ? admin_password_ : kPassword);
+    EXPECT_EQ(r.status, 200) << user << ": " << r.body;
+    return a;
+  }
+
+  // ivan opens a case, uploads demo photo 1 and searches its largest face.
+  struct Flow {
+    int64_t case_id, probe_id, search_id, face_id;
+    nlohmann::json search;
+  };
+  Flow IvanSearches() {
+    Agent ivan = As("ivan");
+    Reply c = ivan.Post("/api/v1/cases", {{"number", "2026/CID/1"}, {"purpose", "robbery suspect <script>x</script>"},
+                                          {"category", "serious_crime"}});
+    EXPECT_EQ(c.status, 201) << c.body;
+    Flow f{};
+    f.case_id = c.json["case"]["id"];
+    Reply p = ivan.Upload("/api/v1/cases/" + std::to_string(f.case_id) + "/probes",
+                          ReadFileText(testing::DemoPhoto(1)), "../../etc/passwd.jpg");
+    EXPECT_EQ(p.status, 201) << p.body;
+    f.probe_id = p.json["probe"]["id"];
+    Reply s = ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"top_k", 5}});
+    EXPECT_EQ(s.status, 201) << s.body;
+    f.search = s.json["search"];
+    f.search_id = f.search["id"];
+    f.face_id = f.search["candidates"][0]["face_id"];
+    return f;
+  }
+
+  fs::path data_;
+  std::unique_ptr<ModelManifest> manifest_;
+  std::atomic<int64_t> now_{1'800'000'000};
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<HttpServer> server_;
+  std::string admin_password_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(Server, CaseBoundSearchGivesLabelledCandidatesWithProvenanceAndIsAudited) {
+  Flow f = IvanSearches();
+  const nlohmann::json& top = f.search["candidates"][0];
+  EXPECT_GT(top["score"].get<double>(), 0.99) << "the probe photo is in the gallery";
+  EXPECT_EQ(top["band"], "strong");
+  EXPECT_EQ(top["label"], "investigative lead — not an identification");
+  EXPECT_EQ(f.search["notice"], "Investigative leads for human review — not identifications.");
+  EXPECT_EQ(top["collection"]["name"], "demo");
+  EXPECT_EQ(top["collection"]["legal_basis"], "test photos (MIT)");
+  EXPECT_EQ(top["source"]["source_url"], "https://example.org/photo1.jpg");
+  EXPECT_EQ(top["source"]["title"], "<img src=x onerror=alert(1)> photo 1");
+  EXPECT_EQ(f.search["case_number"], "2026/CID/1");
+
+  Agent ivan = As("ivan");
+  Reply crop = ivan.Get(top["crop_url"].get<std::string>());
+  EXPECT_EQ(crop.status, 200);
+  EXPECT_EQ(crop.body.substr(0, 2), "\xFF\xD8");  // a JPEG
+  Reply detail = ivan.Get("/api/v1/searches/" + std::to_string(f.search_id) + "/candidates/" + std::to_string(f.face_id));
+  ASSERT_EQ(detail.status, 200) << detail.body;
+  EXPECT_EQ(detail.json["candidate"]["image"]["original_name"], testing::DemoPhoto(1).string());
+  Reply d = ivan.Post("/api/v1/searches/" + std::to_string(f.search_id) + "/decisions",
+                      {{"face_id", f.face_id}, {"decision", "possible_match"}, {"note", "same scar"}});
+  EXPECT_EQ(d.status, 201) << d.body;
+  Reply again = ivan.Get("/api/v1/searches/" + std::to_string(f.search_id));
+  EXPECT_EQ(again.json["search"]["candidates"][0]["decision"]["decision"], "possible_match");
+  EXPECT_EQ(again.json["search"]["candidates"][0]["decision"]["note"], "same scar");
+
+  // The probe is stored by content hash under its case, whatever the upload's name.
+  std::string sha = Sha256Hex(ReadFileText(testing::DemoPhoto(1)).data(), fs::file_size(testing::DemoPhoto(1)));
+  EXPECT_TRUE(fs::exists(data_ / "cases" / std::to_string(f.case_id) / (sha + ".jpg")));
+
+  Agent ada = As("ada");
+  Reply audit = ada.Get("/api/v1/audit?case=2026/CID/1");
+  ASSERT_EQ(audit.status, 200) << audit.body;
+  std::map<std::string, nlohmann::json> by_action;
+  for (const auto& r : audit.json["records"]) by_action[r["action"]] = r;
+  ASSERT_TRUE(by_action.count("search")) << audit.body;
+  const nlohmann::json& search = by_action["search"];
+  EXPECT_EQ(search["actor"], "ivan");
+  EXPECT_EQ(search["client"], "127.0.0.1");
+  EXPECT_EQ(search["details"]["purpose"], "robbery suspect <script>x</script>");
+  EXPECT_EQ(search["details"]["probe_sha256"], sha);
+  EXPECT_EQ(search["details"]["candidates"].size(), f.search["candidates"].size());
+  EXPECT_TRUE(by_action.count("candidate_view"));
+  EXPECT_TRUE(by_action.count("decision"));
+  EXPECT_TRUE(by_action.count("probe_upload"));
+  Reply verify = ada.Get("/api/v1/audit/verify");
+  EXPECT_EQ(verify.json["ok"], true) << verify.body;
+  Reply csv = ada.Get("/api/v1/audit/export?format=csv&case=2026/CID/1");
+  EXPECT_EQ(csv.status, 200);
+  EXPECT_NE(csv.body.find("search"), std::string::npos);
+}
+
+TEST_F(Server, SearchNeedsACaseOwnerAndAPurpose) {
+  Agent ivan = As("ivan");
+  EXPECT_EQ(ivan.Post("/api/v1/cases", {{"number", "X1"}, {"category", "other"}}).status, 400) << "no purpose";
+  EXPECT_EQ(ivan.Post("/api/v1/cases", {{"number", "X1"}, {"purpose", "  "}, {"category", "other"}}).status, 400);
+  EXPECT_EQ(ivan.Post("/api/v1/cases", {{"number", "X1"}, {"purpose", "missing child"}, {"category", "fun"}}).status, 400);
+  EXPECT_EQ(ivan.Post("/api/v1/searches", {{"top_k", 5}}).status, 404) << "no probe, no case";
+  Flow f = IvanSearches();
+  Agent iris = As("iris");
+  EXPECT_EQ(iris.Post("/api/v1/searches", {{"probe_id", f.probe_id}}).status, 404) << "another's case";
+  EXPECT_EQ(ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"face", 99}}).status, 400);
+  EXPECT_EQ(ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"top_k", 1000}}).status, 400);
+  Reply two = ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"face", 1}, {"top_k", 3}});
+  EXPECT_EQ(two.status, 201) << two.body;
+  EXPECT_NE(two.json["search"]["face_box"], f.search["face_box"]) << "face 1 is another face";
+}
+
+TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
+  Flow f = IvanSearches();
+  std::string c = std::to_string(f.case_id), p = std::to_string(f.probe_id), s = std::to_string(f.search_id),
+              face = std::to_string(f.face_id);
+  struct Call {
+    std::string method, path;
+    nlohmann::json body;
+    std::map<std::string, int> expect;  // user ("" = anonymous) -> status
+  };
+  // 2xx is written as 200 (201 accepted too); anything else must match.
+  const std::vector<Call> calls = {
+      {"GET", "/api/v1/me", {}, {{"", 401}, {"admin", 200}, {"ivan", 200}, {"sam", 200}, {"ada", 200}}},
+      {"GET", "/api/v1/users", {}, {{"", 401}, {"admin", 200}, {"ivan", 403}, {"sam", 403}, {"ada", 403}}},
+      {"POST", "/api/v1/users", {{"username", "new1"}, {"password", kPassword}, {"role", "auditor"}},
+       {{"", 401}, {"ivan", 403}, {"sam", 403}, {"ada", 403}}},
+      {"PATCH", "/api/v1/users/2", {{"active", true}}, {{"", 401}, {"ivan", 403}, {"sam", 403}, {"ada", 403}}},
+      {"GET", "/api/v1/approvals", {}, {{"", 401}, {"admin", 200}, {"ivan", 403}, {"sam", 200}, {"ada", 403}}},
+      {"GET", "/api/v1/cases", {}, {{"", 401}, {"admin", 403}, {"ivan", 200}, {"sam", 200}, {"ada", 200}}},
+      {"GET", "/api/v1/cases/" + c, {},
+       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
+      {"POST", "/api/v1/cases", {{"number", "N-2"}, {"purpose", "missing person"}, {"category", "missing_person"}},
+       {{"", 401}, {"admin", 403}, {"sam", 403}, {"ada", 403}}},
+      {"POST", "/api/v1/searches", {{"probe_id", f.probe_id}},
+       {{"", 401}, {"admin", 403}, {"iris", 404}, {"sam", 403}, {"sue", 403}, {"ada", 403}}},
+      {"GET", "/api/v1/probes/" + p + "/image", {},
+       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
+      {"GET", "/api/v1/searches/" + s, {},
+       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
+      {"GET", "/api/v1/searches/" + s + "/candidates/" + face, {},
+       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
+      {"POST", "/api/v1/searches/" + s + "/decisions", {{"face_id", f.face_id}, {"decision", "inconclusive"}},
+       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 403}, {"sue", 404}, {"ada", 403}}},
+      {"GET", "/api/v1/faces/" + face + "/crop", {},
+       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
+      {"GET", "/api/v1/faces/" + face + "/image", {}, {{"", 401}, {"iris", 404}, {"ivan", 200}}},
+      {"GET", "/api/v1/collections", {}, {{"", 401}, {"admin", 200}, {"ivan", 200}, {"sam", 200}, {"ada", 403}}},
+      {"GET", "/api/v1/jobs", {}, {{"", 401}, {"admin", 200}, {"ivan", 403}, {"sam", 403}, {"ada", 403}}},
+      {"GET", "/api/v1/audit", {}, {{"", 401}, {"admin", 403}, {"ivan", 403}, {"sam", 403}, {"ada", 200}}},
+      {"GET", "/api/v1/audit/verify", {}, {{"", 401}, {"admin", 403}, {"ivan", 403}, {"sam", 403}, {"ada", 200}}},
+      {"GET", "/api/v1/audit/export?format=jsonl", {}, {{"", 401}, {"admin", 403}, {"ivan", 403}, {"ada", 200}}},
+      {"GET", "/api/v1/tokens", {}, {{"", 401}, {"ivan", 200}, {"ada", 200}}},
+      {"POST", "/api/v1/tokens", {{"name", "script"}}, {{"", 401}, {"ivan", 200}}},
+      {"POST", "/api/v1/logout", {}, {{"", 401}}},
+  };
+  std::map<std::string, Agent> agents;
+  for (const std::string& u : {"admin", "ivan", "iris", "sam", "sue", "ada"}) agents.emplace(u, As(u));
+  agents.emplace("", Agent(port_));
+  for (const Call& call : calls) {
+    for (const auto& [user, want] : call.expect) {
+      Agent& a = agents.at(user);
+      Reply r = call.method == "GET"     ? a.Get(call.path)
+                : call.method == "POST"  ? a.Post(call.path, call.body)
+                : call.method == "PATCH" ? a.Patch(call.path, call.body)
+                                         : a.Delete(call.path);
+      int got = r.status == 201 ? 200 : r.status;
+      EXPECT_EQ(got, want) << call.method << " " << call.path << " as " << (user.empty() ? "anonymous" : user) << ": "
+                           << r.body;
+    }
+  }
+}
+
+TEST_F(Server, StateChangesWithTheCookieNeedTheCsrfToken) {
+  Agent ivan = As("ivan");
+  std::string token = ivan.csrf();
+  ivan.csrf().clear();
+  Reply r = ivan.Post("/api/v1/cases", {{"number", "C-1"}, {"purpose", "fraud enquiry"}, {"category", "other"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.json["error"], "csrf");
+  ivan.csrf() = "0" + token.substr(1);
+  EXPECT_EQ(ivan.Post("/api/v1/cases", {{"number", "C-1"}, {"purpose", "fraud"}, {"category", "other"}}).status, 403);
+  ivan.csrf() = token;
+  EXPECT_EQ(ivan.Post("/api/v1/cases", {{"number", "C-1"}, {"purpose", "fraud"}, {"category", "other"}}).status, 201);
+  // A form post (not JSON) is refused even with the token.
+  httplib::Client raw("127.0.0.1", port_);
+  httplib::Headers h = {{"Cookie", ivan.cookie()}, {"X-CSRF-Token", token}};
+  auto form = raw.Post("/api/v1/cases", h, "number=C-2&purpose=x&category=other", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 400);
+}
+
+TEST_F(Server, ForgedAndExpiredSessionsAndTokens) {
+  Agent ivan = As("ivan");
+  std::string cookie = ivan.cookie();
+  ivan.cookie() = "lineup_session=" + std::string(64, 'a');
+  EXPECT_EQ(ivan.Get("/api/v1/me").status, 401);
+  ivan.cookie() = cookie;
+  EXPECT_EQ(ivan.Get("/api/v1/me").status, 200);
+  now_ += 31 * 60;  // idle longer than the session's idle limit
+  EXPECT_EQ(ivan.Get("/api/v1/me").status, 401);
+
+  Agent fresh = As("ivan");
+  Reply t = fresh.Post("/api/v1/tokens", {{"name", "script"}});
+  ASSERT_EQ(t.status, 201) << t.body;
+  Agent program(port_);
+  program.bearer() = t.json["token"]["token"];
+  EXPECT_EQ(program.Get("/api/v1/cases").status, 200);
+  EXPECT_EQ(program.Post("/api/v1/cases", {{"number", "T-1"}, {"purpose", "by script"}, {"category", "other"}}).status,
+            201)
+      << "bearer requests need no CSRF token";
+  EXPECT_EQ(fresh.Delete("/api/v1/tokens/" + std::to_string(t.json["token"]["id"].get<int64_t>())).status, 200);
+  EXPECT_EQ(program.Get("/api/v1/cases").status, 401);
+  program.bearer() = "not-a-token";
+  EXPECT_EQ(program.Get("/api/v1/cases").status, 401);
+}
+
+TEST_F(Server, BruteForceLocksTheAccountAndIsAudited) {
+  Agent a(port_);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(a.Login("ivan", "wrong password " + std::to_string(i)).status, 401);
+  Reply locked = a.Login("ivan", kPassword);
+  EXPECT_EQ(locked.status, 423) << locked.body;
+  EXPECT_EQ(a.Login("nobody", "whatever password").json["error"], "bad_credentials");
+  now_ += 301;
+  EXPECT_EQ(a.Login("ivan", kPassword).status, 200);
+  Agent ada = As("ada");
+  Reply failed = ada.Get("/api/v1/audit?action=login_failed");
+  EXPECT_GE(failed.json["records"].size(), 6u) << failed.body;
+}
+
+TEST_F(Server, NewInvestigatorsWaitForTheirSupervisor) {
+  Agent anon(port_);
+  Reply r = anon.Post("/api/v1/register",
+                      {{"username", "nina"}, {"password", kPassword}, {"display_name", "Nina"}, {"unit", "CID North"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.json["user"]["active"], false);
+  EXPECT_EQ(anon.Login("nina", kPassword).status, 403);
+  int64_t id = r.json["user"]["id"];
+  Agent sue = As("sue");
+  EXPECT_EQ(sue.Post("/api/v1/users/" + std::to_string(id) + "/approve", nlohmann::json::object()).status, 404)
+      << "another unit's supervisor";
+  Agent sam = As("sam");
+  Reply pending = sam.Get("/api/v1/approvals");
+  ASSERT_EQ(pending.json["users"].size(), 1u) << pending.body;
+  EXPECT_EQ(sam.Post("/api/v1/users/" + std::to_string(id) + "/approve", nlohmann::json::object()).status, 200);
+  EXPECT_EQ(Agent(port_).Login("nina", kPassword).status, 200);
+}
+
+TEST_F(Server, HostileUploadsGetClearErrorsAndStoreNothing) {
+  Agent ivan = As("ivan");
+  Reply c = ivan.Post("/api/v1/cases", {{"number", "H-1"}, {"purpose", "upload tests"}, {"category", "other"}});
+  std::string probes = "/api/v1/cases/" + std::to_string(c.json["case"]["id"].get<int64_t>()) + "/probes";
+  Reply text = ivan.Upload(probes, "#!/bin/sh\nrm -rf /\n", "photo.jpg");
+  EXPECT_EQ(text.status, 400);
+  EXPECT_EQ(text.json["error"], "bad_image");
+  std::string jpeg = ReadFileText(testing::DemoPhoto(2));
+  EXPECT_EQ(ivan.Upload(probes, jpeg.substr(0, jpeg.size() / 3), "cut.jpg").status, 400) << "truncated";
+  EXPECT_EQ(ivan.Upload(probes, "", "empty.jpg").status, 400);
+  Reply big = ivan.Upload(probes, std::string(4 << 20, 'x'), "big.jpg");
+  EXPECT_EQ(big.status, 413);
+  Reply blank = ivan.Upload(probes, std::string("P5\n64 64\n255\n") + std::string(64 * 64, '\x80'), "grey.pgm");
+  ASSERT_EQ(blank.status, 201) << blank.body;
+  EXPECT_TRUE(blank.json["probe"]["faces"].empty());
+  Reply none = ivan.Post("/api/v1/searches", {{"probe_id", blank.json["probe"]["id"]}});
+  EXPECT_EQ(none.status, 400);
+  EXPECT_EQ(none.json["error"], "no_face");
+  EXPECT_EQ(ivan.Get("/api/v1/cases/999999999999999999999").status, 404) << "ids too long match no route";
+  Reply junk = ivan.Post("/api/v1/searches", nlohmann::json::array({1, 2}));
+  EXPECT_EQ(junk.status, 400);
+}
+
+TEST_F(Server, OpenApiHealthMetricsAndTheWebAppAreServed) {
+  httplib::Client raw("127.0.0.1", port_);
+  auto health = raw.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto doc = raw.Get("/api/v1/openapi.json");
+  ASSERT_TRUE(doc);
+  nlohmann::json openapi = nlohmann::json::parse(doc->body);
+  EXPECT_EQ(openapi["openapi"], "3.0.3");
+  for (const char* path : {"/api/v1/login", "/api/v1/searches", "/api/v1/cases/{id}/probes",
+                           "/api/v1/searches/{id}/candidates/{id2}", "/api/v1/audit/export"}) {
+    EXPECT_TRUE(openapi["paths"].contains(path)) << path;
+  }
+  EXPECT_TRUE(openapi["paths"]["/api/v1/users/{id}"].contains("patch"));
+  IvanSearches();
+  auto metrics = raw.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("lineup_search_duration_seconds_count 1"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("lineup_http_requests_total{method=\"POST\",route=\"/api/v1/searches\",status=\"201\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics->body.find("lineup_gallery_faces "), std::string::npos);
+  auto page = raw.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->get_header_value("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(page->get_header_value("X-Frame-Options"), "DENY");
+  auto traversal = raw.Get("/../../etc/passwd");
+  ASSERT_TRUE(traversal);
+  EXPECT_EQ(traversal->status, 404);
+}
+
+}  // namespace
+}  // namespace lineup

@@ -1,0 +1,241 @@
+// Cases (list and one case with its probes and searches) and the supervisor's
+// page (pending accounts, recent searches of the unit).
+
+import { h, replace, fmtTime, userName, categoryText, messageBox, table } from './dom.js';
+import { get, post, API } from './api.js';
+
+function caseRows(cases) {
+  return cases.map((c) =>
+    h(
+      'tr',
+      { testid: 'case-row', 'data-id': String(c.id), 'data-number': c.number },
+      h('td', null, h('a', { href: `#/cases/${encodeURIComponent(c.id)}`, testid: 'case-link' }, c.number)),
+      h('td', { class: 'clip' }, c.purpose),
+      h('td', null, categoryText(c.category)),
+      h('td', null, userName(c.owner)),
+      h('td', null, c.unit || '—'),
+      h('td', null, fmtTime(c.created_at)),
+      h('td', { class: 'num' }, c.searches !== undefined ? String(c.searches) : '—'),
+    ),
+  );
+}
+
+const CASE_HEADERS = ['Number', 'Purpose', 'Category', 'Owner', 'Unit', 'Opened', 'Searches'];
+
+export async function pageCases(ctx) {
+  const role = ctx.user.role;
+  const title = role === 'investigator' ? 'My cases' : role === 'supervisor' ? 'Cases of the unit' : 'All cases';
+  ctx.title(title);
+  const data = await get('/cases');
+  if (!ctx.alive()) return;
+  const cases = sortNewest(data.cases || []);
+  replace(
+    ctx.main,
+    h('h1', { testid: 'page-title' }, title),
+    role === 'investigator' ? h('p', null, h('a', { href: '#/search', class: 'btn btn-primary' }, 'New search')) : null,
+    cases.length ? table(title, CASE_HEADERS, caseRows(cases)) : messageBox('info', 'No cases yet.', 'no-cases'),
+  );
+}
+
+function sortNewest(list) {
+  const t = (x) => {
+    const v = x.created_at;
+    return typeof v === 'number' ? v * 1000 : Date.parse(v) || 0;
+  };
+  return [...list].sort((a, b) => t(b) - t(a) || Number(b.id) - Number(a.id));
+}
+
+function searchRows(searches, caseObj) {
+  return searches.map((s) => {
+    const n = Array.isArray(s.candidates) ? s.candidates.length : s.candidate_count !== undefined ? s.candidate_count : s.candidates;
+    return h(
+      'tr',
+      { testid: 'search-row', 'data-id': String(s.id) },
+      h('td', null, h('a', { href: `#/searches/${encodeURIComponent(s.id)}`, testid: 'search-link' }, `Search #${s.id}`)),
+      h('td', null, fmtTime(s.created_at)),
+      h('td', null, userName(s.user || (caseObj && caseObj.owner))),
+      h('td', { class: 'num' }, n !== undefined && n !== null ? String(n) : '—'),
+      h('td', { class: 'num' }, s.top_k !== undefined ? String(s.top_k) : '—'),
+    );
+  });
+}
+
+export async function pageCase(ctx, id) {
+  ctx.title('Case');
+  const data = await get(`/cases/${encodeURIComponent(id)}`);
+  if (!ctx.alive()) return;
+  const c = data.case;
+  const probes = data.probes || [];
+  const searches = sortNewest(data.searches || []);
+  const own = ctx.user.role === 'investigator' && c.owner && (c.owner.id === ctx.user.id || c.owner.username === ctx.user.username);
+  ctx.title(`Case ${c.number}`);
+
+  const probeList = probes.length
+    ? h(
+        'ul',
+        { class: 'probes' },
+        probes.map((p) =>
+          h(
+            'li',
+            { class: 'card probe-item', testid: 'probe-row', 'data-id': String(p.id) },
+            h('img', { src: `${API}/probes/${encodeURIComponent(p.id)}/image`, alt: `Probe photo #${p.id}`, class: 'thumb-img', loading: 'lazy' }),
+            h(
+              'p',
+              null,
+              `Photo #${p.id}`,
+              h('br'),
+              `${(p.faces || []).length} face(s)`,
+              p.created_at ? h('span', null, h('br'), fmtTime(p.created_at)) : null,
+            ),
+            own && (p.faces || []).length
+              ? h(
+                  'a',
+                  { class: 'btn', href: `#/search?case=${encodeURIComponent(c.id)}&probe=${encodeURIComponent(p.id)}`, testid: 'probe-search-again' },
+                  'Search again',
+                )
+              : null,
+          ),
+        ),
+      )
+    : messageBox('info', 'No photos uploaded yet.');
+
+  replace(
+    ctx.main,
+    h(
+      'section',
+      { class: 'case', testid: 'case-detail', 'data-id': String(c.id) },
+      h('h1', { testid: 'case-number-heading' }, `Case ${c.number}`),
+      h(
+        'dl',
+        { class: 'kv card' },
+        h('dt', null, 'Purpose'),
+        h('dd', { testid: 'case-purpose-text', class: 'purpose' }, c.purpose),
+        h('dt', null, 'Category'),
+        h('dd', null, categoryText(c.category)),
+        h('dt', null, 'Owner'),
+        h('dd', null, userName(c.owner)),
+        h('dt', null, 'Unit'),
+        h('dd', null, c.unit || '—'),
+        h('dt', null, 'Opened'),
+        h('dd', null, fmtTime(c.created_at)),
+      ),
+      own
+        ? h('p', null, h('a', { href: `#/search?case=${encodeURIComponent(c.id)}`, class: 'btn btn-primary', testid: 'case-new-search' }, 'New search in this case'))
+        : null,
+      h('h2', null, 'Searches'),
+      searches.length
+        ? table('Searches of this case', ['Search', 'When', 'By', 'Candidates', 'Top K'], searchRows(searches, c))
+        : messageBox('info', 'No searches yet.', 'no-searches'),
+      h('h2', null, 'Photos'),
+      probeList,
+    ),
+  );
+}
+
+// ---- supervisor ----
+
+export async function pageSupervisor(ctx) {
+  const isSup = ctx.user.role === 'supervisor';
+  ctx.title(isSup ? 'Supervisor' : 'Approvals');
+  const approvalsBox = h('section', { testid: 'approvals', 'aria-labelledby': 'appr-h' }, h('h2', { id: 'appr-h' }, 'Accounts awaiting approval'));
+  const searchesBox = isSup
+    ? h('section', { testid: 'unit-searches', 'aria-labelledby': 'us-h' }, h('h2', { id: 'us-h' }, 'Recent searches in your unit'), h('p', { class: 'loading' }, 'Loading…'))
+    : null;
+  replace(
+    ctx.main,
+    h('h1', { testid: 'page-title' }, isSup ? `Supervisor — ${ctx.user.unit || 'your unit'}` : 'Approvals'),
+    approvalsBox,
+    searchesBox,
+  );
+
+  const loadApprovals = async () => {
+    const data = await get('/approvals');
+    if (!ctx.alive()) return;
+    const users = data.users || [];
+    const head = approvalsBox.firstChild;
+    if (!users.length) {
+      replace(approvalsBox, head, messageBox('info', 'No accounts are waiting.', 'no-approvals'));
+      return;
+    }
+    const rows = users.map((u) => {
+      const status = h('span', { 'aria-live': 'polite' });
+      const btn = h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn btn-primary',
+          testid: 'approve-button',
+          'aria-label': `Approve ${u.username}`,
+          onclick: async () => {
+            btn.disabled = true;
+            try {
+              await post(`/users/${encodeURIComponent(u.id)}/approve`, {});
+              replace(status, messageBox('ok', 'Approved.'));
+              btn.remove();
+            } catch (e) {
+              replace(status, messageBox('error', e.message));
+              btn.disabled = false;
+            }
+          },
+        },
+        'Approve',
+      );
+      return h(
+        'tr',
+        { testid: 'approval-row', 'data-id': String(u.id), 'data-username': u.username },
+        h('td', null, u.username),
+        h('td', null, u.display_name || '—'),
+        h('td', null, u.unit || '—'),
+        h('td', null, fmtTime(u.created_at)),
+        h('td', null, btn, status),
+      );
+    });
+    replace(approvalsBox, head, table('Accounts awaiting approval', ['Username', 'Name', 'Unit', 'Requested', 'Action'], rows));
+  };
+
+  const loadSearches = async () => {
+    const data = await get('/cases');
+    if (!ctx.alive()) return;
+    const cases = sortNewest(data.cases || []).filter((c) => c.searches === undefined || c.searches > 0).slice(0, 20);
+    const details = await Promise.all(
+      cases.map((c) =>
+        get(`/cases/${encodeURIComponent(c.id)}`).then(
+          (d) => d,
+          () => null,
+        ),
+      ),
+    );
+    if (!ctx.alive()) return;
+    const all = [];
+    for (const d of details) {
+      if (!d) continue;
+      for (const s of d.searches || []) all.push({ s, c: d.case });
+    }
+    const t = (x) => (typeof x === 'number' ? x * 1000 : Date.parse(x) || 0);
+    all.sort((a, b) => t(b.s.created_at) - t(a.s.created_at) || Number(b.s.id) - Number(a.s.id));
+    const head = searchesBox.firstChild;
+    if (!all.length) {
+      replace(searchesBox, head, messageBox('info', 'No searches in your unit yet.', 'no-unit-searches'));
+      return;
+    }
+    const rows = all.slice(0, 100).map(({ s, c }) =>
+      h(
+        'tr',
+        { testid: 'unit-search-row', 'data-id': String(s.id), 'data-case-number': c.number },
+        h('td', null, fmtTime(s.created_at)),
+        h('td', null, h('a', { href: `#/cases/${encodeURIComponent(c.id)}` }, c.number)),
+        h('td', null, userName(s.user || c.owner)),
+        h('td', null, categoryText(c.category)),
+        h('td', { class: 'clip' }, c.purpose),
+        h('td', null, h('a', { href: `#/searches/${encodeURIComponent(s.id)}`, 'aria-label': `Results of search ${s.id}, case ${c.number}` }, 'Results')),
+      ),
+    );
+    replace(searchesBox, head, table('Recent searches in your unit', ['When', 'Case', 'By', 'Category', 'Purpose', ''], rows));
+  };
+
+  const guard = (p, box) =>
+    p.catch((e) => {
+      if (ctx.alive() && box) replace(box, box.firstChild, messageBox('error', e.message));
+    });
+  await Promise.all([guard(loadApprovals(), approvalsBox), isSup ? guard(loadSearches(), searchesBox) : null]);
+}
