@@ -25,6 +25,13 @@
 //  - New investigator accounts are inactive until a supervisor of the same
 //    unit (or an admin) approves them; inactive accounts cannot log in.
 //  - All times come from the GovernanceDb clock.
+//  - Usernames are not case-folded: a name with upper-case letters (or any
+//    character outside [a-z0-9._-]) is refused by CreateUser, and Login and
+//    FindUser with such a name find nobody.
+//  - An account counts as approved once it has been active: approved_at is
+//    set when it first becomes active (Approve, SetActive, or creation as
+//    active); approved_by only by Approve. PendingApprovals lists the
+//    inactive accounts that were never active.
 #pragma once
 
 #include <cstdint>
@@ -150,6 +157,7 @@ class Accounts {
  private:
   GovernanceDb& db_;
   AccountPolicy policy_;
+  std::string dummy_hash_;  // verified for unknown usernames, so that they take as long as known ones
 };
 
 }  // namespace lineup
