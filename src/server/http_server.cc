@@ -1,6 +1,5 @@
 #include "server/http_server.h"
 
-#define CPPHTTPLIB_OPENSSL_SUPPORT
 #include <httplib.h>
 #include <sodium.h>
 
@@ -332,8 +331,9 @@ class HttpServer::Impl {
   void Dispatch(const Route& route, const httplib::Request& req, httplib::Response& res) {
     double start = MonotonicSeconds();
     try {
-      RouteContext context{req, {}, "", "", {}, nlohmann::json::object()};
-      context.caller.client = ClientAddress(req);
+      Caller caller;
+      caller.client = ClientAddress(req);
+      RouteContext context{req, caller, "", "", {}, nlohmann::json::object()};
       for (size_t i = 1; i < req.matches.size(); ++i) context.ids.push_back(std::stoll(req.matches[i].str()));
       if (route.path == "/api/v1/login") {
         Login(req, res, context.caller.client);
@@ -504,6 +504,7 @@ nlohmann::json HttpServer::OpenApi() {
     for (size_t pos = path.find("{id}"); pos != std::string::npos; pos = path.find("{id}", pos)) {
       std::string name = n == 0 ? "id" : "id" + std::to_string(n + 1);
       path.replace(pos, 4, "{" + name + "}");
+      pos += name.size() + 2;
       parameters.push_back({{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "integer"}}}});
       ++n;
     }
