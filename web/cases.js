@@ -194,25 +194,12 @@ export async function pageSupervisor(ctx) {
   };
 
   const loadSearches = async () => {
-    const data = await get('/cases');
+    const data = await get('/searches?limit=100');
     if (!ctx.alive()) return;
-    const cases = sortNewest(data.cases || []).filter((c) => c.searches === undefined || c.searches > 0).slice(0, 20);
-    const details = await Promise.all(
-      cases.map((c) =>
-        get(`/cases/${encodeURIComponent(c.id)}`).then(
-          (d) => d,
-          () => null,
-        ),
-      ),
-    );
-    if (!ctx.alive()) return;
-    const all = [];
-    for (const d of details) {
-      if (!d) continue;
-      for (const s of d.searches || []) all.push({ s, c: d.case });
-    }
-    const t = (x) => (typeof x === 'number' ? x * 1000 : Date.parse(x) || 0);
-    all.sort((a, b) => t(b.s.created_at) - t(a.s.created_at) || Number(b.s.id) - Number(a.s.id));
+    const all = (data.searches || []).map((s) => ({
+      s,
+      c: { id: s.case_id, number: s.case_number, category: s.category, purpose: s.purpose, owner: s.user },
+    }));
     const head = searchesBox.firstChild;
     if (!all.length) {
       replace(searchesBox, head, messageBox('info', 'No searches in your unit yet.', 'no-unit-searches'));

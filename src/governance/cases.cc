@@ -327,6 +327,25 @@ std::vector<SearchRecord> Cases::SearchesOf(int64_t case_id) {
   });
 }
 
+std::vector<SearchRecord> Cases::RecentSearches(int64_t owner_id, const std::string& unit, int64_t limit) {
+  return db_.Read([&](SqliteDb& db) {
+    std::string sql = std::string("SELECT ") + kSearchColumns + " FROM searches WHERE case_id IN (SELECT id FROM cases";
+    if (owner_id != 0) {
+      sql += " WHERE owner_id = ?1";
+    } else if (!unit.empty()) {
+      sql += " WHERE unit = ?2";
+    }
+    sql += ") ORDER BY id DESC LIMIT ?3";
+    auto q = db.Query(sql);
+    if (owner_id != 0) q.Bind(1, owner_id);
+    if (owner_id == 0 && !unit.empty()) q.BindText(2, unit);
+    q.Bind(3, limit);
+    std::vector<SearchRecord> searches;
+    while (q.Step()) searches.push_back(ReadSearch(q));
+    return searches;
+  });
+}
+
 Decision Cases::RecordDecisionIn(SqliteDb& db, const Decision& d) {
   if (d.decision != "possible_match" && d.decision != "not_a_match" && d.decision != "inconclusive") {
     throw Error("decision: one of possible_match, not_a_match, inconclusive");

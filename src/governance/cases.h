@@ -119,6 +119,9 @@ class Cases {
   int64_t RecordSearchIn(SqliteDb& db, const SearchRecord& search);
   std::optional<SearchRecord> GetSearch(int64_t search_id);
   std::vector<SearchRecord> SearchesOf(int64_t case_id);  // without candidates, newest first
+  // The newest `limit` searches (without candidates) of the owner's cases,
+  // or of the unit's cases, or of all cases (owner_id 0, unit empty).
+  std::vector<SearchRecord> RecentSearches(int64_t owner_id, const std::string& unit, int64_t limit);
 
   // Inserts or replaces the decision of this user on this candidate, in the
   // caller's transaction. Throws Error if the face was not a candidate of the

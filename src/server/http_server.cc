@@ -160,6 +160,17 @@ const std::vector<Route>& Routes() {
        }},
       {"POST", "/api/v1/searches", "Search the gallery with a face of a probe", "case owner", Access::kUser,
        Body::kJson, [](Service& s, RouteContext& c) { return Json(s.Search(c.caller, c.body), 201); }},
+      {"GET", "/api/v1/searches", "The newest searches the caller may read (limit, default 100)",
+       "investigator (own), supervisor (unit), auditor", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) {
+         int64_t limit = 100;
+         try {
+           if (c.req.has_param("limit")) limit = std::stoll(c.req.get_param_value("limit"));
+         } catch (const std::exception&) {
+           throw ApiError(400, "bad_request", "limit is a number");
+         }
+         return Json(s.RecentSearches(c.caller, limit));
+       }},
       {"GET", "/api/v1/searches/{id}", "A search with its candidates and decisions",
        "case owner, supervisor (unit), auditor", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.GetSearch(c.caller, c.ids[0])); }},

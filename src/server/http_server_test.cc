@@ -286,6 +286,7 @@ TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
        {{"", 401}, {"admin", 403}, {"iris", 404}, {"sam", 403}, {"sue", 403}, {"ada", 403}}},
       {"GET", "/api/v1/probes/" + p + "/image", {},
        {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
+      {"GET", "/api/v1/searches", {}, {{"", 401}, {"admin", 403}, {"ivan", 200}, {"sam", 200}, {"ada", 200}}},
       {"GET", "/api/v1/searches/" + s, {},
        {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
       {"GET", "/api/v1/searches/" + s + "/candidates/" + face, {},
@@ -378,6 +379,18 @@ TEST_F(Server, BruteForceLocksTheAccountAndIsAudited) {
   Agent ada = As("ada");
   Reply failed = ada.Get("/api/v1/audit?action=login_failed");
   EXPECT_GE(failed.json["records"].size(), 6u) << failed.body;
+}
+
+TEST_F(Server, RecentSearchesFollowOwnershipAndUnit) {
+  Flow f = IvanSearches();
+  EXPECT_EQ(As("ivan").Get("/api/v1/searches").json["searches"].size(), 1u);
+  EXPECT_EQ(As("iris").Get("/api/v1/searches").json["searches"].size(), 0u);
+  Reply sam = As("sam").Get("/api/v1/searches?limit=10");
+  ASSERT_EQ(sam.json["searches"].size(), 1u) << sam.body;
+  EXPECT_EQ(sam.json["searches"][0]["id"], f.search_id);
+  EXPECT_EQ(sam.json["searches"][0]["case_number"], "2026/CID/1");
+  EXPECT_EQ(As("sue").Get("/api/v1/searches").json["searches"].size(), 0u) << "another unit";
+  EXPECT_EQ(As("ada").Get("/api/v1/searches").json["searches"].size(), 1u);
 }
 
 TEST_F(Server, NewInvestigatorsWaitForTheirSupervisor) {

@@ -106,6 +106,8 @@ class Service {
   FileReply ProbeImage(const Caller& caller, int64_t probe_id);
   nlohmann::json Search(const Caller& caller, const nlohmann::json& body);
   nlohmann::json GetSearch(const Caller& caller, int64_t search_id);
+  // The newest searches the caller may read (own / unit / all), without candidates.
+  nlohmann::json RecentSearches(const Caller& caller, int64_t limit);
   nlohmann::json GetCandidate(const Caller& caller, int64_t search_id, int64_t face_id);
   nlohmann::json RecordDecision(const Caller& caller, int64_t search_id, const nlohmann::json& body);
   FileReply FaceMedia(const Caller& caller, int64_t face_id, bool full_image);

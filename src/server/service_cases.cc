@@ -343,6 +343,26 @@ nlohmann::json Service::GetSearch(const Caller& caller, int64_t search_id) {
   return {{"search", SearchJson(s, c, true)}};
 }
 
+nlohmann::json Service::RecentSearches(const Caller& caller, int64_t limit) {
+  RequireRole(caller, {Role::kInvestigator, Role::kSupervisor, Role::kAuditor});
+  limit = std::clamp<int64_t>(limit, 1, 500);
+  std::vector<SearchRecord> searches;
+  if (caller.user.role == Role::kInvestigator) {
+    searches = cases_->RecentSearches(caller.user.id, "", limit);
+  } else if (caller.user.role == Role::kAuditor) {
+    searches = cases_->RecentSearches(0, "", limit);
+  } else if (!caller.user.unit.empty()) {
+    searches = cases_->RecentSearches(0, caller.user.unit, limit);
+  }
+  std::map<int64_t, Case> cases;
+  nlohmann::json out = nlohmann::json::array();
+  for (const SearchRecord& s : searches) {
+    if (!cases.count(s.case_id)) cases[s.case_id] = *cases_->Get(s.case_id);
+    out.push_back(SearchJson(s, cases[s.case_id], false));
+  }
+  return {{"searches", out}};
+}
+
 nlohmann::json Service::GetCandidate(const Caller& caller, int64_t search_id, int64_t face_id) {
   Case c;
   SearchRecord s = VisibleSearch(caller, search_id, &c);
