@@ -347,11 +347,12 @@ std::vector<AuditRecord> AuditLog::Query(const AuditFilter& filter) {
   if (!filter.action.empty()) sql += " AND action = ?4";
   if (filter.since != 0) sql += " AND time >= ?5";
   if (filter.until != 0) sql += " AND time < ?6";
+  sql += " AND (?8 = '' OR instr(details_json, ?8) > 0)";  // always present: ?8 is the highest index bound
   sql += " ORDER BY seq LIMIT ?7";
   db_.Read([&](SqliteDb& db) {
     auto q = db.Query(sql);
     q.Bind(1, filter.after_seq).BindText(2, filter.actor).BindText(3, filter.case_number).BindText(4, filter.action);
-    q.Bind(5, filter.since).Bind(6, filter.until).Bind(7, filter.limit);
+    q.Bind(5, filter.since).Bind(6, filter.until).Bind(7, filter.limit).BindText(8, filter.text);
     while (q.Step()) records.push_back(ReadRecord(q));
   });
   return records;

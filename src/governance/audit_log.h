@@ -53,6 +53,7 @@ struct AuditFilter {
   std::string action;       // exact, "" = any
   int64_t since = 0;        // time >= since (0 = no bound)
   int64_t until = 0;        // time < until (0 = no bound)
+  std::string text;         // details contain this text, byte for byte (e.g. a purpose); "" = any
   int64_t after_seq = 0;    // seq > after_seq: paging
   int64_t limit = 1000;     // at most this many, ascending seq
 };

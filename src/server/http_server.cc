@@ -78,6 +78,7 @@ AuditFilter FilterFromQuery(const httplib::Request& req) {
   f.actor = req.get_param_value("user");
   f.case_number = req.get_param_value("case");
   f.action = req.get_param_value("action");
+  f.text = req.get_param_value("text");
   f.since = ParseDate(req.get_param_value("since"), "since");
   int64_t until = ParseDate(req.get_param_value("until"), "until");
   f.until = until ? until + 86400 : 0;  // the whole day named
@@ -198,7 +199,7 @@ const std::vector<Route>& Routes() {
        [](Service& s, RouteContext& c) { return Json(s.Collections(c.caller)); }},
       {"GET", "/api/v1/jobs", "Ingest jobs with counters", "admin", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.Jobs(c.caller)); }},
-      {"GET", "/api/v1/audit", "Audit records (filters: user, case, action, since, until, after, limit)", "auditor",
+      {"GET", "/api/v1/audit", "Audit records (filters: user, case, action, text, since, until, after, limit)", "auditor",
        Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.AuditQuery(c.caller, FilterFromQuery(c.req))); }},
       {"GET", "/api/v1/audit/verify", "Verify the audit hash chain", "auditor", Access::kUser, Body::kNone,

@@ -237,6 +237,9 @@ TEST_F(Server, CaseBoundSearchGivesLabelledCandidatesWithProvenanceAndIsAudited)
   EXPECT_TRUE(by_action.count("candidate_view"));
   EXPECT_TRUE(by_action.count("decision"));
   EXPECT_TRUE(by_action.count("probe_upload"));
+  Reply by_purpose = ada.Get("/api/v1/audit?action=search&text=robbery%20suspect");
+  ASSERT_EQ(by_purpose.json["records"].size(), 1u) << by_purpose.body;
+  EXPECT_EQ(ada.Get("/api/v1/audit?action=search&text=burglary").json["records"].size(), 0u);
   Reply verify = ada.Get("/api/v1/audit/verify");
   EXPECT_EQ(verify.json["ok"], true) << verify.body;
   Reply csv = ada.Get("/api/v1/audit/export?format=csv&case=2026/CID/1");
