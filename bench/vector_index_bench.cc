@@ -27,7 +27,8 @@
 // indexes (saved with their build time; LINEUP_BENCH_REBUILD=1 rebuilds
 // them). Delete the folder to reclaim the space. Only one index is held in
 // memory at a time. LINEUP_BENCH_10M_HNSW=1 adds HNSW rows to the 10M suite
-// (hours of build on 2 cores, ~10 GB of RAM).
+// (hours of build on 2 cores, ~10 GB of RAM). LINEUP_BENCH_SERIAL=1 scans an
+// IVF-PQ query's lists on the calling thread only (IvfPqIndex::set_parallel_search).
 #include <time.h>
 
 #include <algorithm>
@@ -362,7 +363,10 @@ void BM_VectorIndex(benchmark::State& state, Config config) {
   double build_seconds = 0;
   if (config.kind != "Exact") {
     index = &GetIndex(gallery, config.factory, &build_seconds);
-    if (auto* ivf = dynamic_cast<IvfPqIndex*>(index)) ivf->set_nprobe(config.nprobe);
+    if (auto* ivf = dynamic_cast<IvfPqIndex*>(index)) {
+      ivf->set_nprobe(config.nprobe);
+      ivf->set_parallel_search(!EnvFlag("LINEUP_BENCH_SERIAL"));
+    }
     if (auto* hnsw = dynamic_cast<HnswIndex*>(index)) hnsw->set_ef(config.ef);
   }
   const size_t queries = config.kind == "Exact" && config.n >= 10'000'000 ? kExactQueries10M : kQueries;

@@ -18,7 +18,12 @@ const ACTIONS = [
   'account_change',
   'settings_change',
 ];
-const FILTERS = ['user', 'case', 'action', 'since', 'until'];
+const FILTERS = ['user', 'case', 'action', 'text', 'since', 'until'];
+
+function wide(el) {
+  el.classList.add('field-wide');
+  return el;
+}
 
 function detailsText(d) {
   if (d === undefined || d === null || d === '') return '';
@@ -41,6 +46,7 @@ export async function pageAudit(ctx) {
     user: h('input', { type: 'text', testid: 'audit-filter-user', value: filters.user, autocomplete: 'off' }),
     case: h('input', { type: 'text', testid: 'audit-filter-case', value: filters.case, autocomplete: 'off' }),
     action: h('input', { type: 'text', testid: 'audit-filter-action', value: filters.action, list: 'audit-actions', autocomplete: 'off' }),
+    text: h('input', { type: 'text', testid: 'audit-filter-text', value: filters.text, autocomplete: 'off' }),
     since: h('input', { type: 'date', testid: 'audit-filter-since', value: filters.since }),
     until: h('input', { type: 'date', testid: 'audit-filter-until', value: filters.until }),
   };
@@ -54,6 +60,13 @@ export async function pageAudit(ctx) {
       field('Action', inputs.action),
       field('Since (inclusive)', inputs.since),
       field('Until (inclusive)', inputs.until),
+      wide(
+        field(
+          'Purpose / details contain',
+          inputs.text,
+          'Exact text, case-sensitive, as recorded in the details (JSON), e.g. a word of a search\'s purpose.',
+        ),
+      ),
     ]),
     h('datalist', { id: 'audit-actions' }, ACTIONS.map((a) => h('option', { value: a }))),
     h(

@@ -80,6 +80,7 @@ export async function api(method, path, body, { quietAuth = false } = {}) {
 export const get = (path, opts) => api('GET', path, undefined, opts);
 export const post = (path, body, opts) => api('POST', path, body === undefined ? {} : body, opts);
 export const patch = (path, body) => api('PATCH', path, body);
+export const del = (path) => api('DELETE', path);
 
 export function query(params) {
   const q = new URLSearchParams();

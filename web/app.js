@@ -11,12 +11,13 @@
 //   #/searches/ID                            results grid
 //   #/searches/ID/candidates/FACE_ID         candidate detail + decision
 //   #/supervisor                             approvals, unit's recent searches
-//   #/audit[?user=&case=&action=&since=&until=&after=]
+//   #/audit[?user=&case=&action=&text=&since=&until=&after=]
 //   #/admin                                  users, collections, ingest jobs
+//   #/account                                own account: TOTP, API tokens (every role)
 //
 // Stable data-testid hooks (for tests/e2e and anyone else):
 //   app shell:   nav, nav-search, nav-cases, nav-supervisor, nav-audit, nav-admin,
-//                nav-user, nav-logout, page-title, page-error, not-found, forbidden, loading
+//                nav-account, nav-user, nav-logout, page-title, page-error, not-found, forbidden, loading
 //   login:       login-form, login-username, login-password, login-totp, login-submit,
 //                login-error, login-register-link
 //   register:    register-form, register-username, register-password, register-display-name,
@@ -42,21 +43,25 @@
 //   supervisor:  approvals, approval-row, approve-button, no-approvals, unit-searches,
 //                unit-search-row, no-unit-searches
 //   audit:       audit-filters, audit-filter-user, audit-filter-case, audit-filter-action,
-//                audit-filter-since, audit-filter-until, audit-apply, audit-reset, audit-row,
+//                audit-filter-text, audit-filter-since, audit-filter-until, audit-apply, audit-reset, audit-row,
 //                audit-none, audit-next, audit-first, audit-verify, audit-verify-result,
 //                audit-export-csv, audit-export-jsonl
 //   admin:       users, user-row, user-role, user-active-toggle, user-new-form, user-new-username,
 //                user-new-password, user-new-display-name, user-new-unit, user-new-role,
 //                user-new-submit, user-new-message, collections, collection-row, jobs, job-row,
 //                job-progress
+//   account:     totp-status (data-enabled="true"|"false"), totp-begin, totp-secret, totp-uri,
+//                totp-code, totp-confirm, totp-result (data-ok once answered), token-name,
+//                token-create, token-value, token-row, token-revoke, no-tokens
 // Rows carry data-id (and user rows data-username, audit rows data-seq,
-// case rows data-number) to find a particular one.
+// case rows data-number, token rows data-id) to find a particular one.
 
 import { h, replace, messageBox, field } from './dom.js';
 import { get, post, setCsrf, onUnauthenticated, ApiError } from './api.js';
 import { pageNewSearch, pageResults, pageCandidate } from './search.js';
 import { pageCases, pageCase, pageSupervisor } from './cases.js';
 import { pageAudit, pageAdmin } from './admin.js';
+import { pageAccount } from './account.js';
 
 const state = {
   user: null,
@@ -70,6 +75,8 @@ const ROLE_PAGES = {
   auditor: ['audit', 'cases', 'searches'],
   admin: ['admin', 'supervisor'],
 };
+// Pages every signed-in user has, whatever the role.
+const COMMON_PAGES = ['account'];
 
 // In this order; each role sees its home page first.
 const NAV = [
@@ -131,6 +138,11 @@ function renderNav() {
       'div',
       { class: 'nav-user' },
       h('span', { testid: 'nav-user' }, `${state.user.display_name || state.user.username} · ${role}`),
+      h(
+        'a',
+        { href: '#/account', class: 'nav-account', testid: 'nav-account', 'aria-current': current === 'account' ? 'page' : null },
+        'Account',
+      ),
       h('button', { type: 'button', class: 'btn btn-quiet', testid: 'nav-logout', onclick: logout }, 'Sign out'),
     ),
   );
@@ -219,8 +231,8 @@ async function route() {
   if (page === 'login') return pageLogin(ctx);
   if (page === 'register') return pageRegister(ctx);
 
-  const allowed = ROLE_PAGES[state.user.role] || [];
-  const known = ['search', 'cases', 'searches', 'supervisor', 'audit', 'admin'];
+  const allowed = [...(ROLE_PAGES[state.user.role] || []), ...COMMON_PAGES];
+  const known = ['search', 'cases', 'searches', 'supervisor', 'audit', 'admin', 'account'];
   if (!known.includes(page)) {
     ctx.title('Not found');
     replace(main, h('h1', { testid: 'page-title' }, 'Not found'), messageBox('error', 'There is no such page.', 'not-found'));
@@ -247,6 +259,7 @@ async function route() {
     else if (page === 'supervisor') await pageSupervisor(ctx);
     else if (page === 'audit') await pageAudit(ctx);
     else if (page === 'admin') await pageAdmin(ctx);
+    else if (page === 'account') await pageAccount(ctx);
     else ctx.fail(new ApiError(404, 'not_found', 'There is no such page.'));
   } catch (err) {
     ctx.fail(err);

@@ -24,7 +24,10 @@ std::vector<float> RandomUnit(std::mt19937& rng) {
   std::normal_distribution<float> normal;
   std::vector<float> v(kDim);
   float norm = 0;
-  for (float& x : v) norm += (x = normal(rng)) * x;
+  for (float& x : v) {
+    x = normal(rng);
+    norm += x * x;
+  }
   for (float& x : v) x /= std::sqrt(norm);
   return v;
 }

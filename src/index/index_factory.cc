@@ -28,7 +28,7 @@ constexpr size_t kMaxHnswM = 128;
 constexpr size_t kMaxEf = 100'000;
 
 constexpr const char* kValidForms =
-    "valid forms are \"Flat\", \"IVF<nlist>,PQ<m>[,nprobe=<p>]\" (e.g. \"IVF4096,PQ48,nprobe=64\") and "
+    "valid forms are \"Flat\", \"IVF<nlist>,PQ<m>[,nprobe=<p>]\" (e.g. \"IVF4096,PQ48,nprobe=512\") and "
     "\"HNSW<M>[,ef=<e>]\" (e.g. \"HNSW32,ef=128\")";
 
 struct ParsedFactory {

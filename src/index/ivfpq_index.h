@@ -41,7 +41,7 @@ struct IvfPqParams {
   size_t m = 0;       // PQ sub-quantisers = code bytes per vector; must divide dim
   size_t nprobe = 0;  // lists scanned per query (<= nlist)
 
-  // The canonical factory string, e.g. "IVF4096,PQ48,nprobe=64".
+  // The canonical factory string, e.g. "IVF4096,PQ48,nprobe=512".
   std::string FactoryString() const;
 };
 

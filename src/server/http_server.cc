@@ -96,6 +96,14 @@ std::string SessionCookie(const std::string& value, int64_t max_age, bool secure
          std::to_string(max_age) + (secure ? "; Secure" : "");
 }
 
+std::function<Reply(Service&, RouteContext&)> FaceMediaHandler(bool full_image) {
+  return [full_image](Service& s, RouteContext& c) {
+    Reply r;
+    r.file = s.FaceMedia(c.caller, c.ids[0], full_image);
+    return r;
+  };
+}
+
 // The routes, in dispatch order. Handlers translate HTTP to Service calls.
 const std::vector<Route>& Routes() {
   static const std::vector<Route> kRoutes = {
@@ -182,18 +190,10 @@ const std::vector<Route>& Routes() {
        Body::kJson, [](Service& s, RouteContext& c) { return Json(s.RecordDecision(c.caller, c.ids[0], c.body), 201); }},
       {"GET", "/api/v1/faces/{id}/crop", "Face crop of a candidate", "users who can see a search that showed it",
        Access::kUser, Body::kNone,
-       [](Service& s, RouteContext& c) {
-         Reply r;
-         r.file = s.FaceMedia(c.caller, c.ids[0], false);
-         return r;
-       }},
+       FaceMediaHandler(false)},
       {"GET", "/api/v1/faces/{id}/image", "Full gallery image of a candidate",
        "users who can see a search that showed it", Access::kUser, Body::kNone,
-       [](Service& s, RouteContext& c) {
-         Reply r;
-         r.file = s.FaceMedia(c.caller, c.ids[0], true);
-         return r;
-       }},
+       FaceMediaHandler(true)},
       {"GET", "/api/v1/collections", "Gallery collections with counts and legal basis",
        "admin, investigator, supervisor", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.Collections(c.caller)); }},

@@ -8,7 +8,10 @@
 
 #include <atomic>
 #include <fstream>
+#include <algorithm>
+#include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -263,64 +266,112 @@ TEST_F(Server, SearchNeedsACaseOwnerAndAPurpose) {
   EXPECT_NE(two.json["search"]["face_box"], f.search["face_box"]) << "face 1 is another face";
 }
 
+// Every route of the OpenAPI document (except login) for every role and for
+// an anonymous caller; the test fails if a route is added without a row here.
 TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
   Flow f = IvanSearches();
+  Agent anon(port_);
+  Reply pending = anon.Post("/api/v1/register", {{"username", "pend1"}, {"password", kPassword}, {"unit", "CID North"}});
+  ASSERT_EQ(pending.status, 201) << pending.body;
+  Reply token = As("ivan").Post("/api/v1/tokens", {{"name", "matrix"}});
+  ASSERT_EQ(token.status, 201);
   std::string c = std::to_string(f.case_id), p = std::to_string(f.probe_id), s = std::to_string(f.search_id),
-              face = std::to_string(f.face_id);
+              face = std::to_string(f.face_id), pend = std::to_string(pending.json["user"]["id"].get<int64_t>()),
+              tok = std::to_string(token.json["token"]["id"].get<int64_t>());
+  int64_t iris_id = 0;
+  Reply users = As("admin").Get("/api/v1/users");
+  for (const auto& u : users.json["users"]) {
+    if (u["username"] == "iris") iris_id = u["id"];
+  }
+  // Statuses per caller, in this order: anonymous, admin, ivan (owner), iris
+  // (same unit, not owner), sam (supervisor of the unit), sue (supervisor of
+  // another unit), ada (auditor). 2xx is written 200.
+  const std::vector<std::string> callers = {"", "admin", "ivan", "iris", "sam", "sue", "ada"};
   struct Call {
-    std::string method, path;
-    nlohmann::json body;
-    std::map<std::string, int> expect;  // user ("" = anonymous) -> status
+    std::string method, route, path;  // route: the OpenAPI path
+    std::vector<int> expect;
+    std::function<nlohmann::json(const std::string& user)> body;
   };
-  // 2xx is written as 200 (201 accepted too); anything else must match.
+  auto none = [](const std::string&) { return nlohmann::json::object(); };
+  auto named = [](const std::string& prefix) {
+    return [prefix](const std::string& user) {
+      return nlohmann::json{{"username", prefix + (user.empty() ? "anon" : user)}, {"password", kPassword},
+                            {"role", "auditor"}};
+    };
+  };
   const std::vector<Call> calls = {
-      {"GET", "/api/v1/me", {}, {{"", 401}, {"admin", 200}, {"ivan", 200}, {"sam", 200}, {"ada", 200}}},
-      {"GET", "/api/v1/users", {}, {{"", 401}, {"admin", 200}, {"ivan", 403}, {"sam", 403}, {"ada", 403}}},
-      {"POST", "/api/v1/users", {{"username", "new1"}, {"password", kPassword}, {"role", "auditor"}},
-       {{"", 401}, {"ivan", 403}, {"sam", 403}, {"ada", 403}}},
-      {"PATCH", "/api/v1/users/2", {{"active", true}}, {{"", 401}, {"ivan", 403}, {"sam", 403}, {"ada", 403}}},
-      {"GET", "/api/v1/approvals", {}, {{"", 401}, {"admin", 200}, {"ivan", 403}, {"sam", 200}, {"ada", 403}}},
-      {"GET", "/api/v1/cases", {}, {{"", 401}, {"admin", 403}, {"ivan", 200}, {"sam", 200}, {"ada", 200}}},
-      {"GET", "/api/v1/cases/" + c, {},
-       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
-      {"POST", "/api/v1/cases", {{"number", "N-2"}, {"purpose", "missing person"}, {"category", "missing_person"}},
-       {{"", 401}, {"admin", 403}, {"sam", 403}, {"ada", 403}}},
-      {"POST", "/api/v1/searches", {{"probe_id", f.probe_id}},
-       {{"", 401}, {"admin", 403}, {"iris", 404}, {"sam", 403}, {"sue", 403}, {"ada", 403}}},
-      {"GET", "/api/v1/probes/" + p + "/image", {},
-       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
-      {"GET", "/api/v1/searches", {}, {{"", 401}, {"admin", 403}, {"ivan", 200}, {"sam", 200}, {"ada", 200}}},
-      {"GET", "/api/v1/searches/" + s, {},
-       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
-      {"GET", "/api/v1/searches/" + s + "/candidates/" + face, {},
-       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
-      {"POST", "/api/v1/searches/" + s + "/decisions", {{"face_id", f.face_id}, {"decision", "inconclusive"}},
-       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 403}, {"sue", 404}, {"ada", 403}}},
-      {"GET", "/api/v1/faces/" + face + "/crop", {},
-       {{"", 401}, {"admin", 404}, {"ivan", 200}, {"iris", 404}, {"sam", 200}, {"sue", 404}, {"ada", 200}}},
-      {"GET", "/api/v1/faces/" + face + "/image", {}, {{"", 401}, {"iris", 404}, {"ivan", 200}}},
-      {"GET", "/api/v1/collections", {}, {{"", 401}, {"admin", 200}, {"ivan", 200}, {"sam", 200}, {"ada", 403}}},
-      {"GET", "/api/v1/jobs", {}, {{"", 401}, {"admin", 200}, {"ivan", 403}, {"sam", 403}, {"ada", 403}}},
-      {"GET", "/api/v1/audit", {}, {{"", 401}, {"admin", 403}, {"ivan", 403}, {"sam", 403}, {"ada", 200}}},
-      {"GET", "/api/v1/audit/verify", {}, {{"", 401}, {"admin", 403}, {"ivan", 403}, {"sam", 403}, {"ada", 200}}},
-      {"GET", "/api/v1/audit/export?format=jsonl", {}, {{"", 401}, {"admin", 403}, {"ivan", 403}, {"ada", 200}}},
-      {"GET", "/api/v1/tokens", {}, {{"", 401}, {"ivan", 200}, {"ada", 200}}},
-      {"POST", "/api/v1/tokens", {{"name", "script"}}, {{"", 401}, {"ivan", 200}}},
-      {"POST", "/api/v1/logout", {}, {{"", 401}}},
+      {"GET", "/api/v1/me", "/api/v1/me", {401, 200, 200, 200, 200, 200, 200}, none},
+      {"POST", "/api/v1/register", "/api/v1/register", {200, 200, 200, 200, 200, 200, 200}, named("reg")},
+      {"GET", "/api/v1/users", "/api/v1/users", {401, 200, 403, 403, 403, 403, 403}, none},
+      {"POST", "/api/v1/users", "/api/v1/users", {401, 200, 403, 403, 403, 403, 403}, named("new")},
+      {"PATCH", "/api/v1/users/{id}", "/api/v1/users/" + std::to_string(iris_id), {401, 200, 403, 403, 403, 403, 403},
+       [](const std::string&) { return nlohmann::json{{"active", true}}; }},
+      {"GET", "/api/v1/approvals", "/api/v1/approvals", {401, 200, 403, 403, 200, 200, 403}, none},
+      // The admin approves first; sam then finds it already approved, sue never sees it.
+      {"POST", "/api/v1/users/{id}/approve", "/api/v1/users/" + pend + "/approve", {401, 200, 403, 403, 409, 404, 403},
+       none},
+      {"POST", "/api/v1/tokens", "/api/v1/tokens", {401, 200, 200, 200, 200, 200, 200},
+       [](const std::string&) { return nlohmann::json{{"name", "matrix"}}; }},
+      {"GET", "/api/v1/tokens", "/api/v1/tokens", {401, 200, 200, 200, 200, 200, 200}, none},
+      {"DELETE", "/api/v1/tokens/{id}", "/api/v1/tokens/" + tok, {401, 404, 200, 404, 404, 404, 404}, none},
+      {"POST", "/api/v1/totp/begin", "/api/v1/totp/begin", {401, 200, 200, 200, 200, 200, 200}, none},
+      {"POST", "/api/v1/totp/confirm", "/api/v1/totp/confirm", {401, 400, 400, 400, 400, 400, 400},
+       [](const std::string&) { return nlohmann::json{{"code", "abcdef"}}; }},
+      {"POST", "/api/v1/cases", "/api/v1/cases", {401, 403, 200, 200, 403, 403, 403},
+       [](const std::string& user) {
+         return nlohmann::json{{"number", "M-" + user}, {"purpose", "matrix test"}, {"category", "other"}};
+       }},
+      {"GET", "/api/v1/cases", "/api/v1/cases", {401, 403, 200, 200, 200, 200, 200}, none},
+      {"GET", "/api/v1/cases/{id}", "/api/v1/cases/" + c, {401, 404, 200, 404, 200, 404, 200}, none},
+      {"UPLOAD", "/api/v1/cases/{id}/probes", "/api/v1/cases/" + c + "/probes", {401, 404, 200, 404, 403, 404, 403},
+       none},
+      {"GET", "/api/v1/probes/{id}/image", "/api/v1/probes/" + p + "/image", {401, 404, 200, 404, 200, 404, 200}, none},
+      {"POST", "/api/v1/searches", "/api/v1/searches", {401, 403, 200, 404, 403, 403, 403},
+       [&](const std::string&) { return nlohmann::json{{"probe_id", f.probe_id}, {"top_k", 3}}; }},
+      {"GET", "/api/v1/searches", "/api/v1/searches", {401, 403, 200, 200, 200, 200, 200}, none},
+      {"GET", "/api/v1/searches/{id}", "/api/v1/searches/" + s, {401, 404, 200, 404, 200, 404, 200}, none},
+      {"GET", "/api/v1/searches/{id}/candidates/{id2}", "/api/v1/searches/" + s + "/candidates/" + face,
+       {401, 404, 200, 404, 200, 404, 200}, none},
+      {"POST", "/api/v1/searches/{id}/decisions", "/api/v1/searches/" + s + "/decisions",
+       {401, 404, 200, 404, 403, 404, 403},
+       [&](const std::string&) { return nlohmann::json{{"face_id", f.face_id}, {"decision", "inconclusive"}}; }},
+      {"GET", "/api/v1/faces/{id}/crop", "/api/v1/faces/" + face + "/crop", {401, 404, 200, 404, 200, 404, 200}, none},
+      {"GET", "/api/v1/faces/{id}/image", "/api/v1/faces/" + face + "/image", {401, 404, 200, 404, 200, 404, 200},
+       none},
+      {"GET", "/api/v1/collections", "/api/v1/collections", {401, 200, 200, 200, 200, 200, 403}, none},
+      {"GET", "/api/v1/jobs", "/api/v1/jobs", {401, 200, 403, 403, 403, 403, 403}, none},
+      {"GET", "/api/v1/audit", "/api/v1/audit", {401, 403, 403, 403, 403, 403, 200}, none},
+      {"GET", "/api/v1/audit/verify", "/api/v1/audit/verify", {401, 403, 403, 403, 403, 403, 200}, none},
+      {"GET", "/api/v1/audit/export", "/api/v1/audit/export?format=jsonl", {401, 403, 403, 403, 403, 403, 200}, none},
+      {"POST", "/api/v1/logout", "/api/v1/logout", {401, 200, 200, 200, 200, 200, 200}, none},  // last: ends sessions
   };
-  std::map<std::string, Agent> agents;
-  for (const char* u : {"admin", "ivan", "iris", "sam", "sue", "ada"}) agents.emplace(u, As(u));
-  agents.emplace("", Agent(port_));
+  std::set<std::string> covered = {"post /api/v1/login"};
   for (const Call& call : calls) {
-    for (const auto& [user, want] : call.expect) {
+    std::string method = call.method == "UPLOAD" ? "post" : call.method;
+    std::transform(method.begin(), method.end(), method.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    covered.insert(method + " " + call.route);
+  }
+  for (const auto& [path, operations] : HttpServer::OpenApi()["paths"].items()) {
+    if (path.rfind("/api/v1/", 0) != 0 || path == "/api/v1/openapi.json") continue;
+    for (const auto& [method, op] : operations.items()) {
+      EXPECT_TRUE(covered.count(method + " " + path)) << method << " " << path << " has no row in the matrix";
+    }
+  }
+  std::map<std::string, Agent> agents;
+  for (const std::string& user : callers) agents.emplace(user, user.empty() ? Agent(port_) : As(user));
+  std::string photo = ReadFileText(testing::DemoPhoto(2));
+  for (const Call& call : calls) {
+    for (size_t i = 0; i < callers.size(); ++i) {
+      const std::string& user = callers[i];
       Agent& a = agents.at(user);
       Reply r = call.method == "GET"     ? a.Get(call.path)
-                : call.method == "POST"  ? a.Post(call.path, call.body)
-                : call.method == "PATCH" ? a.Patch(call.path, call.body)
-                                         : a.Delete(call.path);
-      int got = r.status == 201 ? 200 : r.status;
-      EXPECT_EQ(got, want) << call.method << " " << call.path << " as " << (user.empty() ? "anonymous" : user) << ": "
-                           << r.body;
+                : call.method == "POST"  ? a.Post(call.path, call.body(user))
+                : call.method == "PATCH" ? a.Patch(call.path, call.body(user))
+                : call.method == "UPLOAD" ? a.Upload(call.path, photo, "p.jpg")
+                                          : a.Delete(call.path);
+      int got = r.status / 100 == 2 ? 200 : r.status;
+      EXPECT_EQ(got, call.expect[i]) << call.method << " " << call.path << " as "
+                                     << (user.empty() ? "anonymous" : user) << ": " << r.body;
     }
   }
 }
@@ -466,6 +517,41 @@ TEST_F(Server, OpenApiHealthMetricsAndTheWebAppAreServed) {
   auto traversal = raw.Get("/../../etc/passwd");
   ASSERT_TRUE(traversal);
   EXPECT_EQ(traversal->status, 404);
+}
+
+TEST_F(Server, ServesHttpsWithSecureCookiesAndHsts) {
+  fs::path dir = testing::TempDir("server-tls");
+  std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -keyout '" + key +
+                    "' -out '" + cert + "' 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl could not make a test certificate";
+  HttpServerOptions ho;
+  ho.port = 0;
+  ho.tls_cert = cert;
+  ho.tls_key = key;
+  HttpServer tls_server(*service_, ho);
+  int port = tls_server.Bind();
+  std::thread serving([&] { tls_server.Run(); });
+  httplib::SSLClient client("127.0.0.1", port);
+  client.enable_server_certificate_verification(false);
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health) << "no HTTPS answer";
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->get_header_value("Strict-Transport-Security"), "max-age=31536000");
+  auto login = client.Post("/api/v1/login", nlohmann::json{{"username", "ivan"}, {"password", kPassword}}.dump(),
+                           "application/json");
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 200);
+  EXPECT_NE(login->get_header_value("Set-Cookie").find("; Secure"), std::string::npos);
+  EXPECT_NE(login->get_header_value("Set-Cookie").find("HttpOnly"), std::string::npos);
+  httplib::Client plain("127.0.0.1", port);
+  auto refused = plain.Get("/healthz");
+  EXPECT_TRUE(!refused || refused->status != 200) << "plain HTTP on the TLS port must not be served";
+  tls_server.Stop();
+  serving.join();
+  HttpServerOptions bad = ho;
+  bad.tls_cert = key;  // not a certificate
+  EXPECT_THROW(HttpServer(*service_, bad), Error);
 }
 
 }  // namespace
