@@ -60,6 +60,8 @@ export async function pageAccount(ctx) {
       h('dd', null, ROLE_TEXT[user.role] || user.role || '—'),
       h('dt', null, 'Unit'),
       h('dd', null, user.unit || '—'),
+      h('dt', null, 'Password'),
+      h('dd', null, h('a', { href: '#/password', testid: 'password-change-link' }, 'Change password')),
     ),
     totpBox,
     tokensBox,
@@ -313,4 +315,53 @@ async function tokensSection(ctx, box) {
   } catch (e) {
     if (ctx.alive()) replace(listBox, messageBox('error', e.message));
   }
+}
+
+// ---- own password ----
+
+// The change-password form. With `forced` (a password someone else chose:
+// the first admin's printed one, or a temporary one from an admin) it is the
+// only page the app shows until the password is replaced. The server ends
+// the sessions after a change, so the user signs in again.
+export function pageChangePassword(ctx, { forced, onChanged }) {
+  ctx.title('Change password');
+  const current = h('input', { type: 'password', autocomplete: 'current-password', required: true, testid: 'password-current' });
+  const fresh = h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: '12', testid: 'password-new' });
+  const again = h('input', { type: 'password', autocomplete: 'new-password', required: true, testid: 'password-repeat' });
+  const status = h('div', { 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'password-submit' }, 'Change password');
+  const form = h(
+    'form',
+    { class: 'card', testid: 'password-form' },
+    field(forced ? 'Password you were given' : 'Current password', current),
+    field('New password', fresh, 'At least 12 characters. A passphrase of several words is easiest to remember.'),
+    field('New password again', again),
+    h('div', { class: 'actions' }, submit),
+    status,
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    replace(status);
+    if (fresh.value !== again.value) {
+      replace(status, messageBox('error', 'The two new passwords differ.', 'password-error'));
+      return;
+    }
+    submit.disabled = true;
+    try {
+      await post('/password', { current: current.value, new: fresh.value });
+      onChanged();
+    } catch (err) {
+      replace(status, messageBox('error', err.message, 'password-error'));
+      submit.disabled = false;
+    }
+  });
+  replace(
+    ctx.main,
+    h('h1', { testid: 'page-title' }, 'Change password'),
+    forced
+      ? messageBox('info', 'Your password was set by someone else. Choose your own before going on.', 'password-forced')
+      : null,
+    form,
+  );
+  current.focus();
 }

@@ -347,7 +347,7 @@ function newUserForm(ctx, reload) {
     h('h3', null, 'New account'),
     h('div', { class: 'filter-grid' }, [
       field('Username', i.username),
-      field('Initial password', i.password),
+      field('Initial password', i.password, 'One-time: the user chooses their own at first sign-in.'),
       field('Full name', i.display_name),
       field('Unit', i.unit),
       field('Role', i.role),
@@ -363,6 +363,7 @@ function newUserForm(ctx, reload) {
       display_name: i.display_name.value.trim(),
       unit: i.unit.value.trim(),
       role: i.role.value,
+      temporary_password: true,
     };
     if (!body.username || !body.password || !body.display_name || !body.unit) {
       replace(status, messageBox('error', 'Fill in every field.'));

@@ -18,6 +18,8 @@
 // Stable data-testid hooks (for tests/e2e and anyone else):
 //   app shell:   nav, nav-search, nav-cases, nav-supervisor, nav-audit, nav-admin,
 //                nav-account, nav-user, nav-logout, page-title, page-error, not-found, forbidden, loading
+//   password:    password-form, password-current, password-new, password-repeat, password-submit,
+//                password-error, password-forced, password-change-link, login-notice
 //   login:       login-form, login-username, login-password, login-totp, login-submit,
 //                login-error, login-register-link
 //   register:    register-form, register-username, register-password, register-display-name,
@@ -61,11 +63,12 @@ import { get, post, setCsrf, onUnauthenticated, ApiError } from './api.js';
 import { pageNewSearch, pageResults, pageCandidate } from './search.js';
 import { pageCases, pageCase, pageSupervisor } from './cases.js';
 import { pageAudit, pageAdmin } from './admin.js';
-import { pageAccount } from './account.js';
+import { pageAccount, pageChangePassword } from './account.js';
 
 const state = {
   user: null,
   wanted: '', // route to return to after sign-in
+  notice: '', // shown once on the sign-in page (e.g. after a password change)
   startError: '', // the server could not be asked who we are
 };
 
@@ -76,7 +79,7 @@ const ROLE_PAGES = {
   admin: ['admin', 'supervisor'],
 };
 // Pages every signed-in user has, whatever the role.
-const COMMON_PAGES = ['account'];
+const COMMON_PAGES = ['account', 'password'];
 
 // In this order; each role sees its home page first.
 const NAV = [
@@ -224,6 +227,10 @@ async function route() {
     navigate(homeFor(state.user.role));
     return;
   }
+  if (state.user && state.user.must_change_password && page !== 'password') {
+    navigate('#/password');
+    return;
+  }
   renderNav();
   const ctx = makeCtx(main, parsed);
   replace(main, h('p', { class: 'loading', testid: 'loading', role: 'status' }, 'Loading…'));
@@ -232,7 +239,7 @@ async function route() {
   if (page === 'register') return pageRegister(ctx);
 
   const allowed = [...(ROLE_PAGES[state.user.role] || []), ...COMMON_PAGES];
-  const known = ['search', 'cases', 'searches', 'supervisor', 'audit', 'admin', 'account'];
+  const known = ['search', 'cases', 'searches', 'supervisor', 'audit', 'admin', 'account', 'password'];
   if (!known.includes(page)) {
     ctx.title('Not found');
     replace(main, h('h1', { testid: 'page-title' }, 'Not found'), messageBox('error', 'There is no such page.', 'not-found'));
@@ -260,6 +267,17 @@ async function route() {
     else if (page === 'audit') await pageAudit(ctx);
     else if (page === 'admin') await pageAdmin(ctx);
     else if (page === 'account') await pageAccount(ctx);
+    else if (page === 'password') {
+      pageChangePassword(ctx, {
+        forced: Boolean(state.user.must_change_password),
+        onChanged: () => {
+          state.user = null;
+          state.wanted = '';
+          state.notice = 'Password changed. Sign in with the new one.';
+          navigate('#/login');
+        },
+      });
+    }
     else ctx.fail(new ApiError(404, 'not_found', 'There is no such page.'));
   } catch (err) {
     ctx.fail(err);
@@ -291,6 +309,10 @@ function pageLogin(ctx) {
   totp.id = 'login-totp';
   const status = h('div', { 'aria-live': 'polite' });
   if (state.startError) status.appendChild(messageBox('error', state.startError, 'login-error'));
+  if (state.notice) {
+    status.appendChild(messageBox('ok', state.notice, 'login-notice'));
+    state.notice = '';
+  }
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'login-submit' }, 'Sign in');
 
   const form = h(

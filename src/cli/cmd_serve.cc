@@ -86,7 +86,7 @@ void Serve(const ModelManifest& manifest, const ServiceOptions& service_options,
               tls ? "https" : "http", options.host.c_str(), port, service_options.data_dir.c_str());
   if (!password.empty()) {
     std::printf("\nFirst start: an admin account was created.\n  username: admin\n  password: %s\n"
-                "This password is shown only now. The admin creates the other accounts (investigator, supervisor,\n"
+                "This password is shown only now and is one-time: the first sign-in asks for a new one.\nThe admin creates the other accounts (investigator, supervisor,\n"
                 "auditor) on the Admin page; investigators can also request an account for a supervisor to approve.\n\n",
                 password.c_str());
   }

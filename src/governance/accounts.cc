@@ -68,6 +68,11 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
 )sql",
+    // 2: a password someone else chose (the first admin's printed one) must be
+    // replaced by its owner before the account can do anything else.
+    R"sql(
+ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0 CHECK (must_change_password IN (0, 1));
+)sql",
 };
 
 constexpr size_t kTokenBytes = 32;
@@ -81,8 +86,8 @@ constexpr int64_t kMaxPolicyLockoutSeconds = 365 * 24 * 3600;
 // Column list of ReadUser (alias u).
 constexpr const char* kUserColumns =
     "u.id, u.username, u.display_name, u.unit, u.role, u.active, u.totp_secret IS NOT NULL, u.created_at, "
-    "u.approved_by, u.approved_at, u.failed_logins, u.locked_until";
-constexpr int kUserColumnCount = 12;
+    "u.approved_by, u.approved_at, u.failed_logins, u.locked_until, u.must_change_password";
+constexpr int kUserColumnCount = 13;
 
 std::string UserQuery(const std::string& where) {
   return std::string("SELECT ") + kUserColumns + " FROM users u " + where;
@@ -104,6 +109,7 @@ User ReadUser(const SqliteQuery& q) {
   u.approved_at = q.Int64(9);
   u.failed_logins = q.Int64(10);
   u.locked_until = q.Int64(11);
+  u.must_change_password = q.Int64(12) != 0;
   return u;
 }
 
@@ -504,9 +510,32 @@ void Accounts::SetPassword(int64_t user_id, const std::string& password) {
   CheckPassword(password, policy_);
   const std::string hash = HashPassword(password, policy_);
   db_.Write([&](SqliteDb& db) {
-    db.Query("UPDATE users SET password_hash = ?2 WHERE id = ?1").Bind(1, user_id).BindText(2, hash).Run();
+    db.Query("UPDATE users SET password_hash = ?2, must_change_password = 0 WHERE id = ?1")
+        .Bind(1, user_id)
+        .BindText(2, hash)
+        .Run();
     RequireChangedUser(db, user_id);
     DeleteSessionsOf(db, user_id);
+  });
+}
+
+void Accounts::ChangeOwnPassword(int64_t user_id, const std::string& current, const std::string& replacement) {
+  std::optional<std::string> hash = db_.Read([&](SqliteDb& db) -> std::optional<std::string> {
+    auto q = db.Query("SELECT password_hash FROM users WHERE id = ?1");
+    q.Bind(1, user_id);
+    if (!q.Step()) return std::nullopt;
+    return q.Text(0);
+  });
+  if (!hash) throw Error("no such user");
+  if (!VerifyPassword(*hash, current)) throw Error("the current password is wrong");
+  if (current == replacement) throw Error("choose a new password, not the current one");
+  SetPassword(user_id, replacement);
+}
+
+void Accounts::RequirePasswordChange(int64_t user_id) {
+  db_.Write([&](SqliteDb& db) {
+    db.Query("UPDATE users SET must_change_password = 1 WHERE id = ?1").Bind(1, user_id).Run();
+    RequireChangedUser(db, user_id);
   });
 }
 

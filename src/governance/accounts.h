@@ -60,6 +60,7 @@ struct User {
   int64_t approved_at = 0;
   int64_t failed_logins = 0; // consecutive
   int64_t locked_until = 0;  // 0 or a Unix time
+  bool must_change_password = false;  // set by RequirePasswordChange, cleared by a new password
 };
 
 struct NewUser {
@@ -133,6 +134,12 @@ class Accounts {
   void SetActive(int64_t user_id, bool active);    // also ends the user's sessions when deactivating
   void SetRole(int64_t user_id, Role role);
   void SetPassword(int64_t user_id, const std::string& password);  // ends the user's sessions
+  // The owner's change: throws Error if `current` is wrong or the new one is
+  // the same or too weak. Ends the user's sessions (log in again).
+  void ChangeOwnPassword(int64_t user_id, const std::string& current, const std::string& replacement);
+  // Marks a password someone else chose (the first admin's printed one): the
+  // service refuses everything but a password change until it is replaced.
+  void RequirePasswordChange(int64_t user_id);
 
   LoginResult Login(const std::string& username, const std::string& password, const std::string& totp_code);
   // The session for a token, extending its idle expiry; nullopt if unknown,

@@ -367,6 +367,21 @@ TEST_F(AccountsTest, ChangingThePasswordEndsSessions) {
   EXPECT_EQ(RawText("SELECT password_hash FROM users").rfind("$argon2id$", 0), 0u);
 }
 
+TEST_F(AccountsTest, OwnersReplaceAPasswordSomeoneElseChose) {
+  const User alice = Create("alice", Role::kInvestigator);
+  EXPECT_FALSE(accounts_->GetUser(alice.id)->must_change_password);
+  accounts_->RequirePasswordChange(alice.id);
+  EXPECT_TRUE(accounts_->GetUser(alice.id)->must_change_password);
+  EXPECT_EQ(Login("alice", kPassword).status, LoginStatus::kOk) << "the service, not login, enforces the change";
+  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, "not it at all", kOtherPassword); }, "wrong");
+  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, kPassword, kPassword); }, "new password");
+  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, kPassword, "short"); }, "too short");
+  EXPECT_TRUE(accounts_->GetUser(alice.id)->must_change_password);
+  accounts_->ChangeOwnPassword(alice.id, kPassword, kOtherPassword);
+  EXPECT_FALSE(accounts_->GetUser(alice.id)->must_change_password);
+  EXPECT_EQ(Login("alice", kOtherPassword).status, LoginStatus::kOk);
+}
+
 // --- throttling
 
 TEST_F(AccountsTest, UnknownUserAndWrongPasswordGiveTheSameStatus) {
@@ -684,7 +699,7 @@ TEST_F(AccountsTest, EverythingSurvivesReopening) {
   FailLogins("alice", 2);
 
   Reopen();
-  EXPECT_EQ(RawInt("SELECT version FROM schema_versions WHERE module = 'accounts'"), 1);
+  EXPECT_EQ(RawInt("SELECT version FROM schema_versions WHERE module = 'accounts'"), 2);
   ASSERT_EQ(accounts_->ListUsers().size(), 3u);
   EXPECT_EQ(accounts_->FindUser("alice")->failed_logins, 2);
   EXPECT_TRUE(accounts_->ValidateSession(session.token).has_value());

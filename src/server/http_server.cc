@@ -142,6 +142,13 @@ const std::vector<Route>& Routes() {
        [](Service& s, RouteContext& c) { return Json(s.ListTokens(c.caller)); }},
       {"DELETE", "/api/v1/tokens/{id}", "Revoke an own API token", "owner", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.RevokeToken(c.caller, c.ids[0])); }},
+      {"POST", "/api/v1/password", "Change the own password ({current, new}); ends the sessions: log in again",
+       "any user", Access::kUser, Body::kJson,
+       [](Service& s, RouteContext& c) {
+         Reply r = Json(s.ChangePassword(c.caller, c.body));
+         r.headers.push_back({"Set-Cookie", SessionCookie("", 0, false)});
+         return r;
+       }},
       {"POST", "/api/v1/totp/begin", "Start TOTP enrolment: otpauth URI", "any user", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.BeginTotp(c.caller)); }},
       {"POST", "/api/v1/totp/confirm", "Enable TOTP with a code from the authenticator", "any user", Access::kUser,
@@ -351,6 +358,7 @@ class HttpServer::Impl {
         Login(req, res, context.caller.client);
       } else {
         Authenticate(route, req, context);
+        RequireFreshPassword(route, context.caller);
         ParseBody(route, req, context);
         Send(route.handle(service_, context), res);
       }
@@ -389,6 +397,14 @@ class HttpServer::Impl {
     if (requests_.Take(key, MonotonicSeconds()) > 0) {
       throw ApiError(429, "rate_limited", "too many requests; slow down and retry in a minute");
     }
+  }
+
+  // An account whose password someone else chose (the first admin's) may
+  // only look at itself, change the password, or log out.
+  static void RequireFreshPassword(const Route& route, const Caller& caller) {
+    if (!caller.user.must_change_password) return;
+    if (route.path == "/api/v1/me" || route.path == "/api/v1/password" || route.path == "/api/v1/logout") return;
+    throw ApiError(403, "password_change_required", "choose your own password first (it was set by someone else)");
   }
 
   void ParseBody(const Route& route, const httplib::Request& req, RouteContext& c) {

@@ -138,6 +138,16 @@ class Server : public ::testing::Test {
     server_ = std::make_unique<HttpServer>(*service_, ho);
     port_ = server_->Bind();
     thread_ = std::thread([this] { server_->Run(); });
+    {
+      Agent first(port_);
+      ASSERT_EQ(first.Login("admin", admin_password_).status, 200);
+      Reply blocked = first.Get("/api/v1/users");
+      ASSERT_EQ(blocked.status, 403) << "the printed password is one-time";
+      ASSERT_EQ(blocked.json["error"], "password_change_required");
+      ASSERT_EQ(first.Post("/api/v1/password", {{"current", admin_password_}, {"new", kPassword}}).status, 200);
+      ASSERT_EQ(first.Get("/api/v1/me").status, 401) << "a password change ends the sessions";
+      admin_password_ = kPassword;
+    }
     Agent admin(port_);
     ASSERT_EQ(admin.Login("admin", admin_password_).status, 200);
     for (const auto& [name, role, unit] : std::vector<std::tuple<std::string, std::string, std::string>>{
@@ -314,6 +324,8 @@ TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
        [](const std::string&) { return nlohmann::json{{"name", "matrix"}}; }},
       {"GET", "/api/v1/tokens", "/api/v1/tokens", {401, 200, 200, 200, 200, 200, 200}, none},
       {"DELETE", "/api/v1/tokens/{id}", "/api/v1/tokens/" + tok, {401, 404, 200, 404, 404, 404, 404}, none},
+      {"POST", "/api/v1/password", "/api/v1/password", {401, 400, 400, 400, 400, 400, 400},
+       [](const std::string&) { return nlohmann::json{{"current", "not my password"}, {"new", "another long password"}}; }},
       {"POST", "/api/v1/totp/begin", "/api/v1/totp/begin", {401, 200, 200, 200, 200, 200, 200}, none},
       {"POST", "/api/v1/totp/confirm", "/api/v1/totp/confirm", {401, 400, 400, 400, 400, 400, 400},
        [](const std::string&) { return nlohmann::json{{"code", "abcdef"}}; }},
@@ -418,6 +430,16 @@ TEST_F(Server, ForgedAndExpiredSessionsAndTokens) {
   EXPECT_EQ(program.Get("/api/v1/cases").status, 401);
   program.bearer() = "not-a-token";
   EXPECT_EQ(program.Get("/api/v1/cases").status, 401);
+}
+
+TEST_F(Server, UsersChangeTheirOwnPassword) {
+  Agent ivan = As("ivan");
+  EXPECT_EQ(ivan.Post("/api/v1/password", {{"current", "wrong"}, {"new", "a brand new password"}}).status, 400);
+  EXPECT_EQ(ivan.Post("/api/v1/password", {{"current", kPassword}, {"new", "short"}}).status, 400);
+  EXPECT_EQ(ivan.Post("/api/v1/password", {{"current", kPassword}, {"new", "a brand new password"}}).status, 200);
+  EXPECT_EQ(ivan.Get("/api/v1/me").status, 401);
+  EXPECT_EQ(Agent(port_).Login("ivan", kPassword).status, 401);
+  EXPECT_EQ(Agent(port_).Login("ivan", "a brand new password").status, 200);
 }
 
 TEST_F(Server, BruteForceLocksTheAccountAndIsAudited) {

@@ -109,7 +109,8 @@ nlohmann::json UserJson(const User& u) {
           {"active", u.active},
           {"totp_enabled", u.totp_enabled},
           {"created_at", IsoTime(u.created_at)},
-          {"approved_by", u.approved_by}};
+          {"approved_by", u.approved_by},
+          {"must_change_password", u.must_change_password}};
 }
 
 }  // namespace lineup

@@ -81,7 +81,8 @@ class Service {
 
   // --- accounts (service_accounts.cc)
   // On a fresh governance database: creates `admin` with a random password
-  // and returns it (to print once); "" when accounts exist already.
+  // and returns it (to print once); "" when accounts exist already. The
+  // password is one-time: the admin must replace it before doing anything.
   std::string EnsureAdmin();
   LoginResult Login(const nlohmann::json& body, const std::string& client);
   void Logout(const Caller& caller, const std::string& session_token);
@@ -95,6 +96,8 @@ class Service {
   nlohmann::json CreateToken(const Caller& caller, const nlohmann::json& body);
   nlohmann::json ListTokens(const Caller& caller);
   nlohmann::json RevokeToken(const Caller& caller, int64_t token_id);
+  // Own password: {current, new}. Ends the caller's sessions.
+  nlohmann::json ChangePassword(const Caller& caller, const nlohmann::json& body);
   nlohmann::json BeginTotp(const Caller& caller);
   nlohmann::json ConfirmTotp(const Caller& caller, const nlohmann::json& body);
 

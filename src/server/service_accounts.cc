@@ -55,6 +55,7 @@ std::string Service::EnsureAdmin() {
   admin.role = Role::kAdmin;
   admin.active = true;
   User u = accounts_->CreateUser(admin);
+  accounts_->RequirePasswordChange(u.id);
   RecordAudit({u, "local", false}, "account_change", "", {{"event", "first admin created"}, {"user", u.username}});
   return admin.password;
 }
@@ -107,7 +108,13 @@ nlohmann::json Service::CreateUser(const Caller& caller, const nlohmann::json& b
   n.unit = StringField(body, "unit", false);
   n.role = RoleField(body);
   n.active = true;
+  bool temporary = body.contains("temporary_password") && body["temporary_password"].is_boolean() &&
+                   body["temporary_password"].get<bool>();
   User u = AsBadRequest([&] { return accounts_->CreateUser(n); });
+  if (temporary) {
+    accounts_->RequirePasswordChange(u.id);
+    u = *accounts_->GetUser(u.id);
+  }
   RecordAudit(caller, "account_change", "",
               {{"event", "user created"}, {"user", u.username}, {"role", ToString(u.role)}, {"unit", u.unit}});
   return {{"user", UserJson(u)}};
@@ -184,6 +191,17 @@ nlohmann::json Service::RevokeToken(const Caller& caller, int64_t token_id) {
   accounts_->RevokeApiToken(caller.user.id, token_id);
   RecordAudit(caller, "account_change", "", {{"event", "API token revoked"}, {"token_id", token_id}});
   return {{"revoked", token_id}};
+}
+
+nlohmann::json Service::ChangePassword(const Caller& caller, const nlohmann::json& body) {
+  std::string current = StringField(body, "current");
+  std::string replacement = StringField(body, "new");
+  AsBadRequest([&] {
+    accounts_->ChangeOwnPassword(caller.user.id, current, replacement);
+    return 0;
+  });
+  RecordAudit(caller, "account_change", "", {{"event", "own password changed"}});
+  return {{"changed", true}};
 }
 
 nlohmann::json Service::BeginTotp(const Caller& caller) {

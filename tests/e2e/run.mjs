@@ -364,7 +364,7 @@ async function main() {
     args: ARGS, // playwright gives the browser a fresh temporary profile (user-data dir)
     env: { ...process.env, HOME: tmpRoot },
   });
-  console.log('1..9');
+  console.log('1..10');
   console.log(`# ${BASE}, photo ${PHOTO}, screenshots in ${OUT}, browser ${browser.version()}`);
   if (WEB_DIR) console.log(`# web app files from ${WEB_DIR} (LINEUP_E2E_WEB_DIR), not the server's copy`);
 
@@ -710,6 +710,35 @@ async function main() {
       await page.goto(`${BASE}/#/search`);
       await page.getByTestId('forbidden').waitFor();
     });
+
+    // 10 --------------------------------------------------------------
+    // An account with a temporary password (set by the admin) must choose its own first.
+    await scenario(browser, 'temporary password: forced change at first sign-in', 'temporary', async (page, snap) => {
+      const u = USERS.temporary;
+      await page.goto(`${BASE}/#/login`);
+      await page.getByTestId('login-username').fill(u.username);
+      await page.getByTestId('login-password').fill(u.password);
+      await page.getByTestId('login-submit').click();
+      await page.getByTestId('password-forced').waitFor();
+      await snap('forced');
+      await page.goto(`${BASE}/#/audit`);
+      await page.getByTestId('password-forced').waitFor();  // every page leads back here
+      const blocked = await page.evaluate(async () => (await fetch('/api/v1/audit', { credentials: 'same-origin' })).status);
+      assert(blocked === 403, `GET /audit before the change answered ${blocked}`);
+      const fresh = `${u.password} renewed`;
+      await page.getByTestId('password-current').fill(u.password);
+      await page.getByTestId('password-new').fill(fresh);
+      await page.getByTestId('password-repeat').fill(`${fresh}x`);
+      await page.getByTestId('password-submit').click();
+      await page.getByTestId('password-error').waitFor();
+      await page.getByTestId('password-repeat').fill(fresh);
+      await page.getByTestId('password-submit').click();
+      await page.getByTestId('login-notice').waitFor();
+      await login(page, { username: u.username, password: fresh, role: 'auditor' });
+      await page.getByTestId('nav-audit').click();
+      await page.getByTestId('audit-row').first().waitFor();
+      await snap('after-change');
+    }, { allowConsole: [/Failed to load resource: the server responded with a status of 403/] });
 
     // 9 ---------------------------------------------------------------
     // Last: it turns TOTP on for the supervisor, whose earlier sign-ins need no code.
