@@ -2,7 +2,7 @@
 // page (pending accounts, recent searches of the unit).
 
 import { h, replace, fmtTime, userName, categoryText, messageBox, table } from './dom.js';
-import { get, post, API } from './api.js';
+import { get, post, del, API } from './api.js';
 
 function caseRows(cases) {
   return cases.map((c) =>
@@ -128,6 +128,7 @@ export async function pageCase(ctx, id) {
         : messageBox('info', 'No searches yet.', 'no-searches'),
       h('h2', null, 'Photos'),
       probeList,
+      own || ctx.user.role === 'supervisor' ? deleteCaseControl(c) : null,
     ),
   );
 }
@@ -225,4 +226,30 @@ export async function pageSupervisor(ctx) {
       if (ctx.alive() && box) replace(box, box.firstChild, messageBox('error', e.message));
     });
   await Promise.all([guard(loadApprovals(), approvalsBox), isSup ? guard(loadSearches(), searchesBox) : null]);
+}
+
+// Two-step deletion (no browser dialog): the case, its probe photos, searches
+// and decisions go; the audit trail keeps the record of them.
+function deleteCaseControl(c) {
+  const status = h('div', { 'aria-live': 'polite' });
+  const confirm = h('button', { type: 'button', class: 'btn btn-danger', testid: 'case-delete-confirm', hidden: true }, `Yes, delete case ${c.number}`);
+  const start = h('button', { type: 'button', class: 'btn', testid: 'case-delete' }, 'Delete this case…');
+  start.addEventListener('click', () => {
+    confirm.hidden = false;
+    replace(status, messageBox('info', 'Deleting removes the probe photos, searches and decisions of this case. The audit trail keeps its record.'));
+    confirm.focus();
+  });
+  confirm.addEventListener('click', async () => {
+    confirm.disabled = true;
+    try {
+      await del(`/cases/${encodeURIComponent(c.id)}`);
+      replace(status, messageBox('ok', `Case ${c.number} deleted.`, 'case-deleted'));
+      start.remove();
+      confirm.remove();
+    } catch (e) {
+      replace(status, messageBox('error', e.message));
+      confirm.disabled = false;
+    }
+  });
+  return h('section', { class: 'card danger-zone', 'aria-label': 'Delete case' }, start, confirm, status);
 }

@@ -198,6 +198,31 @@ const std::vector<std::string>& CaseCategories() {
 
 Cases::Cases(GovernanceDb& db, fs::path data_dir) : db_(db), data_dir_(std::move(data_dir)) {
   db_.EnsureSchema("cases", kMigrations);
+  SweepOrphanFolders();
+}
+
+// Probe folders whose case is gone (a deletion interrupted after its commit).
+void Cases::SweepOrphanFolders() {
+  std::error_code ec;
+  fs::path root = data_dir_ / "cases";
+  if (!fs::is_directory(root, ec)) return;
+  for (const fs::directory_entry& entry : fs::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    bool numeric = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); });
+    if (!numeric || name.size() > 18) continue;  // not ours
+    if (!Get(std::stoll(name))) fs::remove_all(entry.path(), ec);
+  }
+}
+
+bool Cases::Delete(int64_t case_id) {
+  bool deleted = db_.Write([&](SqliteDb& db) {
+    db.Query("DELETE FROM cases WHERE id = ?1").Bind(1, case_id).Run();
+    return db.Changes() > 0;
+  });
+  std::error_code ec;
+  fs::remove_all(data_dir_ / "cases" / std::to_string(case_id), ec);
+  if (ec) throw Error(Context((data_dir_ / "cases" / std::to_string(case_id)).string(), "cannot remove: " + ec.message()));
+  return deleted;
 }
 
 Case Cases::Create(const NewCase& c, int64_t owner_id, const std::string& owner, const std::string& unit) {

@@ -105,6 +105,12 @@ class Cases {
   // All cases when owner_id == 0 and unit empty; else the owner's, or the unit's.
   std::vector<Case> List(int64_t owner_id, const std::string& unit);
 
+  // Deletes the case with its probes, searches, candidates and decisions,
+  // then its folder of probe photos. Rows go first: a crash in between
+  // leaves a folder without a case, which the constructor sweeps away.
+  // Returns false if there is no such case.
+  bool Delete(int64_t case_id);
+
   // Stores the photo bytes under the case's folder (atomically) and records
   // the probe with its detected faces.
   Probe AddProbe(int64_t case_id, int64_t user_id, const std::vector<uint8_t>& bytes, const std::string& extension,
@@ -135,6 +141,8 @@ class Cases {
   GovernanceDb& db() { return db_; }
 
  private:
+  void SweepOrphanFolders();
+
   GovernanceDb& db_;
   std::filesystem::path data_dir_;
 };

@@ -160,6 +160,9 @@ const std::vector<Route>& Routes() {
       {"GET", "/api/v1/cases/{id}", "A case with its probes and searches",
        "investigator (own), supervisor (unit), auditor", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.GetCase(c.caller, c.ids[0])); }},
+      {"DELETE", "/api/v1/cases/{id}", "Delete a case with its probe photos, searches and decisions (audited)",
+       "case owner, supervisor (unit)", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.DeleteCase(c.caller, c.ids[0])); }},
       {"POST", "/api/v1/cases/{id}/probes", "Upload a probe photo (multipart field \"photo\"); detects faces",
        "case owner", Access::kUser, Body::kMultipart,
        [](Service& s, RouteContext& c) {

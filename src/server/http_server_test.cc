@@ -355,6 +355,8 @@ TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
       {"GET", "/api/v1/audit", "/api/v1/audit", {401, 403, 403, 403, 403, 403, 200}, none},
       {"GET", "/api/v1/audit/verify", "/api/v1/audit/verify", {401, 403, 403, 403, 403, 403, 200}, none},
       {"GET", "/api/v1/audit/export", "/api/v1/audit/export?format=jsonl", {401, 403, 403, 403, 403, 403, 200}, none},
+      // Near the end: the owner deletes the case, so later callers find nothing.
+      {"DELETE", "/api/v1/cases/{id}", "/api/v1/cases/" + c, {401, 404, 200, 404, 404, 404, 404}, none},
       {"POST", "/api/v1/logout", "/api/v1/logout", {401, 200, 200, 200, 200, 200, 200}, none},  // last: ends sessions
   };
   std::set<std::string> covered = {"post /api/v1/login"};
@@ -430,6 +432,38 @@ TEST_F(Server, ForgedAndExpiredSessionsAndTokens) {
   EXPECT_EQ(program.Get("/api/v1/cases").status, 401);
   program.bearer() = "not-a-token";
   EXPECT_EQ(program.Get("/api/v1/cases").status, 401);
+}
+
+TEST_F(Server, DeletingACaseDeletesItsProbePhotosAndKeepsTheAuditTrail) {
+  Flow f = IvanSearches();
+  fs::path folder = data_ / "cases" / std::to_string(f.case_id);
+  ASSERT_FALSE(fs::is_empty(folder));
+  std::string path = "/api/v1/cases/" + std::to_string(f.case_id);
+  EXPECT_EQ(As("sue").Delete(path).status, 404) << "another unit";
+  EXPECT_EQ(As("ada").Delete(path).status, 403) << "auditors read, never delete";
+  Reply gone = As("ivan").Delete(path);
+  ASSERT_EQ(gone.status, 200) << gone.body;
+  EXPECT_EQ(gone.json["probes"], 1);
+  EXPECT_FALSE(fs::exists(folder));
+  EXPECT_EQ(As("ivan").Get(path).status, 404);
+  EXPECT_EQ(As("ivan").Get("/api/v1/searches/" + std::to_string(f.search_id)).status, 404);
+  EXPECT_EQ(As("ivan").Get("/api/v1/probes/" + std::to_string(f.probe_id) + "/image").status, 404);
+  EXPECT_EQ(As("ivan").Get("/api/v1/faces/" + std::to_string(f.face_id) + "/crop").status, 404)
+      << "no search shows the face any more";
+  Reply audit = As("ada").Get("/api/v1/audit?case=2026/CID/1");
+  bool search = false, deleted = false;
+  for (const auto& r : audit.json["records"]) {
+    search |= r["action"] == "search";
+    deleted |= r["action"] == "case_delete";
+  }
+  EXPECT_TRUE(search && deleted) << audit.body;
+  EXPECT_EQ(As("ada").Get("/api/v1/audit/verify").json["ok"], true);
+  // A folder left by a deletion interrupted after its commit is swept at the next start.
+  fs::create_directories(data_ / "cases" / "999");
+  std::ofstream(data_ / "cases" / "999" / "left.jpg") << "x";
+  GovernanceDb second_connection(data_ / "governance.db");
+  Cases reopened(second_connection, data_);
+  EXPECT_FALSE(fs::exists(data_ / "cases" / "999"));
 }
 
 TEST_F(Server, UsersChangeTheirOwnPassword) {

@@ -105,6 +105,9 @@ class Service {
   nlohmann::json CreateCase(const Caller& caller, const nlohmann::json& body);
   nlohmann::json ListCases(const Caller& caller);
   nlohmann::json GetCase(const Caller& caller, int64_t case_id);
+  // Deletes a case with its probe photos, searches and decisions (the audit
+  // records stay). The owner, or a supervisor of the case's unit.
+  nlohmann::json DeleteCase(const Caller& caller, int64_t case_id);
   nlohmann::json AddProbe(const Caller& caller, int64_t case_id, const std::string& bytes, const std::string& filename);
   FileReply ProbeImage(const Caller& caller, int64_t probe_id);
   nlohmann::json Search(const Caller& caller, const nlohmann::json& body);

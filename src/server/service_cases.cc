@@ -123,6 +123,19 @@ nlohmann::json Service::GetCase(const Caller& caller, int64_t case_id) {
   return {{"case", CaseJson(c)}, {"probes", probes}, {"searches", searches}};
 }
 
+nlohmann::json Service::DeleteCase(const Caller& caller, int64_t case_id) {
+  Case c = VisibleCase(caller, case_id);
+  bool owner = caller.user.role == Role::kInvestigator && c.owner_id == caller.user.id;
+  if (!owner && caller.user.role != Role::kSupervisor) {
+    throw ApiError(403, "forbidden", "only the case owner or a supervisor of the unit may delete a case");
+  }
+  size_t probes = cases_->ProbesOf(case_id).size(), searches = cases_->SearchesOf(case_id).size();
+  cases_->Delete(case_id);
+  RecordAudit(caller, "case_delete", c.number,
+              {{"case_id", case_id}, {"owner", c.owner}, {"probes", probes}, {"searches", searches}});
+  return {{"deleted", case_id}, {"probes", probes}, {"searches", searches}};
+}
+
 nlohmann::json Service::AddProbe(const Caller& caller, int64_t case_id, const std::string& bytes,
                                  const std::string& filename) {
   Case c = OwnCase(caller, case_id);
