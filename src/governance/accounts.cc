@@ -527,7 +527,20 @@ void Accounts::ChangeOwnPassword(int64_t user_id, const std::string& current, co
     return q.Text(0);
   });
   if (!hash) throw Error("no such user");
-  if (!VerifyPassword(*hash, current)) throw Error("the current password is wrong");
+  // Guesses through a stolen session count like failed logins: they lock the account.
+  const int64_t now = db_.Now();
+  if (std::optional<User> u = GetUser(user_id); u && u->locked_until > now) {
+    throw Error("too many failed attempts; try again in " + std::to_string((u->locked_until - now + 59) / 60) +
+                " minute(s)");
+  }
+  if (!VerifyPassword(*hash, current)) {
+    LoginResult r = db_.Write([&](SqliteDb& db) {
+      return RecordFailure(db, RequireUser(db, user_id), LoginStatus::kBadCredentials, now, policy_);
+    });
+    throw Error(r.status == LoginStatus::kLocked ? "the current password is wrong; too many failed attempts, the "
+                                                   "account is locked for a while"
+                                                 : "the current password is wrong");
+  }
   if (current == replacement) throw Error("choose a new password, not the current one");
   SetPassword(user_id, replacement);
 }

@@ -382,6 +382,16 @@ TEST_F(AccountsTest, OwnersReplaceAPasswordSomeoneElseChose) {
   EXPECT_EQ(Login("alice", kOtherPassword).status, LoginStatus::kOk);
 }
 
+TEST_F(AccountsTest, WrongCurrentPasswordsCountTowardsLockout) {
+  const User alice = Create("alice", Role::kInvestigator);
+  for (int i = 0; i < 5; ++i) {
+    ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, "a wrong guess " + std::to_string(i), kOtherPassword); },
+                          "wrong");
+  }
+  EXPECT_EQ(Login("alice", kPassword).status, LoginStatus::kLocked);
+  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, kPassword, kOtherPassword); }, "try again");
+}
+
 // --- throttling
 
 TEST_F(AccountsTest, UnknownUserAndWrongPasswordGiveTheSameStatus) {
