@@ -3,6 +3,7 @@
 #include "gallery/gallery.h"
 
 #include <atomic>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -166,6 +167,62 @@ TEST_F(GalleryTest, DeletedFacesVanishAtOnceAndCompactionReclaimsSpace) {
   DeletionReport all = gallery_->DeleteCollection("bookings");
   EXPECT_EQ(all.faces, 16);
   EXPECT_TRUE(SearchFor(d[4]).candidates.empty());
+}
+
+// Every file under `dir` (catalog, its WAL, vectors, index, media), read whole.
+std::vector<std::pair<fs::path, std::string>> AllFiles(const fs::path& dir) {
+  std::vector<std::pair<fs::path, std::string>> files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    files.push_back({entry.path(), std::string(std::istreambuf_iterator<char>(in), {})});
+  }
+  return files;
+}
+
+// After deletion and compaction no file of the data directory holds a copy
+// of what was deleted: not its source URL or title (SQLite overwrites deleted
+// rows and the WAL is emptied), not its image bytes or crop, not its
+// descriptor. What was kept is still there.
+TEST_F(GalleryTest, DeletedImagesLeaveNoCopyOfTheirBytesOrDescriptors) {
+  AnalyzedImage doomed = MakeImage(2, "doomed");
+  doomed.write.source->source_url = "https://erase-me.example/ZQXJ-unique-marker.jpg";
+  doomed.write.source->title = "title ZQXJ-title-marker";
+  doomed.image_bytes.assign(4096, 0);
+  for (size_t i = 0; i < doomed.image_bytes.size(); ++i) doomed.image_bytes[i] = static_cast<uint8_t>((i * 131 + 7) % 251);
+  doomed.crops[0] = std::vector<uint8_t>(doomed.image_bytes.begin() + 100, doomed.image_bytes.begin() + 900);
+  const std::vector<float> descriptor = doomed.descriptors[1];
+  const std::string image_bytes(doomed.image_bytes.begin(), doomed.image_bytes.end());
+  const std::string descriptor_bytes(reinterpret_cast<const char*>(descriptor.data()), descriptor.size() * sizeof(float));
+  AnalyzedImage kept = MakeImage(1, "kept");
+  kept.write.source->source_url = "https://keep.example/KEEP-marker.jpg";
+  Write({doomed, kept});
+  auto contains = [](const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+  };
+  auto found_anywhere = [&](const std::string& needle) {
+    for (const auto& [path, bytes] : AllFiles(options_.data_dir)) {
+      if (contains(bytes, needle)) return path.string();
+    }
+    return std::string();
+  };
+  ASSERT_FALSE(found_anywhere(descriptor_bytes).empty()) << "the scan must see the descriptor before erasure";
+  ASSERT_FALSE(found_anywhere(image_bytes).empty());
+
+  const int64_t image_id = gallery_->catalog().FindImagesBySourcePrefix("https://erase-me.example/").at(0);
+  DeletionReport r = gallery_->DeleteImage(image_id);
+  EXPECT_EQ(r.faces, 2);
+  gallery_->Compact();
+
+  EXPECT_EQ(found_anywhere("ZQXJ-unique-marker"), "") << "source URL left behind";
+  EXPECT_EQ(found_anywhere("ZQXJ-title-marker"), "") << "title left behind";
+  EXPECT_EQ(found_anywhere(image_bytes.substr(1000, 256)), "") << "image bytes left behind";
+  EXPECT_EQ(found_anywhere(image_bytes.substr(150, 256)), "") << "crop bytes left behind";
+  EXPECT_EQ(found_anywhere(descriptor_bytes), "") << "descriptor left behind";
+  EXPECT_NE(found_anywhere("KEEP-marker"), "") << "the other image's provenance is kept";
+  SearchQuery q;
+  q.descriptor = descriptor;
+  for (const Candidate& c : gallery_->Search(q).candidates) EXPECT_NE(c.provenance.image.id, image_id);
 }
 
 TEST_F(GalleryTest, ReopensReadOnlyAndRefusesAnotherModel) {

@@ -219,6 +219,7 @@ bool Cases::Delete(int64_t case_id) {
     db.Query("DELETE FROM cases WHERE id = ?1").Bind(1, case_id).Run();
     return db.Changes() > 0;
   });
+  db_.ScrubWal();
   std::error_code ec;
   fs::remove_all(data_dir_ / "cases" / std::to_string(case_id), ec);
   if (ec) throw Error(Context((data_dir_ / "cases" / std::to_string(case_id)).string(), "cannot remove: " + ec.message()));

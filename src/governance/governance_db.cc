@@ -45,12 +45,20 @@ GovernanceDb::GovernanceDb(const std::filesystem::path& path, Clock clock) : pat
   if (db_->QueryText("PRAGMA journal_mode = WAL") != "wal") {
     throw Error(Context(path_.string(), "cannot use WAL journal mode"));
   }
-  db_->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+  // secure_delete: deleted rows (a deleted case's probes and searches) are
+  // overwritten in the file rather than left in free pages.
+  db_->Exec("PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;");
   std::lock_guard lock(mu_);
   SqliteTransaction tx(*db_, SqliteTransaction::Mode::kWrite);
   db_->Exec("PRAGMA application_id = " + std::to_string(kGovernanceApplicationId));
   db_->Exec("CREATE TABLE IF NOT EXISTS schema_versions (module TEXT PRIMARY KEY, version INTEGER NOT NULL)");
   tx.Commit();
+}
+
+void GovernanceDb::ScrubWal() {
+  std::lock_guard lock(mu_);
+  auto q = db_->Query("PRAGMA wal_checkpoint(TRUNCATE)");
+  q.Step();
 }
 
 void GovernanceDb::EnsureSchema(const std::string& module, const std::vector<std::string>& migrations) {

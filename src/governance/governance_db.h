@@ -69,6 +69,11 @@ class GovernanceDb {
     }
   }
 
+  // Copies the WAL into the file and truncates it, so that earlier versions
+  // of deleted rows do not linger there (best effort: an open reader's
+  // snapshot keeps the WAL until the next call).
+  void ScrubWal();
+
   int64_t Now() const { return clock_(); }
   const Clock& clock() const { return clock_; }
   const std::filesystem::path& path() const { return path_; }

@@ -458,6 +458,13 @@ TEST_F(Server, DeletingACaseDeletesItsProbePhotosAndKeepsTheAuditTrail) {
   }
   EXPECT_TRUE(search && deleted) << audit.body;
   EXPECT_EQ(As("ada").Get("/api/v1/audit/verify").json["ok"], true);
+  // The probe's sha256 stays in the audit trail (by design), but its stored
+  // path, which only the probe row held, is nowhere in the governance files.
+  std::string stored = "cases/" + std::to_string(f.case_id) + "/";
+  for (const char* file : {"governance.db", "governance.db-wal"}) {
+    if (!fs::exists(data_ / file)) continue;
+    EXPECT_EQ(ReadFileText(data_ / file).find(stored), std::string::npos) << file;
+  }
   // A folder left by a deletion interrupted after its commit is swept at the next start.
   fs::create_directories(data_ / "cases" / "999");
   std::ofstream(data_ / "cases" / "999" / "left.jpg") << "x";
