@@ -111,8 +111,9 @@ void Run(const DemoFlags& flags) {
   ho.host = flags.listen.substr(0, colon);
   ho.port = colon == std::string::npos ? -1 : std::atoi(flags.listen.c_str() + colon + 1);
   if (colon == std::string::npos || ho.port < 0 || ho.port > 65535) throw Error("--listen: give HOST:PORT");
-  std::printf("Now the web app: open it in a browser, log in as admin, create an investigator on the Admin page,\n"
-              "log in as that investigator, open a case and search with a photo. Ctrl-C stops the server.\n\n");
+  std::printf("Now the web app: open it in a browser, log in as admin (and choose your own password), create an\n"
+              "investigator on the Admin page, log in as that investigator, open a case and search with a photo.\n"
+              "Ctrl-C stops the server.\n\n");
   Serve(manifest, so, ho);
 }
 
