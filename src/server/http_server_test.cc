@@ -16,6 +16,9 @@
 
 #include <gtest/gtest.h>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include "common/file_util.h"
 #include "ingest/ingest_pipeline.h"
 #include "test_env.h"
@@ -129,6 +132,7 @@ class Server : public ::testing::Test {
     so.pipelines = 1;
     so.max_upload_bytes = 2 << 20;
     so.accounts.fast_hashing = true;
+    so.gallery_reopen_seconds = 0;
     service_ = std::make_unique<Service>(*manifest_, so, [this] { return now_.load(); });
     admin_password_ = service_->EnsureAdmin();
     HttpServerOptions ho;
@@ -471,6 +475,36 @@ TEST_F(Server, DeletingACaseDeletesItsProbePhotosAndKeepsTheAuditTrail) {
   GovernanceDb second_connection(data_ / "governance.db");
   Cases reopened(second_connection, data_);
   EXPECT_FALSE(fs::exists(data_ / "cases" / "999"));
+}
+
+TEST_F(Server, SearchesSeeFacesThatAnotherWriterIngestedMeanwhile) {
+  Flow first = IvanSearches();
+  int64_t before = first.search["faces_searched"];
+  {
+    // Another writer (as `lineup ingest` in another process would) adds a mirrored demo photo.
+    fs::path more = testing::TempDir("server-more");
+    cv::Mat image = cv::imread(testing::DemoPhoto(1).string());
+    cv::Mat mirrored;
+    cv::flip(image, mirrored, 1);
+    cv::imwrite((more / "mirrored.jpg").string(), mirrored);
+    GalleryOptions go;
+    go.data_dir = data_;
+    const ModelEntry& e = manifest_->Model(manifest_->GetProfile("").embedder);
+    auto writer = Gallery::Open(go, {e.id, e.output_dim});
+    IngestOptions io;
+    io.collection = "demo";
+    io.show_progress = false;
+    ASSERT_EQ(RunIngest(*writer, *manifest_, more, io).counters.images_added, 1);
+  }
+  Agent ivan = As("ivan");
+  Reply again = ivan.Post("/api/v1/searches", {{"probe_id", first.probe_id}, {"top_k", 5}});
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_GT(again.json["search"]["faces_searched"].get<int64_t>(), before);
+  bool mirrored_found = false;
+  for (const auto& c : again.json["search"]["candidates"]) {
+    mirrored_found |= c["image"]["original_name"].get<std::string>().find("mirrored.jpg") != std::string::npos;
+  }
+  EXPECT_TRUE(mirrored_found) << "the mirrored copy of the probe photo is a candidate";
 }
 
 TEST_F(Server, UsersChangeTheirOwnPassword) {

@@ -1,6 +1,7 @@
 #include "server/service.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/error.h"
 #include "server/pipeline_pool.h"
@@ -21,15 +22,21 @@ Service::Service(const ModelManifest& manifest, ServiceOptions options, Clock cl
 
 Service::~Service() = default;
 
-// Opens the gallery read-only on first use, and again whenever its vector
-// store has grown (an ingest in another process), so searches see new faces
-// without a restart. Searches in flight keep the gallery they started with.
+// Opens the gallery read-only on first use, and again when its vector store
+// has grown (an ingest in another process), so searches see new faces
+// without a restart; at most once per options_.gallery_reopen_seconds,
+// because opening reads every face id (about a second per million faces).
+// Searches in flight keep the gallery they started with.
 std::shared_ptr<Gallery> Service::CurrentGallery() {
+  const auto min_interval = std::chrono::duration<double>(options_.gallery_reopen_seconds);
   fs::path store = options_.data_dir / "vectors.lvs";
   std::error_code ec;
   uintmax_t bytes = fs::file_size(store, ec);
   std::lock_guard lock(gallery_mu_);
-  if (gallery_ && (ec || bytes == gallery_store_bytes_)) return gallery_;
+  auto now = std::chrono::steady_clock::now();
+  if (gallery_ && (ec || bytes == gallery_store_bytes_ || now - gallery_opened_at_ < min_interval)) {
+    return gallery_;
+  }
   if (ec) {
     throw ApiError(503, "no_gallery", "the gallery is empty: ingest a collection first (lineup ingest)");
   }
@@ -41,6 +48,7 @@ std::shared_ptr<Gallery> Service::CurrentGallery() {
   const ModelEntry& embedder = manifest_.Model(profile.embedder);
   gallery_ = Gallery::Open(go, {embedder.id, embedder.output_dim});
   gallery_store_bytes_ = bytes;
+  gallery_opened_at_ = now;
   return gallery_;
 }
 

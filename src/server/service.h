@@ -17,6 +17,7 @@
 //    search that showed the face.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <memory>
@@ -65,6 +66,7 @@ struct ServiceOptions {
   int default_candidates = 20;    // like the FBI's NGI-IPS candidate lists
   int max_candidates = 100;
   int64_t max_upload_bytes = 20 << 20;
+  double gallery_reopen_seconds = 5;  // least time between reopenings of a grown gallery
   AccountPolicy accounts;
 };
 
@@ -155,6 +157,7 @@ class Service {
   std::mutex gallery_mu_;
   std::shared_ptr<Gallery> gallery_;
   uintmax_t gallery_store_bytes_ = 0;  // vector store size when gallery_ was opened
+  std::chrono::steady_clock::time_point gallery_opened_at_;
 };
 
 // The JSON of a user as the API shows it (no secrets).
