@@ -20,6 +20,8 @@ void RegisterGallery(CLI::App& app);
 void RegisterServe(CLI::App& app);
 // `lineup audit verify | export | head` (cmd_audit.cc).
 void RegisterAudit(CLI::App& app);
+// `lineup report` (cmd_report.cc): oversight report over governance.db.
+void RegisterReport(CLI::App& app);
 
 inline void RegisterAll(CLI::App& app) {
   RegisterDemo(app);
@@ -31,6 +33,7 @@ inline void RegisterAll(CLI::App& app) {
   RegisterGallery(app);
   RegisterServe(app);
   RegisterAudit(app);
+  RegisterReport(app);
   RegisterEval(app);
   RegisterModels(app);
 }
