@@ -507,6 +507,26 @@ TEST_F(Server, SearchesSeeFacesThatAnotherWriterIngestedMeanwhile) {
   EXPECT_TRUE(mirrored_found) << "the mirrored copy of the probe photo is a candidate";
 }
 
+TEST_F(Server, OversightReportCountsTheSearchesOfTheRun) {
+  IvanSearches();
+  fs::path html = testing::TempDir("server-report") / "report.html";
+  std::string cmd = std::string(LINEUP_BINARY) + " report --json --html '" + html.string() + "' --data '" +
+                    data_.string() + "' --since 2020-01-01 --until 2030-12-31 2>/dev/null";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  ASSERT_EQ(pclose(pipe), 0) << out;
+  nlohmann::json report = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << out;
+  EXPECT_NE(out.find("\"ivan\""), std::string::npos) << out;
+  EXPECT_NE(out.find("serious_crime"), std::string::npos) << out;
+  std::string page = ReadFileText(html);
+  EXPECT_NE(page.find("<svg"), std::string::npos);
+  EXPECT_EQ(page.find("<script"), std::string::npos) << "no scripts, and the hostile purpose is escaped";
+}
+
 TEST_F(Server, UsersChangeTheirOwnPassword) {
   Agent ivan = As("ivan");
   EXPECT_EQ(ivan.Post("/api/v1/password", {{"current", "wrong"}, {"new", "a brand new password"}}).status, 400);
