@@ -126,12 +126,22 @@ export async function pageAudit(ctx) {
     'Export JSON lines',
   );
 
+  // The oversight report of the filter's period (default: the last 30 days), in a new tab.
+  const period = {};
+  if (filters.since) period.since = filters.since;
+  if (filters.until) period.until = filters.until;
+  const report = h(
+    'a',
+    { class: 'btn btn-quiet', href: `${API}/report${query({ format: 'html', ...period })}`, target: '_blank', rel: 'noopener noreferrer', testid: 'oversight-report' },
+    'Oversight report',
+  );
+
   const listBox = h('div', { class: 'audit-list' }, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
   replace(
     ctx.main,
     h('h1', { testid: 'page-title' }, 'Audit log'),
     form,
-    h('div', { class: 'toolbar' }, verifyBtn, exportCsv, exportJsonl),
+    h('div', { class: 'toolbar' }, verifyBtn, exportCsv, exportJsonl, report),
     verifyOut,
     listBox,
   );

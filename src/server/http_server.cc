@@ -214,6 +214,24 @@ const std::vector<Route>& Routes() {
        [](Service& s, RouteContext& c) { return Json(s.AuditQuery(c.caller, FilterFromQuery(c.req))); }},
       {"GET", "/api/v1/audit/verify", "Verify the audit hash chain", "auditor", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.AuditVerify(c.caller)); }},
+      {"GET", "/api/v1/report", "Oversight report of a period (since, until: YYYY-MM-DD; format=html|csv); audited",
+       "auditor", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) {
+         std::string format = c.req.has_param("format") ? c.req.get_param_value("format") : "html";
+         FileText report =
+             s.OversightReportFile(c.caller, c.req.get_param_value("since"), c.req.get_param_value("until"), format);
+         Reply r;
+         r.text = std::move(report.text);
+         r.content_type = report.content_type;
+         // The page is self-contained: its own inline CSS, inline SVG, no scripts.
+         if (format == "html") {
+           r.headers.push_back({"Content-Security-Policy",
+                                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"});
+         } else {
+           r.headers.push_back({"Content-Disposition", "attachment; filename=\"lineup-oversight.csv\""});
+         }
+         return r;
+       }},
       {"GET", "/api/v1/audit/export", "Export audit records (format=csv|jsonl, same filters); audited", "auditor",
        Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) {
@@ -239,9 +257,11 @@ void SetSecurityHeaders(httplib::Response& res, bool tls) {
   res.set_header("Referrer-Policy", "no-referrer");
   res.set_header("Cross-Origin-Opener-Policy", "same-origin");
   res.set_header("Permissions-Policy", "camera=(self), microphone=(), geolocation=()");
-  res.set_header("Content-Security-Policy",
-                 "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
-                 "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  if (!res.has_header("Content-Security-Policy")) {
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+                   "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+  }
   if (tls) res.set_header("Strict-Transport-Security", "max-age=31536000");
 }
 

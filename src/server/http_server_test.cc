@@ -359,6 +359,7 @@ TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
       {"GET", "/api/v1/audit", "/api/v1/audit", {401, 403, 403, 403, 403, 403, 200}, none},
       {"GET", "/api/v1/audit/verify", "/api/v1/audit/verify", {401, 403, 403, 403, 403, 403, 200}, none},
       {"GET", "/api/v1/audit/export", "/api/v1/audit/export?format=jsonl", {401, 403, 403, 403, 403, 403, 200}, none},
+      {"GET", "/api/v1/report", "/api/v1/report?format=csv", {401, 403, 403, 403, 403, 403, 200}, none},
       // Near the end: the owner deletes the case, so later callers find nothing.
       {"DELETE", "/api/v1/cases/{id}", "/api/v1/cases/" + c, {401, 404, 200, 404, 404, 404, 404}, none},
       {"POST", "/api/v1/logout", "/api/v1/logout", {401, 200, 200, 200, 200, 200, 200}, none},  // last: ends sessions
@@ -525,6 +526,26 @@ TEST_F(Server, OversightReportCountsTheSearchesOfTheRun) {
   std::string page = ReadFileText(html);
   EXPECT_NE(page.find("<svg"), std::string::npos);
   EXPECT_EQ(page.find("<script"), std::string::npos) << "no scripts, and the hostile purpose is escaped";
+}
+
+TEST_F(Server, AuditorsGetTheOversightReportAsAPage) {
+  IvanSearches();
+  Agent ada = As("ada");
+  Reply page = ada.Get("/api/v1/report?since=2020-01-01&until=2030-12-31");
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("<svg"), std::string::npos);
+  EXPECT_NE(page.body.find("ivan"), std::string::npos);
+  EXPECT_EQ(page.body.find("<script"), std::string::npos);
+  size_t policies = 0;
+  for (const auto& [name, value] : page.headers) policies += name == "Content-Security-Policy";
+  EXPECT_EQ(policies, 1u) << "one policy, the report's own";
+  Reply csv = ada.Get("/api/v1/report?format=csv&since=2020-01-01&until=2030-12-31");
+  EXPECT_EQ(csv.status, 200);
+  EXPECT_NE(csv.body.find("ivan"), std::string::npos);
+  EXPECT_EQ(ada.Get("/api/v1/report?since=yesterday").status, 400);
+  EXPECT_EQ(ada.Get("/api/v1/report?format=pdf").status, 400);
+  Reply audited = ada.Get("/api/v1/audit?action=report");
+  EXPECT_EQ(audited.json["records"].size(), 2u) << audited.body;
 }
 
 TEST_F(Server, UsersChangeTheirOwnPassword) {

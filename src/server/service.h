@@ -70,6 +70,12 @@ struct ServiceOptions {
   AccountPolicy accounts;
 };
 
+// Generated text to send, with its MIME type.
+struct FileText {
+  std::string text;
+  std::string content_type;
+};
+
 // A file to send: path and MIME type.
 struct FileReply {
   std::filesystem::path path;
@@ -127,6 +133,10 @@ class Service {
   nlohmann::json AuditVerify(const Caller& caller);
   // Returns the export text; the export is audited.
   std::string AuditExport(const Caller& caller, const std::string& format, const AuditFilter& filter);
+  // The oversight report (lineup report) of [since, until] (YYYY-MM-DD, UTC,
+  // until inclusive; default the last 30 days) as "html" or "csv"; audited.
+  FileText OversightReportFile(const Caller& caller, const std::string& since, const std::string& until,
+                           const std::string& format);
   void RecordAudit(const Caller& caller, const std::string& action, const std::string& case_number,
                    const nlohmann::json& details);
 

@@ -511,6 +511,14 @@ async function main() {
           assert(res.status === 200, `${fmt} export answered ${res.status}`);
           assert(res.body.includes(shared.caseNumber), `${fmt} export lacks the case number`);
         }
+        // the oversight report opens as its own page and names the investigator
+        const [report] = await Promise.all([page.context().waitForEvent('page'), page.getByTestId('oversight-report').click()]);
+        await report.waitForLoadState();
+        const reportText = await report.locator('body').textContent();
+        assert(reportText.includes(USERS.investigator.username), 'the oversight report does not list the investigator');
+        assert((await report.locator('svg').count()) > 0, 'the oversight report has no chart');
+        await report.screenshot({ path: path.join(OUT, 'auditor-oversight-report.png'), fullPage: true });
+        await report.close();
       },
       { needs: ['caseNumber'] },
     );
