@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/csv_writer.h"
 #include "common/error.h"
 #include "common/file_util.h"
 
@@ -230,29 +231,6 @@ void CheckAnchors(std::vector<AuditAnchor> anchors, const ChainWalk& walk, Audit
 
 // --- export
 
-// RFC 4180 cell, after the formula guard: a cell a spreadsheet would run as
-// a formula gets a leading single quote.
-std::string CsvCell(const std::string& value) {
-  std::string cell = value;
-  if (!cell.empty() && (cell[0] == '=' || cell[0] == '+' || cell[0] == '-' || cell[0] == '@')) cell.insert(0, 1, '\'');
-  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
-  std::string quoted = "\"";
-  for (char c : cell) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  quoted += '"';
-  return quoted;
-}
-
-void WriteCsvRow(std::ostream& out, const std::vector<std::string>& cells) {
-  for (size_t i = 0; i < cells.size(); ++i) {
-    if (i > 0) out << ',';
-    out << CsvCell(cells[i]);
-  }
-  out << "\r\n";
-}
-
 std::vector<std::string> CsvCells(const AuditRecord& r) {
   const AuditEvent& e = r.event;
   return {std::to_string(r.seq), std::to_string(r.time), IsoTime(r.time), std::to_string(e.actor_id),
@@ -394,9 +372,9 @@ AuditVerification AuditLog::Verify(const std::vector<AuditAnchor>& anchors) {
 }
 
 int64_t AuditLog::ExportCsv(std::ostream& out, const AuditFilter& filter) {
-  WriteCsvRow(out, {"seq", "time", "time_utc", "actor_id", "actor", "role", "action", "client", "case_number",
+  out << CsvRow({"seq", "time", "time_utc", "actor_id", "actor", "role", "action", "client", "case_number",
                     "details_json", "prev_hash", "hash"});
-  return ForEachPage(*this, filter, [&](const AuditRecord& r) { WriteCsvRow(out, CsvCells(r)); });
+  return ForEachPage(*this, filter, [&](const AuditRecord& r) { out << CsvRow(CsvCells(r)); });
 }
 
 // Bytes that are not UTF-8 (possible in a failed login's name) cannot be in

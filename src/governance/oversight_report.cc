@@ -7,6 +7,7 @@
 #include <map>
 
 #include "catalog/sqlite_db.h"
+#include "common/csv_writer.h"
 #include "common/error.h"
 #include "eval/svg_plot.h"
 
@@ -402,29 +403,14 @@ constexpr char kStyle[] =
 
 // ---------------------------------------------------------------- CSV
 
-// RFC 4180 quoting, with the spreadsheet formula guard.
-std::string CsvCell(const std::string& value) {
-  std::string text = value;
-  if (!text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@')) text = "'" + text;
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
-void CsvRow(std::string& out, const Row& cells) {
-  for (size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + CsvCell(cells[i]);
-  out += "\r\n";
-}
-
 void CsvSection(std::string& out, const std::string& name, const Row& headers, const std::vector<Row>& rows) {
   Row header = {"section"};
   header.insert(header.end(), headers.begin(), headers.end());
-  CsvRow(out, header);
+  out += CsvRow(header);
   for (const Row& row : rows) {
     Row cells = {name};
     cells.insert(cells.end(), row.begin(), row.end());
-    CsvRow(out, cells);
+    out += CsvRow(cells);
   }
 }
 
