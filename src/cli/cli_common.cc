@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/file_util.h"
 #include "common/paths.h"
+#include "governance/governance_db.h"
 
 namespace lineup::cli {
 
@@ -155,6 +156,12 @@ double Similarity(const std::vector<float>& a, const std::vector<float>& b) {
   double dot = 0;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) dot += double(a[i]) * b[i];
   return dot;
+}
+
+int64_t DayFlag(const std::string& text, const std::string& flag) {
+  std::optional<int64_t> day = ParseIsoDay(text);
+  if (!day) throw Error(Context(flag + " " + text, "expected a date as YYYY-MM-DD (UTC)"));
+  return *day;
 }
 
 }  // namespace lineup::cli

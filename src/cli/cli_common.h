@@ -63,4 +63,8 @@ GalleryModel ModelOfProfile(const ModelManifest& manifest, const std::string& pr
 // Cosine similarity of two unit vectors.
 double Similarity(const std::vector<float>& a, const std::vector<float>& b);
 
+// The Unix time of 00:00 UTC on the day a --since/--until flag names
+// (YYYY-MM-DD); throws Error naming the flag otherwise.
+int64_t DayFlag(const std::string& text, const std::string& flag);
+
 }  // namespace lineup::cli

@@ -1,6 +1,5 @@
 // lineup audit verify | export | head
 #include <charconv>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -15,7 +14,6 @@ namespace lineup::cli {
 
 namespace {
 
-constexpr int64_t kSecondsPerDay = 86400;
 
 struct AuditCommandFlags {
   GalleryFlags gallery;
@@ -65,30 +63,13 @@ AuditAnchor ParseAnchor(const std::string& text) {
   return anchor;
 }
 
-// Unix time of 00:00:00 UTC on a YYYY-MM-DD day.
-int64_t ParseDate(const std::string& text, const std::string& flag) {
-  const auto fail = [&] { return Error(Context(flag + " " + text, "expected a date as YYYY-MM-DD (UTC)")); };
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-') throw fail();
-  const auto number = [&](size_t from, size_t size) {
-    int value = 0;
-    auto [end, error] = std::from_chars(text.data() + from, text.data() + from + size, value);
-    if (error != std::errc() || end != text.data() + from + size) throw fail();
-    return value;
-  };
-  const std::chrono::year_month_day day{std::chrono::year(number(0, 4)),
-                                        std::chrono::month(static_cast<unsigned>(number(5, 2))),
-                                        std::chrono::day(static_cast<unsigned>(number(8, 2)))};
-  if (!day.ok()) throw fail();
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::sys_days(day).time_since_epoch()).count();
-}
-
 AuditFilter ExportFilter(const AuditCommandFlags& flags) {
   AuditFilter filter;
   filter.actor = flags.user;
   filter.case_number = flags.case_number;
   filter.action = flags.action;
-  if (!flags.since.empty()) filter.since = ParseDate(flags.since, "--since");
-  if (!flags.until.empty()) filter.until = ParseDate(flags.until, "--until") + kSecondsPerDay;
+  if (!flags.since.empty()) filter.since = DayFlag(flags.since, "--since");
+  if (!flags.until.empty()) filter.until = DayFlag(flags.until, "--until") + kSecondsPerDay;
   if (filter.since != 0 && filter.until != 0 && filter.since >= filter.until) {
     throw Error("audit export: --since " + flags.since + " is after --until " + flags.until);
   }

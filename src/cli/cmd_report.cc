@@ -14,8 +14,6 @@ namespace lineup::cli {
 
 namespace {
 
-constexpr int64_t kDaySeconds = 86400;
-constexpr int64_t kDefaultPeriodDays = 30;
 constexpr size_t kSummaryUsers = 5;
 
 struct ReportCommandFlags {
@@ -39,25 +37,15 @@ std::filesystem::path ReportGovernancePath(const GalleryFlags& flags) {
   return path;
 }
 
-int64_t DayFlag(const std::string& text, const std::string& flag) {
-  const std::optional<int64_t> day = ParseIsoDay(text);
-  if (!day) throw Error(Context(flag + " " + text, "expected a date as YYYY-MM-DD (UTC)"));
-  return *day;
-}
-
-// [since, until): --until names the last day included; by default the
-// period ends after the current second (a search made now is in it) and
-// starts 30 days before its end.
 ReportPeriod PeriodOf(const ReportCommandFlags& flags, int64_t now) {
-  ReportPeriod period;
-  period.until = flags.until.empty() ? now + 1 : DayFlag(flags.until, "--until") + kDaySeconds;
-  period.since = flags.since.empty() ? period.until - kDefaultPeriodDays * kDaySeconds
-                                     : DayFlag(flags.since, "--since");
-  if (period.since >= period.until) {
-    throw Error("report: the period is empty: --since " + IsoDay(period.since) + " is not before the end (" +
-                IsoTime(period.until) + ")");
+  std::optional<int64_t> since, until;
+  if (!flags.since.empty()) since = DayFlag(flags.since, "--since");
+  if (!flags.until.empty()) until = DayFlag(flags.until, "--until");
+  try {
+    return PeriodOfDays(since, until, now);
+  } catch (const Error& e) {
+    throw Error(std::string("report: ") + e.what());
   }
-  return period;
 }
 
 nlohmann::json SearchesJson(const std::vector<ReportSearch>& searches) {

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 
 #include "common/error.h"
@@ -14,6 +15,8 @@ namespace {
 // "LNGV": tells a governance file from a catalog or any other SQLite file.
 constexpr int64_t kGovernanceApplicationId = 0x4c4e4756;
 constexpr int kBusyTimeoutMs = 10000;
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
 
 }  // namespace
 
@@ -31,6 +34,32 @@ std::string IsoTime(int64_t unix_seconds) {
   char buffer[32];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buffer;
+}
+
+std::string IsoDay(int64_t unix_seconds) {
+  const std::chrono::sys_days day{std::chrono::days{FloorDiv(unix_seconds, kSecondsPerDay)}};
+  const std::chrono::year_month_day ymd{day};
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buffer;
+}
+
+std::optional<int64_t> ParseIsoDay(std::string_view text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+  int parts[3] = {0, 0, 0};
+  const size_t starts[3] = {0, 5, 8}, sizes[3] = {4, 2, 2};
+  for (int i = 0; i < 3; ++i) {
+    for (size_t k = starts[i]; k < starts[i] + sizes[i]; ++k) {
+      if (text[k] < '0' || text[k] > '9') return std::nullopt;
+      parts[i] = parts[i] * 10 + (text[k] - '0');
+    }
+  }
+  const std::chrono::year_month_day ymd{std::chrono::year{parts[0]},
+                                        std::chrono::month{static_cast<unsigned>(parts[1])},
+                                        std::chrono::day{static_cast<unsigned>(parts[2])}};
+  if (!ymd.ok()) return std::nullopt;
+  return std::chrono::sys_days{ymd}.time_since_epoch().count() * kSecondsPerDay;
 }
 
 GovernanceDb::GovernanceDb(const std::filesystem::path& path, Clock clock) : path_(path), clock_(std::move(clock)) {

@@ -20,7 +20,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog/sqlite_db.h"
@@ -31,8 +33,15 @@ namespace lineup {
 using Clock = std::function<int64_t()>;
 Clock SystemClock();
 
+inline constexpr int64_t kSecondsPerDay = 86400;
+
 // "2026-12-01T20:09:04Z" for a Unix time.
 std::string IsoTime(int64_t unix_seconds);
+// "2026-12-01" for a Unix time (UTC).
+std::string IsoDay(int64_t unix_seconds);
+// The Unix time of 00:00 UTC on a "YYYY-MM-DD" day; nullopt unless the text
+// is exactly that form and a real calendar day.
+std::optional<int64_t> ParseIsoDay(std::string_view text);
 
 class GovernanceDb {
  public:

@@ -15,7 +15,6 @@ namespace lineup {
 
 namespace {
 
-constexpr int64_t kSecondsPerDay = 86400;
 // Longer periods chart only the days between the first and the last search.
 constexpr int64_t kMaxChartDays = 3660;
 constexpr size_t kMaxBars = 30;
@@ -427,30 +426,15 @@ std::vector<Row> CsvSummary(const OversightReport& r) {
 
 }  // namespace
 
-std::string IsoDay(int64_t unix_seconds) {
-  const std::chrono::sys_days day{std::chrono::days{FloorDiv(unix_seconds, kSecondsPerDay)}};
-  const std::chrono::year_month_day ymd{day};
-  char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-  return buffer;
-}
-
-std::optional<int64_t> ParseIsoDay(std::string_view text) {
-  if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
-  int parts[3] = {0, 0, 0};
-  const size_t starts[3] = {0, 5, 8}, sizes[3] = {4, 2, 2};
-  for (int i = 0; i < 3; ++i) {
-    for (size_t k = starts[i]; k < starts[i] + sizes[i]; ++k) {
-      if (text[k] < '0' || text[k] > '9') return std::nullopt;
-      parts[i] = parts[i] * 10 + (text[k] - '0');
-    }
+ReportPeriod PeriodOfDays(std::optional<int64_t> since_day, std::optional<int64_t> until_day, int64_t now) {
+  ReportPeriod period;
+  period.until = until_day ? *until_day + kSecondsPerDay : now + 1;
+  period.since = since_day ? *since_day : period.until - kDefaultPeriodDays * kSecondsPerDay;
+  if (period.since >= period.until) {
+    throw Error("the period is empty: " + IsoDay(period.since) + " is not before the end (" + IsoTime(period.until) +
+                ")");
   }
-  const std::chrono::year_month_day ymd{std::chrono::year{parts[0]},
-                                        std::chrono::month{static_cast<unsigned>(parts[1])},
-                                        std::chrono::day{static_cast<unsigned>(parts[2])}};
-  if (!ymd.ok()) return std::nullopt;
-  return std::chrono::sys_days{ymd}.time_since_epoch().count() * kSecondsPerDay;
+  return period;
 }
 
 OversightReport BuildOversightReport(GovernanceDb& db, const ReportPeriod& period, const ReportOptions& options) {

@@ -131,10 +131,11 @@ std::string RenderReportHtml(const OversightReport& report);
 // evaluate them.
 std::string RenderReportCsv(const OversightReport& report);
 
-// "2026-12-01" for a Unix time (UTC).
-std::string IsoDay(int64_t unix_seconds);
-// The Unix time of 00:00 UTC on a "YYYY-MM-DD" day; nullopt unless the text
-// is exactly that form and a real calendar day.
-std::optional<int64_t> ParseIsoDay(std::string_view text);
+inline constexpr int64_t kDefaultPeriodDays = 30;
+// The period a report covers, from days as ParseIsoDay gives them:
+// `until_day` is the last day included (default: up to and including the
+// current second, `now`), `since_day` the first (default: kDefaultPeriodDays
+// before the end). Throws Error if the period is empty.
+ReportPeriod PeriodOfDays(std::optional<int64_t> since_day, std::optional<int64_t> until_day, int64_t now);
 
 }  // namespace lineup

@@ -4,7 +4,6 @@
 #include <sodium.h>
 
 #include <chrono>
-#include <ctime>
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -63,14 +62,13 @@ Reply Json(nlohmann::json j, int status = 200) {
   return r;
 }
 
-int64_t ParseDate(const std::string& text, const char* name) {
-  if (text.empty()) return 0;
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%d", &tm);
-  if (end == nullptr || *end != '\0') {
-    throw ApiError(400, "bad_request", std::string(name) + ": a date as YYYY-MM-DD");
-  }
-  return static_cast<int64_t>(timegm(&tm));
+// The day a query parameter names (00:00 UTC), nullopt when it is absent.
+std::optional<int64_t> DayParam(const httplib::Request& req, const char* name) {
+  std::string text = req.get_param_value(name);
+  if (text.empty()) return std::nullopt;
+  std::optional<int64_t> day = ParseIsoDay(text);
+  if (!day) throw ApiError(400, "bad_request", std::string(name) + ": a date as YYYY-MM-DD");
+  return day;
 }
 
 AuditFilter FilterFromQuery(const httplib::Request& req) {
@@ -79,9 +77,9 @@ AuditFilter FilterFromQuery(const httplib::Request& req) {
   f.case_number = req.get_param_value("case");
   f.action = req.get_param_value("action");
   f.text = req.get_param_value("text");
-  f.since = ParseDate(req.get_param_value("since"), "since");
-  int64_t until = ParseDate(req.get_param_value("until"), "until");
-  f.until = until ? until + 86400 : 0;  // the whole day named
+  f.since = DayParam(req, "since").value_or(0);
+  std::optional<int64_t> until = DayParam(req, "until");
+  f.until = until ? *until + kSecondsPerDay : 0;  // the whole day named
   try {
     if (req.has_param("after")) f.after_seq = std::stoll(req.get_param_value("after"));
     if (req.has_param("limit")) f.limit = std::clamp<int64_t>(std::stoll(req.get_param_value("limit")), 1, 1000);
@@ -219,7 +217,7 @@ const std::vector<Route>& Routes() {
        [](Service& s, RouteContext& c) {
          std::string format = c.req.has_param("format") ? c.req.get_param_value("format") : "html";
          FileText report =
-             s.OversightReportFile(c.caller, c.req.get_param_value("since"), c.req.get_param_value("until"), format);
+             s.OversightReportFile(c.caller, DayParam(c.req, "since"), DayParam(c.req, "until"), format);
          Reply r;
          r.text = std::move(report.text);
          r.content_type = report.content_type;

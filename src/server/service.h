@@ -133,10 +133,11 @@ class Service {
   nlohmann::json AuditVerify(const Caller& caller);
   // Returns the export text; the export is audited.
   std::string AuditExport(const Caller& caller, const std::string& format, const AuditFilter& filter);
-  // The oversight report (lineup report) of [since, until] (YYYY-MM-DD, UTC,
-  // until inclusive; default the last 30 days) as "html" or "csv"; audited.
-  FileText OversightReportFile(const Caller& caller, const std::string& since, const std::string& until,
-                           const std::string& format);
+  // The oversight report (lineup report) from `since_day` through
+  // `until_day` (days as ParseIsoDay gives them; PeriodOfDays's defaults) as
+  // "html" or "csv"; audited.
+  FileText OversightReportFile(const Caller& caller, std::optional<int64_t> since_day,
+                               std::optional<int64_t> until_day, const std::string& format);
   void RecordAudit(const Caller& caller, const std::string& action, const std::string& case_number,
                    const nlohmann::json& details);
 

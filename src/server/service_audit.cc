@@ -61,22 +61,16 @@ std::string Service::AuditExport(const Caller& caller, const std::string& format
   return out.str();
 }
 
-FileText Service::OversightReportFile(const Caller& caller, const std::string& since, const std::string& until,
-                                  const std::string& format) {
+FileText Service::OversightReportFile(const Caller& caller, std::optional<int64_t> since_day,
+                                      std::optional<int64_t> until_day, const std::string& format) {
   RequireRole(caller, {Role::kAuditor});
   if (format != "html" && format != "csv") throw ApiError(400, "bad_request", "format: html or csv");
-  auto day = [](const std::string& text, const char* name) -> std::optional<int64_t> {
-    if (text.empty()) return std::nullopt;
-    std::optional<int64_t> t = ParseIsoDay(text);
-    if (!t) throw ApiError(400, "bad_request", std::string(name) + ": a date as YYYY-MM-DD");
-    return t;
-  };
   ReportPeriod period;
-  std::optional<int64_t> until_day = day(until, "until");
-  period.until = until_day ? *until_day + 86400 : db_->Now() + 1;
-  std::optional<int64_t> since_day = day(since, "since");
-  period.since = since_day ? *since_day : period.until - 30 * 86400;
-  if (period.since >= period.until) throw ApiError(400, "bad_request", "since must be before until");
+  try {
+    period = PeriodOfDays(since_day, until_day, db_->Now());
+  } catch (const Error& e) {
+    throw ApiError(400, "bad_request", e.what());
+  }
   OversightReport report = BuildOversightReport(*db_, period);
   RecordAudit(caller, "report", "", {{"since", IsoTime(period.since)}, {"until", IsoTime(period.until)}, {"format", format}});
   if (format == "csv") return {RenderReportCsv(report), "text/csv; charset=utf-8"};
