@@ -320,7 +320,8 @@ void Configure(SqliteDb& db) {
                                    "memory support?)"));
   }
   // secure_delete: deleted rows are overwritten with zeros in the file, so an
-  // erasure leaves no copy in free pages (with ScrubWalLocked, none in the WAL).
+  // erasure leaves no copy in free pages (and, with TruncateWal after each
+  // deletion, none in the WAL).
   db.Exec(
       "PRAGMA synchronous = FULL;"
       "PRAGMA secure_delete = ON;"
@@ -572,7 +573,7 @@ class SqliteCatalog final : public Catalog {
       if (db_->Changes() == 1) deleted.push_back(id);
     }
     tx.Commit();
-    ScrubWalLocked();
+    db_->TruncateWal();  // no copy of the deleted rows stays in the WAL
     return deleted;
   }
 
@@ -587,7 +588,7 @@ class SqliteCatalog final : public Catalog {
     q.Bind(1, image_id).Run();
     DeleteOrphanSourcesLocked(sources);
     tx.Commit();
-    ScrubWalLocked();
+    db_->TruncateWal();  // no copy of the deleted rows stays in the WAL
     return faces;
   }
 
@@ -601,7 +602,7 @@ class SqliteCatalog final : public Catalog {
     db_->Query("DELETE FROM images WHERE source_id = ?1").Bind(1, source_id).Run();
     db_->Query("DELETE FROM sources WHERE id = ?1").Bind(1, source_id).Run();
     tx.Commit();
-    ScrubWalLocked();
+    db_->TruncateWal();  // no copy of the deleted rows stays in the WAL
     return faces;
   }
 
@@ -632,18 +633,8 @@ class SqliteCatalog final : public Catalog {
         "(SELECT 1 FROM images WHERE images.source_id = sources.id);"
         "DELETE FROM temp.doomed_sources;");
     tx.Commit();
-    ScrubWalLocked();
+    db_->TruncateWal();  // no copy of the deleted rows stays in the WAL
     return faces;
-  }
-
-  // The WAL keeps earlier versions of the pages a deletion changed (the rows
-  // as they were) until it is checkpointed and reset: copy every frame into
-  // the file and truncate the WAL to zero bytes. If a reader holds an old
-  // snapshot the WAL cannot be reset now; the next deletion (or
-  // `lineup gallery compact`) tries again.
-  void ScrubWalLocked() {
-    auto q = db_->Query("PRAGMA wal_checkpoint(TRUNCATE)");
-    q.Step();
   }
 
   // --- ingest jobs

@@ -176,6 +176,11 @@ int64_t SqliteDb::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_
 int64_t SqliteDb::Changes() const { return sqlite3_changes64(db_); }
 bool SqliteDb::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
+void SqliteDb::TruncateWal() {
+  auto q = Query("PRAGMA wal_checkpoint(TRUNCATE)");
+  q.Step();
+}
+
 // --- SqliteTransaction
 
 SqliteTransaction::SqliteTransaction(SqliteDb& db, Mode mode) : db_(db) {

@@ -91,6 +91,12 @@ class SqliteDb {
   int64_t LastInsertRowId() const;
   int64_t Changes() const;
   bool InTransaction() const;
+  // Copies every WAL frame into the file and truncates the WAL to zero bytes,
+  // so that earlier versions of changed pages (rows as they were before a
+  // deletion) do not linger there. Best effort: while another connection
+  // reads an old snapshot the WAL cannot be reset, and the next call tries
+  // again. Call outside a transaction.
+  void TruncateWal();
 
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }

@@ -59,6 +59,8 @@ void Run(const DemoFlags& flags) {
   fs::path photos_dir = flags.photos_dir.empty() ? PackagesDir() / "@vladmandic/face-api/demo" : fs::path(flags.photos_dir);
   fs::path out = flags.out_dir.empty() ? VarDir() / "demo" : fs::path(flags.out_dir);
   std::vector<fs::path> photos = DemoPhotos(photos_dir);
+  HttpServerOptions ho;
+  if (!flags.no_serve) ParseListen(flags.listen, &ho);  // a bad --listen fails before the work
   fs::create_directories(out);
   fs::remove_all(out / "gallery");  // a fresh demo gallery each run
 
@@ -106,11 +108,6 @@ void Run(const DemoFlags& flags) {
   ServiceOptions so;
   so.data_dir = go.data_dir;
   so.profile = flags.engine.profile;
-  HttpServerOptions ho;
-  size_t colon = flags.listen.rfind(':');
-  ho.host = flags.listen.substr(0, colon);
-  ho.port = colon == std::string::npos ? -1 : std::atoi(flags.listen.c_str() + colon + 1);
-  if (colon == std::string::npos || ho.port < 0 || ho.port > 65535) throw Error("--listen: give HOST:PORT");
   std::printf("Now the web app: open it in a browser, log in as admin (and choose your own password), create an\n"
               "investigator on the Admin page, log in as that investigator, open a case and search with a photo.\n"
               "Ctrl-C stops the server.\n\n");

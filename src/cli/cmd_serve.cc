@@ -29,20 +29,6 @@ struct ServeFlags {
   GalleryFlags gallery;
 };
 
-void ParseListen(const std::string& listen, HttpServerOptions* options) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon + 1 == listen.size()) {
-    throw Error("--listen " + listen + ": give HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:443");
-  }
-  options->host = listen.substr(0, colon);
-  try {
-    options->port = std::stoi(listen.substr(colon + 1));
-  } catch (const std::exception&) {
-    options->port = -1;
-  }
-  if (options->port < 0 || options->port > 65535) throw Error("--listen " + listen + ": the port is 0..65535");
-}
-
 void Run(ServeFlags& flags) {
   ModelManifest manifest = LoadManifest(flags.engine);
   ServiceOptions so;
@@ -67,6 +53,20 @@ void Run(ServeFlags& flags) {
 }
 
 }  // namespace
+
+void ParseListen(const std::string& listen, HttpServerOptions* options) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 == listen.size()) {
+    throw Error("--listen " + listen + ": give HOST:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:443");
+  }
+  options->host = listen.substr(0, colon);
+  try {
+    options->port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    options->port = -1;
+  }
+  if (options->port < 0 || options->port > 65535) throw Error("--listen " + listen + ": the port is 0..65535");
+}
 
 void Serve(const ModelManifest& manifest, const ServiceOptions& service_options, const HttpServerOptions& options) {
   // SIGINT/SIGTERM are taken by one thread with sigwait (never in a signal

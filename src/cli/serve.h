@@ -8,6 +8,9 @@
 
 namespace lineup::cli {
 
+// Sets options->host and ->port from --listen HOST:PORT; throws Error otherwise.
+void ParseListen(const std::string& listen, HttpServerOptions* options);
+
 void Serve(const ModelManifest& manifest, const ServiceOptions& service_options, const HttpServerOptions& options);
 
 }  // namespace lineup::cli

@@ -423,6 +423,11 @@ void Gallery::BuildIndex(bool force, bool show_progress) {
   }
 }
 
+size_t Gallery::LiveFaces() {
+  std::shared_lock lock(mutex_);
+  return live_count_;
+}
+
 GalleryStats Gallery::Stats() {
   GalleryStats s;
   s.catalog = catalog_->Stats();

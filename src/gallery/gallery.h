@@ -166,6 +166,9 @@ class Gallery {
   // records/files and catalog faces without a vector.
   CheckReport Check(bool repair, bool show_progress);
   GalleryStats Stats();
+  // Searchable faces, from the live set (no catalog query: cheap enough for
+  // every metrics scrape).
+  size_t LiveFaces();
 
   std::filesystem::path ImagePath(const ImageRecord& image) const;
   std::filesystem::path CropPath(int64_t face_id) const;

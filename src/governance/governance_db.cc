@@ -86,8 +86,7 @@ GovernanceDb::GovernanceDb(const std::filesystem::path& path, Clock clock) : pat
 
 void GovernanceDb::ScrubWal() {
   std::lock_guard lock(mu_);
-  auto q = db_->Query("PRAGMA wal_checkpoint(TRUNCATE)");
-  q.Step();
+  db_->TruncateWal();
 }
 
 void GovernanceDb::EnsureSchema(const std::string& module, const std::vector<std::string>& migrations) {

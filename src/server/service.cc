@@ -54,7 +54,7 @@ std::shared_ptr<Gallery> Service::CurrentGallery() {
 
 int64_t Service::GalleryFaces() {
   try {
-    return static_cast<int64_t>(CurrentGallery()->Stats().live_faces);
+    return static_cast<int64_t>(CurrentGallery()->LiveFaces());
   } catch (const Error&) {
     return 0;
   }

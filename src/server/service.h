@@ -152,10 +152,13 @@ class Service {
   Case VisibleCase(const Caller& caller, int64_t case_id);  // 404 unless the caller may read it
   Case OwnCase(const Caller& caller, int64_t case_id);      // 404 unless the caller owns it
   bool CanRead(const Caller& caller, const Case& c) const;
+  struct ListScope {
+    int64_t owner_id;
+    std::string unit;
+  };
+  std::optional<ListScope> ListScopeOf(const Caller& caller) const;
   SearchRecord VisibleSearch(const Caller& caller, int64_t search_id, Case* c);
   nlohmann::json SearchJson(const SearchRecord& s, const Case& c, bool with_candidates);
-  nlohmann::json CandidateJson(const SearchRecord& s, const SearchCandidate& c, const FaceProvenance* p,
-                               const std::vector<Decision>& decisions);
   User Actor(const Caller& caller) const { return caller.user; }
 
   const ModelManifest& manifest_;

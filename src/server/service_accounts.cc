@@ -1,40 +1,17 @@
 // Service: accounts, sessions, tokens and TOTP.
 #include <sodium.h>
 
+#include "server/request_fields.h"
 #include "server/service.h"
 
 namespace lineup {
 
 namespace {
 
-std::string StringField(const nlohmann::json& body, const char* name, bool required = true) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) {
-    if (required) throw ApiError(400, "bad_request", std::string("missing field \"") + name + "\"");
-    return "";
-  }
-  if (!it->is_string()) throw ApiError(400, "bad_request", std::string("field \"") + name + "\" must be a string");
-  return it->get<std::string>();
-}
-
 Role RoleField(const nlohmann::json& body) {
-  std::optional<Role> role = RoleFromString(StringField(body, "role"));
+  std::optional<Role> role = RoleFromString(StringField(body, "role", true));
   if (!role) throw ApiError(400, "bad_request", "role: one of admin, supervisor, investigator, auditor");
   return *role;
-}
-
-// Account errors (bad name, short password, name taken) as 400 / 409.
-template <typename F>
-auto AsBadRequest(F&& f) {
-  try {
-    return f();
-  } catch (const ApiError&) {
-    throw;
-  } catch (const Error& e) {
-    std::string message = e.what();
-    bool conflict = message.find("taken") != std::string::npos || message.find("already") != std::string::npos;
-    throw ApiError(conflict ? 409 : 400, conflict ? "conflict" : "bad_request", message);
-  }
 }
 
 std::string RandomPassword() {
@@ -61,9 +38,9 @@ std::string Service::EnsureAdmin() {
 }
 
 LoginResult Service::Login(const nlohmann::json& body, const std::string& client) {
-  std::string username = StringField(body, "username");
-  std::string password = StringField(body, "password");
-  std::string totp = StringField(body, "totp", false);
+  std::string username = StringField(body, "username", true);
+  std::string password = StringField(body, "password", true);
+  std::string totp = StringField(body, "totp");
   LoginResult r = accounts_->Login(username, password, totp);
   Caller who{r.user.value_or(User{}), client, false};
   if (!r.user) who.user.username = username.substr(0, 64);
@@ -79,13 +56,13 @@ void Service::Logout(const Caller& caller, const std::string& session_token) {
 
 nlohmann::json Service::Register(const nlohmann::json& body, const std::string& client) {
   NewUser n;
-  n.username = StringField(body, "username");
-  n.password = StringField(body, "password");
-  n.display_name = StringField(body, "display_name", false);
-  n.unit = StringField(body, "unit", false);
+  n.username = StringField(body, "username", true);
+  n.password = StringField(body, "password", true);
+  n.display_name = StringField(body, "display_name");
+  n.unit = StringField(body, "unit");
   n.role = Role::kInvestigator;
   n.active = false;
-  User u = AsBadRequest([&] { return accounts_->CreateUser(n); });
+  User u = AsClientError([&] { return accounts_->CreateUser(n); });
   RecordAudit({u, client, false}, "account_change", "", {{"event", "registered, awaiting approval"}, {"unit", u.unit}});
   return {{"user", UserJson(u)}};
 }
@@ -102,15 +79,15 @@ nlohmann::json Service::ListUsers(const Caller& caller) {
 nlohmann::json Service::CreateUser(const Caller& caller, const nlohmann::json& body) {
   RequireRole(caller, {Role::kAdmin});
   NewUser n;
-  n.username = StringField(body, "username");
-  n.password = StringField(body, "password");
-  n.display_name = StringField(body, "display_name", false);
-  n.unit = StringField(body, "unit", false);
+  n.username = StringField(body, "username", true);
+  n.password = StringField(body, "password", true);
+  n.display_name = StringField(body, "display_name");
+  n.unit = StringField(body, "unit");
   n.role = RoleField(body);
   n.active = true;
   bool temporary = body.contains("temporary_password") && body["temporary_password"].is_boolean() &&
                    body["temporary_password"].get<bool>();
-  User u = AsBadRequest([&] { return accounts_->CreateUser(n); });
+  User u = AsClientError([&] { return accounts_->CreateUser(n); });
   if (temporary) {
     accounts_->RequirePasswordChange(u.id);
     u = *accounts_->GetUser(u.id);
@@ -160,13 +137,13 @@ nlohmann::json Service::Approve(const Caller& caller, int64_t user_id) {
   if (!u || (caller.user.role == Role::kSupervisor && u->unit != caller.user.unit)) {
     throw ApiError(404, "not_found", "no such account awaiting your approval");
   }
-  User approved = AsBadRequest([&] { return accounts_->Approve(user_id, caller.user); });
+  User approved = AsClientError([&] { return accounts_->Approve(user_id, caller.user); });
   RecordAudit(caller, "account_change", "", {{"event", "account approved"}, {"user", approved.username}});
   return {{"user", UserJson(approved)}};
 }
 
 nlohmann::json Service::CreateToken(const Caller& caller, const nlohmann::json& body) {
-  std::string name = StringField(body, "name");
+  std::string name = StringField(body, "name", true);
   if (name.empty() || name.size() > 100) throw ApiError(400, "bad_request", "name: 1 to 100 characters");
   ApiToken t = accounts_->CreateApiToken(caller.user.id, name);
   RecordAudit(caller, "account_change", "", {{"event", "API token created"}, {"token_id", t.id}, {"name", name}});
@@ -194,9 +171,9 @@ nlohmann::json Service::RevokeToken(const Caller& caller, int64_t token_id) {
 }
 
 nlohmann::json Service::ChangePassword(const Caller& caller, const nlohmann::json& body) {
-  std::string current = StringField(body, "current");
-  std::string replacement = StringField(body, "new");
-  AsBadRequest([&] {
+  std::string current = StringField(body, "current", true);
+  std::string replacement = StringField(body, "new", true);
+  AsClientError([&] {
     accounts_->ChangeOwnPassword(caller.user.id, current, replacement);
     return 0;
   });
@@ -210,7 +187,7 @@ nlohmann::json Service::BeginTotp(const Caller& caller) {
 }
 
 nlohmann::json Service::ConfirmTotp(const Caller& caller, const nlohmann::json& body) {
-  if (!accounts_->ConfirmTotp(caller.user.id, StringField(body, "code"))) {
+  if (!accounts_->ConfirmTotp(caller.user.id, StringField(body, "code", true))) {
     throw ApiError(400, "bad_totp", "the code does not match; check the authenticator's clock and try again");
   }
   RecordAudit(caller, "account_change", "", {{"event", "TOTP enabled"}});

@@ -5,6 +5,7 @@
 #include "engine/face_choice.h"
 #include "image/image_loader.h"
 #include "server/pipeline_pool.h"
+#include "server/request_fields.h"
 #include "server/service.h"
 
 namespace lineup {
@@ -32,20 +33,6 @@ std::string ContentTypeOf(const fs::path& path) {
     if (info.first == ext) return info.second;
   }
   return "application/octet-stream";
-}
-
-int64_t IntField(const nlohmann::json& body, const char* name, int64_t fallback) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return fallback;
-  if (!it->is_number_integer()) throw ApiError(400, "bad_request", std::string("field \"") + name + "\" must be an integer");
-  return it->get<int64_t>();
-}
-
-std::string TextField(const nlohmann::json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return "";
-  if (!it->is_string()) throw ApiError(400, "bad_request", std::string("field \"") + name + "\" must be a string");
-  return it->get<std::string>();
 }
 
 nlohmann::json CaseJson(const Case& c) {
@@ -81,33 +68,58 @@ nlohmann::json SourceJson(const std::optional<Source>& s) {
           {"captured_at", s->captured_at}, {"published_at", s->published_at}, {"licence", s->licence}};
 }
 
+// A candidate whose face has since been erased from the gallery keeps its
+// rank, score and decision but has no provenance or media.
+nlohmann::json CandidateJson(const SearchCandidate& c, const FaceProvenance* p, const std::vector<Decision>& decisions) {
+  std::string face = std::to_string(c.face_id);
+  nlohmann::json out = {{"rank", c.rank},   {"face_id", c.face_id}, {"score", c.score},
+                        {"band", c.band},   {"label", kLeadLabel},  {"erased", p == nullptr},
+                        {"decision", nullptr}};
+  for (const Decision& d : decisions) {
+    if (d.face_id == c.face_id) {
+      out["decision"] = {{"decision", d.decision}, {"note", d.note}, {"user", d.username}, {"at", IsoTime(d.created_at)}};
+    }
+  }
+  if (!p) return out;
+  out["crop_url"] = "/api/v1/faces/" + face + "/crop";
+  out["image_url"] = "/api/v1/faces/" + face + "/image";
+  out["face_box"] = p->face.box;
+  out["image"] = {{"id", p->image.id},
+                  {"width", p->image.width},
+                  {"height", p->image.height},
+                  {"original_name", p->image.original_name},
+                  {"sha256", p->image.content_sha256},
+                  {"ingested_at", p->image.ingested_at}};
+  out["collection"] = {{"id", p->collection.id}, {"name", p->collection.name}, {"legal_basis", p->collection.legal_basis}};
+  out["source"] = SourceJson(p->source);
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json Service::CreateCase(const Caller& caller, const nlohmann::json& body) {
   RequireRole(caller, {Role::kInvestigator});
-  NewCase n{TextField(body, "number"), TextField(body, "purpose"), TextField(body, "category")};
-  Case c;
-  try {
-    c = cases_->Create(n, caller.user.id, caller.user.username, caller.user.unit);
-  } catch (const Error& e) {
-    std::string message = e.what();
-    bool conflict = message.find("already in use") != std::string::npos;
-    throw ApiError(conflict ? 409 : 400, conflict ? "conflict" : "bad_request", message);
-  }
+  NewCase n{StringField(body, "number"), StringField(body, "purpose"), StringField(body, "category")};
+  Case c = AsClientError([&] { return cases_->Create(n, caller.user.id, caller.user.username, caller.user.unit); });
   RecordAudit(caller, "case_create", c.number, {{"purpose", c.purpose}, {"category", c.category}});
   return {{"case", CaseJson(c)}};
 }
 
-nlohmann::json Service::ListCases(const Caller& caller) {
+// The cases a reader's lists show, as Cases::List and RecentSearches take
+// them (owner 0 and unit "" = all): the investigator's own, the supervisor's
+// unit, every case for an auditor; nullopt for a supervisor without a unit.
+// Throws ApiError 403 for the other roles. The same rule as CanRead.
+std::optional<Service::ListScope> Service::ListScopeOf(const Caller& caller) const {
   RequireRole(caller, {Role::kInvestigator, Role::kSupervisor, Role::kAuditor});
+  if (caller.user.role == Role::kInvestigator) return ListScope{caller.user.id, ""};
+  if (caller.user.role == Role::kAuditor) return ListScope{0, ""};
+  if (caller.user.unit.empty()) return std::nullopt;
+  return ListScope{0, caller.user.unit};
+}
+
+nlohmann::json Service::ListCases(const Caller& caller) {
   std::vector<Case> cases;
-  if (caller.user.role == Role::kInvestigator) {
-    cases = cases_->List(caller.user.id, "");
-  } else if (caller.user.role == Role::kSupervisor) {
-    if (!caller.user.unit.empty()) cases = cases_->List(0, caller.user.unit);
-  } else {
-    cases = cases_->List(0, "");
-  }
+  if (std::optional<ListScope> scope = ListScopeOf(caller)) cases = cases_->List(scope->owner_id, scope->unit);
   nlohmann::json out = nlohmann::json::array();
   for (const Case& c : cases) out.push_back(CaseJson(c));
   return {{"cases", out}};
@@ -269,11 +281,9 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
     return id;
   });
   nlohmann::json out = SearchJson(s, c, false);
-  std::vector<int64_t> ids;
-  for (const Candidate& cand : result.candidates) ids.push_back(cand.provenance.face.id);
   nlohmann::json candidates = nlohmann::json::array();
   for (size_t i = 0; i < result.candidates.size(); ++i) {
-    candidates.push_back(CandidateJson(s, s.candidates[i], &result.candidates[i].provenance, {}));
+    candidates.push_back(CandidateJson(s.candidates[i], &result.candidates[i].provenance, {}));
   }
   out["candidates"] = candidates;
   return {{"search", out}};
@@ -315,37 +325,9 @@ nlohmann::json Service::SearchJson(const SearchRecord& s, const Case& c, bool wi
   nlohmann::json candidates = nlohmann::json::array();
   for (const SearchCandidate& cand : s.candidates) {
     auto it = by_id.find(cand.face_id);
-    candidates.push_back(CandidateJson(s, cand, it == by_id.end() ? nullptr : it->second, decisions));
+    candidates.push_back(CandidateJson(cand, it == by_id.end() ? nullptr : it->second, decisions));
   }
   out["candidates"] = candidates;
-  return out;
-}
-
-// A candidate whose face has since been erased from the gallery keeps its
-// rank, score and decision but has no provenance or media.
-nlohmann::json Service::CandidateJson(const SearchRecord& s, const SearchCandidate& c, const FaceProvenance* p,
-                                      const std::vector<Decision>& decisions) {
-  std::string face = std::to_string(c.face_id);
-  nlohmann::json out = {{"rank", c.rank},   {"face_id", c.face_id}, {"score", c.score},
-                        {"band", c.band},   {"label", kLeadLabel},  {"erased", p == nullptr},
-                        {"decision", nullptr}};
-  for (const Decision& d : decisions) {
-    if (d.face_id == c.face_id) {
-      out["decision"] = {{"decision", d.decision}, {"note", d.note}, {"user", d.username}, {"at", IsoTime(d.created_at)}};
-    }
-  }
-  if (!p) return out;
-  out["crop_url"] = "/api/v1/faces/" + face + "/crop";
-  out["image_url"] = "/api/v1/faces/" + face + "/image";
-  out["face_box"] = p->face.box;
-  out["image"] = {{"id", p->image.id},
-                  {"width", p->image.width},
-                  {"height", p->image.height},
-                  {"original_name", p->image.original_name},
-                  {"sha256", p->image.content_sha256},
-                  {"ingested_at", p->image.ingested_at}};
-  out["collection"] = {{"id", p->collection.id}, {"name", p->collection.name}, {"legal_basis", p->collection.legal_basis}};
-  out["source"] = SourceJson(p->source);
   return out;
 }
 
@@ -357,15 +339,10 @@ nlohmann::json Service::GetSearch(const Caller& caller, int64_t search_id) {
 }
 
 nlohmann::json Service::RecentSearches(const Caller& caller, int64_t limit) {
-  RequireRole(caller, {Role::kInvestigator, Role::kSupervisor, Role::kAuditor});
   limit = std::clamp<int64_t>(limit, 1, 500);
   std::vector<SearchRecord> searches;
-  if (caller.user.role == Role::kInvestigator) {
-    searches = cases_->RecentSearches(caller.user.id, "", limit);
-  } else if (caller.user.role == Role::kAuditor) {
-    searches = cases_->RecentSearches(0, "", limit);
-  } else if (!caller.user.unit.empty()) {
-    searches = cases_->RecentSearches(0, caller.user.unit, limit);
+  if (std::optional<ListScope> scope = ListScopeOf(caller)) {
+    searches = cases_->RecentSearches(scope->owner_id, scope->unit, limit);
   }
   std::map<int64_t, Case> cases;
   nlohmann::json out = nlohmann::json::array();
@@ -383,7 +360,7 @@ nlohmann::json Service::GetCandidate(const Caller& caller, int64_t search_id, in
   if (it == s.candidates.end()) throw ApiError(404, "not_found", "this face was not a candidate of the search");
   std::vector<FaceProvenance> p = CurrentGallery()->catalog().DescribeFaces({face_id});
   RecordAudit(caller, "candidate_view", c.number, {{"search_id", search_id}, {"face_id", face_id}});
-  nlohmann::json out = CandidateJson(s, *it, p.empty() ? nullptr : &p[0], cases_->DecisionsOf(search_id));
+  nlohmann::json out = CandidateJson(*it, p.empty() ? nullptr : &p[0], cases_->DecisionsOf(search_id));
   out["search_id"] = search_id;
   out["case_number"] = c.number;
   return {{"candidate", out}};
@@ -394,20 +371,16 @@ nlohmann::json Service::RecordDecision(const Caller& caller, int64_t search_id, 
   if (!s) throw ApiError(404, "not_found", "no such search");
   Case c = OwnCase(caller, s->case_id);
   Decision d{search_id, IntField(body, "face_id", 0), caller.user.id, caller.user.username,
-             TextField(body, "decision"), TextField(body, "note"), db_->Now()};
+             StringField(body, "decision"), StringField(body, "note"), db_->Now()};
   AuditEvent e{caller.user.id, caller.user.username, ToString(caller.user.role), "decision", caller.client, c.number,
                nlohmann::json{{"search_id", search_id}, {"face_id", d.face_id}, {"decision", d.decision}, {"note", d.note}}
                    .dump()};
-  try {
+  AsClientError([&] {
     db_->Write([&](SqliteDb& db) {
       cases_->RecordDecisionIn(db, d);
       audit_->AppendIn(db, e);
     });
-  } catch (const ApiError&) {
-    throw;
-  } catch (const Error& err) {
-    throw ApiError(400, "bad_request", err.what());
-  }
+  });
   return {{"decision", {{"search_id", search_id}, {"face_id", d.face_id}, {"decision", d.decision}, {"note", d.note},
                         {"user", d.username}, {"at", IsoTime(d.created_at)}}}};
 }
