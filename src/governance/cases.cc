@@ -220,9 +220,10 @@ bool Cases::Delete(int64_t case_id) {
     return db.Changes() > 0;
   });
   db_.ScrubWal();
+  const fs::path folder = data_dir_ / "cases" / std::to_string(case_id);
   std::error_code ec;
-  fs::remove_all(data_dir_ / "cases" / std::to_string(case_id), ec);
-  if (ec) throw Error(Context((data_dir_ / "cases" / std::to_string(case_id)).string(), "cannot remove: " + ec.message()));
+  fs::remove_all(folder, ec);
+  if (ec) throw Error(Context(folder.string(), "cannot remove: " + ec.message()));
   return deleted;
 }
 

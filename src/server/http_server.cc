@@ -283,6 +283,13 @@ std::string CookieValue(const httplib::Request& req, const std::string& name) {
   return "";
 }
 
+// The token of an "Authorization: Bearer <token>" header, if there is one.
+std::optional<std::string> BearerToken(const httplib::Request& req) {
+  std::string authorization = req.get_header_value("Authorization");
+  if (authorization.rfind("Bearer ", 0) != 0) return std::nullopt;
+  return authorization.substr(7);
+}
+
 bool SameSecret(const std::string& a, const std::string& b) {
   return a.size() == b.size() && !a.empty() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
@@ -395,9 +402,8 @@ class HttpServer::Impl {
   }
 
   void Authenticate(const Route& route, const httplib::Request& req, RouteContext& c) {
-    std::string authorization = req.get_header_value("Authorization");
-    if (authorization.rfind("Bearer ", 0) == 0) {
-      std::optional<User> u = service_.accounts().ValidateApiToken(authorization.substr(7));
+    if (std::optional<std::string> bearer = BearerToken(req)) {
+      std::optional<User> u = service_.accounts().ValidateApiToken(*bearer);
       if (!u) throw ApiError(401, "unauthenticated", "the API token is not valid (revoked, or the account inactive)");
       c.caller.user = *u;
       c.caller.via_token = true;
@@ -496,9 +502,8 @@ class HttpServer::Impl {
   void ServeMetrics(const httplib::Request& req, httplib::Response& res) {
     bool loopback = req.remote_addr == "127.0.0.1" || req.remote_addr == "::1";
     if (!loopback) {
-      std::string authorization = req.get_header_value("Authorization");
-      std::optional<User> u;
-      if (authorization.rfind("Bearer ", 0) == 0) u = service_.accounts().ValidateApiToken(authorization.substr(7));
+      std::optional<std::string> bearer = BearerToken(req);
+      std::optional<User> u = bearer ? service_.accounts().ValidateApiToken(*bearer) : std::nullopt;
       if (!u || (u->role != Role::kAdmin && u->role != Role::kAuditor)) {
         return SendError(res, 403, "forbidden", "metrics: from loopback, or with an admin/auditor API token");
       }

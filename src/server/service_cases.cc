@@ -187,7 +187,8 @@ FileReply Service::ProbeImage(const Caller& caller, int64_t probe_id) {
   if (!p) throw ApiError(404, "not_found", "no such probe");
   Case c = VisibleCase(caller, p->case_id);
   if (caller.user.id != c.owner_id) RecordAudit(caller, "probe_view", c.number, {{"probe_id", probe_id}});
-  return {cases_->ProbePath(*p), ContentTypeOf(cases_->ProbePath(*p))};
+  fs::path path = cases_->ProbePath(*p);
+  return {path, ContentTypeOf(path)};
 }
 
 nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body) {
