@@ -16,8 +16,6 @@ namespace {
 constexpr int64_t kGovernanceApplicationId = 0x4c4e4756;
 constexpr int kBusyTimeoutMs = 10000;
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
-
 }  // namespace
 
 Clock SystemClock() {
@@ -36,8 +34,13 @@ std::string IsoTime(int64_t unix_seconds) {
   return buffer;
 }
 
+int64_t DayNumber(int64_t unix_seconds) {
+  int64_t day = unix_seconds / kSecondsPerDay;
+  return unix_seconds % kSecondsPerDay < 0 ? day - 1 : day;
+}
+
 std::string IsoDay(int64_t unix_seconds) {
-  const std::chrono::sys_days day{std::chrono::days{FloorDiv(unix_seconds, kSecondsPerDay)}};
+  const std::chrono::sys_days day{std::chrono::days{DayNumber(unix_seconds)}};
   const std::chrono::year_month_day ymd{day};
   char buffer[16];
   std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02u", static_cast<int>(ymd.year()),

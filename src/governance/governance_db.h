@@ -37,6 +37,8 @@ inline constexpr int64_t kSecondsPerDay = 86400;
 
 // "2026-12-01T20:09:04Z" for a Unix time.
 std::string IsoTime(int64_t unix_seconds);
+// Days since 1970-01-01 of a Unix time (UTC), rounded down also before 1970.
+int64_t DayNumber(int64_t unix_seconds);
 // "2026-12-01" for a Unix time (UTC).
 std::string IsoDay(int64_t unix_seconds);
 // The Unix time of 00:00 UTC on a "YYYY-MM-DD" day; nullopt unless the text

@@ -19,8 +19,6 @@ namespace {
 constexpr int64_t kMaxChartDays = 3660;
 constexpr size_t kMaxBars = 30;
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
-
 bool HasTable(SqliteDb& db, const std::string& name) {
   auto q = db.Query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
   q.BindText(1, name);
@@ -113,8 +111,8 @@ std::vector<DayCount> PerDay(SqliteDb& db, const ReportPeriod& period) {
                        period);
   std::map<int64_t, int64_t> counts;  // day number -> searches
   while (q.Step()) counts[q.Int64(0)] = q.Int64(1);
-  int64_t first = FloorDiv(period.since, kSecondsPerDay);
-  int64_t last = FloorDiv(period.until - 1, kSecondsPerDay);
+  int64_t first = DayNumber(period.since);
+  int64_t last = DayNumber(period.until - 1);
   if (last - first >= kMaxChartDays) {
     if (counts.empty()) return {};
     first = counts.begin()->first;
