@@ -402,7 +402,7 @@ TEST_F(Server, StateChangesWithTheCookieNeedTheCsrfToken) {
   Reply r = ivan.Post("/api/v1/cases", {{"number", "C-1"}, {"purpose", "fraud enquiry"}, {"category", "other"}});
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.json["error"], "csrf");
-  ivan.csrf() = "0" + token.substr(1);
+  ivan.csrf() = (token[0] == '0' ? "1" : "0") + token.substr(1);  // one character wrong
   EXPECT_EQ(ivan.Post("/api/v1/cases", {{"number", "C-1"}, {"purpose", "fraud"}, {"category", "other"}}).status, 403);
   ivan.csrf() = token;
   EXPECT_EQ(ivan.Post("/api/v1/cases", {{"number", "C-1"}, {"purpose", "fraud"}, {"category", "other"}}).status, 201);
