@@ -16,7 +16,7 @@ apt_packages=(
   libcli11-dev nlohmann-json3-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev libdlib-dev
   libsqlite3-dev libpqxx-dev postgresql libfaiss-dev libhnswlib-dev libarchive-dev libssl-dev
-  libcpp-httplib-dev chromium
+  libcpp-httplib-dev chromium curl python3
 )
 
 missing=()
