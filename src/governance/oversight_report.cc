@@ -172,23 +172,36 @@ std::string WorkingHoursText(const ReportOptions& options) {
   return TwoDigits(options.working_hours_begin) + ":00-" + TwoDigits(options.working_hours_end) + ":00 UTC";
 }
 
-// Flags users above max(2 x median, median + min_excess).
+// "twice", "3 times", "1.5 times": the median multiple in a sentence.
+std::string TimesText(double multiple) { return multiple == 2 ? "twice" : Number(multiple) + " times"; }
+
+// The rule a user's count is held against, with the values of this report.
+std::string UserRuleText(const OversightReport& r) {
+  return "more than max(" + Number(r.options.median_multiple) + " x median, median + " +
+         std::to_string(r.options.min_excess) + ") = " + std::to_string(r.user_threshold) + " searches (median " +
+         Number(r.median_user_searches) + ")";
+}
+
+// Flags users above max(median_multiple x median, median + min_excess).
 void FindBusyUsers(const ReportOptions& options, OversightReport& r) {
   std::vector<int64_t> counts;
   for (const UserCount& u : r.by_user) counts.push_back(u.searches);
   r.median_user_searches = Median(counts);
-  const double threshold = std::max(2 * r.median_user_searches,
+  const double threshold = std::max(options.median_multiple * r.median_user_searches,
                                     r.median_user_searches + static_cast<double>(options.min_excess));
   // Counts are integers: count > threshold exactly when count > floor(threshold).
-  r.user_threshold = static_cast<int64_t>(std::floor(threshold));
+  // Capped below the int64 range (huge options), which no count reaches.
+  constexpr double kMaxThreshold = 9e18;
+  r.user_threshold = static_cast<int64_t>(std::floor(std::min(threshold, kMaxThreshold)));
   for (const UserCount& u : r.by_user) {
     if (u.searches <= r.user_threshold) continue;
     r.busy_users.push_back(u);
     r.findings.push_back({"many_searches_by_user", u.username, u.searches,
                           u.username + " made " + std::to_string(u.searches) + " searches in the period, more than " +
-                              std::to_string(r.user_threshold) + " (twice the median of " +
-                              Number(r.median_user_searches) + " searches per searching user, and at least the median "
-                              "plus " + std::to_string(options.min_excess) + ")"});
+                              std::to_string(r.user_threshold) + " (" + TimesText(options.median_multiple) +
+                              " the median of " + Number(r.median_user_searches) +
+                              " searches per searching user, and at least the median plus " +
+                              std::to_string(options.min_excess) + ")"});
   }
 }
 
@@ -241,12 +254,21 @@ void Validate(const ReportPeriod& period, const ReportOptions& options) {
   }
   if (options.working_hours_begin < 0 || options.working_hours_begin >= options.working_hours_end ||
       options.working_hours_end > 24) {
-    throw Error("oversight report: working hours must satisfy 0 <= begin < end <= 24 (got " +
-                std::to_string(options.working_hours_begin) + " to " + std::to_string(options.working_hours_end) +
-                ")");
+    throw Error("oversight report: working hours must satisfy 0 <= working_hours_begin < working_hours_end <= 24 "
+                "(got " + std::to_string(options.working_hours_begin) + " to " +
+                std::to_string(options.working_hours_end) + ")");
   }
-  if (options.min_excess < 0 || options.max_searches_per_case < 0) {
-    throw Error("oversight report: min_excess and max_searches_per_case must not be negative");
+  // Written so that NaN fails too.
+  if (!(options.median_multiple >= 1 && std::isfinite(options.median_multiple))) {
+    throw Error("oversight report: median_multiple must be a number of at least 1 (got " +
+                Number(options.median_multiple) + ")");
+  }
+  if (options.min_excess < 0) {
+    throw Error("oversight report: min_excess must not be negative (got " + std::to_string(options.min_excess) + ")");
+  }
+  if (options.max_searches_per_case < 0) {
+    throw Error("oversight report: max_searches_per_case must not be negative (got " +
+                std::to_string(options.max_searches_per_case) + ")");
   }
 }
 
@@ -353,6 +375,16 @@ std::string SummaryHtml(const OversightReport& r) {
   return Section("Summary", HtmlTable({}, rows, ""));
 }
 
+// The thresholds in use, so that a reader can tell what "unusual" meant here.
+std::string ThresholdsHtml(const OversightReport& r) {
+  std::vector<Row> rows = {
+      {"working hours", WorkingHoursText(r.options) + "; searches outside them are listed"},
+      {"searches per user", "flagged when " + UserRuleText(r)},
+      {"searches per case", "flagged when more than " + std::to_string(r.options.max_searches_per_case)},
+  };
+  return Section("Thresholds of the unusual patterns", HtmlTable({}, rows, ""));
+}
+
 std::string UsageHtml(const OversightReport& r) {
   std::vector<Row> users;
   for (const UserCount& u : r.by_user) users.push_back({u.username, u.unit, std::to_string(u.searches)});
@@ -419,6 +451,10 @@ std::vector<Row> CsvSummary(const OversightReport& r) {
           {"median_user_searches", Number(r.median_user_searches)},
           {"user_threshold", std::to_string(r.user_threshold)},
           {"working_hours", WorkingHoursText(r.options)},
+          {"working_hours_begin", std::to_string(r.options.working_hours_begin)},
+          {"working_hours_end", std::to_string(r.options.working_hours_end)},
+          {"median_multiple", Number(r.options.median_multiple)},
+          {"min_excess", std::to_string(r.options.min_excess)},
           {"max_searches_per_case", std::to_string(r.options.max_searches_per_case)}};
 }
 
@@ -456,7 +492,7 @@ std::string RenderReportHtml(const OversightReport& r) {
                             IsoDay(r.period.until - 1);
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + Esc(title) +
          "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n<h1>" + Esc(title) + "</h1>\n" + SummaryHtml(r) +
-         UsageHtml(r) + FindingsHtml(r) + FollowUpHtml(r) + "</body>\n</html>\n";
+         ThresholdsHtml(r) + UsageHtml(r) + FindingsHtml(r) + FollowUpHtml(r) + "</body>\n</html>\n";
 }
 
 std::string RenderReportCsv(const OversightReport& r) {

@@ -33,11 +33,17 @@ struct ReportPeriod {
   int64_t until = 0;  // excluded; must be > since
 };
 
+// The thresholds of the unusual patterns. Valid when
+// 0 <= working_hours_begin < working_hours_end <= 24, median_multiple >= 1
+// (and finite), min_excess >= 0 and max_searches_per_case >= 0;
+// BuildOversightReport refuses anything else.
 struct ReportOptions {
   // Working hours, UTC: a search at hour h is at an odd hour unless begin <= h < end.
   int working_hours_begin = 7;
   int working_hours_end = 19;
-  // A user is unusually active above max(2 x median, median + min_excess).
+  // A user is unusually active above max(median_multiple x median, median + min_excess),
+  // the median taken over the users who searched in the period.
+  double median_multiple = 2;
   int64_t min_excess = 10;
   // A case is searched unusually often above this many searches.
   int64_t max_searches_per_case = 20;
@@ -117,18 +123,19 @@ struct OversightReport {
   std::vector<PendingAccount> pending_accounts;
 };
 
-// Throws Error if the period is empty or the working hours are not
-// 0 <= begin < end <= 24.
+// Throws Error if the period is empty or the options are not valid (see
+// ReportOptions), naming the option.
 OversightReport BuildOversightReport(GovernanceDb& db, const ReportPeriod& period, const ReportOptions& options = {});
 
 // One self-contained HTML page: inline CSS, inline SVG charts, no scripts, no
-// external resources; every string from the database is escaped.
+// external resources; every string from the database is escaped. It states
+// the thresholds (report.options) it was made with.
 std::string RenderReportHtml(const OversightReport& report);
 
 // RFC 4180 CSV (CRLF line ends). Each table is a section: a header row whose
 // first cell is "section", then rows whose first cell is the section's name.
 // Cells starting with = + - @ get a leading ' so that spreadsheets do not
-// evaluate them.
+// evaluate them. The summary section names every option with its value.
 std::string RenderReportCsv(const OversightReport& report);
 
 inline constexpr int64_t kDefaultPeriodDays = 30;

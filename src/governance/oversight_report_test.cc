@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 
@@ -284,6 +285,89 @@ TEST_F(OversightReportTest, RefusesAnEmptyPeriodAndBadWorkingHours) {
   bad.working_hours_begin = 0;
   bad.working_hours_end = 25;
   EXPECT_THROW(Report(bad), Error);
+}
+
+TEST_F(OversightReportTest, RefusesEachInvalidOptionNamingIt) {
+  const auto message = [&](const ReportOptions& options) -> std::string {
+    try {
+      Report(options);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  ReportOptions o;
+  o.median_multiple = 0.5;
+  EXPECT_NE(message(o).find("median_multiple"), std::string::npos) << message(o);
+  o.median_multiple = std::nan("");
+  EXPECT_NE(message(o).find("median_multiple"), std::string::npos) << message(o);
+  o.median_multiple = HUGE_VAL;
+  EXPECT_NE(message(o).find("median_multiple"), std::string::npos) << message(o);
+  o = {};
+  o.min_excess = -1;
+  EXPECT_NE(message(o).find("min_excess"), std::string::npos) << message(o);
+  o = {};
+  o.max_searches_per_case = -1;
+  EXPECT_NE(message(o).find("max_searches_per_case"), std::string::npos) << message(o);
+  o = {};
+  o.working_hours_begin = 12;
+  o.working_hours_end = 12;
+  EXPECT_NE(message(o).find("working_hours_begin"), std::string::npos) << message(o);
+  o = {};
+  o.median_multiple = 1;  // the smallest allowed: the median itself
+  o.working_hours_begin = 0;
+  o.working_hours_end = 24;  // no odd hours at all
+  EXPECT_EQ(message(o), "(accepted)");
+  EXPECT_TRUE(Report(o).odd_hours.empty());
+}
+
+TEST_F(OversightReportTest, TheMedianMultipleSetsTheUserThreshold) {
+  ReportOptions o;
+  o.min_excess = 0;
+  o.median_multiple = 5;  // 5 x 3 = 15: carol's 30 is above
+  const OversightReport five = Report(o);
+  EXPECT_EQ(five.user_threshold, 15);
+  ASSERT_EQ(five.busy_users.size(), 1u);
+  const Finding* f = FindingFor(five, "many_searches_by_user", "carol");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->reason.find("5 times the median of 3"), std::string::npos) << f->reason;
+  o.median_multiple = 1.5;  // 4.5: a count must be above 4, so still not alice's or bob's 3
+  EXPECT_EQ(Report(o).user_threshold, 4);
+  EXPECT_EQ(Report(o).busy_users.size(), 1u);
+  o.median_multiple = 10;  // 30: "more than", so carol is not flagged
+  EXPECT_TRUE(Report(o).busy_users.empty());
+  o.median_multiple = 1e300;  // far beyond any count: capped, nobody flagged
+  const OversightReport huge = Report(o);
+  EXPECT_GT(huge.user_threshold, int64_t{1} << 60);
+  EXPECT_TRUE(huge.busy_users.empty());
+  EXPECT_NE(FindingFor(Report(), "many_searches_by_user", "carol")->reason.find("twice the median"),
+            std::string::npos);
+}
+
+TEST_F(OversightReportTest, HtmlAndCsvStateTheThresholdsInUse) {
+  ReportOptions o;
+  o.working_hours_begin = 6;
+  o.working_hours_end = 22;
+  o.median_multiple = 3;
+  o.min_excess = 4;
+  o.max_searches_per_case = 25;
+  const OversightReport r = Report(o);
+  EXPECT_EQ(r.options.max_searches_per_case, 25);
+  const std::string html = RenderReportHtml(r);
+  EXPECT_NE(html.find("Thresholds of the unusual patterns"), std::string::npos);
+  EXPECT_NE(html.find("06:00-22:00 UTC"), std::string::npos);
+  // max(3 x 3, 3 + 4) = 9
+  EXPECT_NE(html.find("more than max(3 x median, median + 4) = 9 searches (median 3)"), std::string::npos) << html;
+  EXPECT_NE(html.find("flagged when more than 25"), std::string::npos);
+  const std::string csv = RenderReportCsv(r);
+  for (const char* row : {"summary,working_hours,06:00-22:00 UTC\r\n", "summary,working_hours_begin,6\r\n",
+                          "summary,working_hours_end,22\r\n", "summary,median_multiple,3\r\n",
+                          "summary,min_excess,4\r\n", "summary,max_searches_per_case,25\r\n",
+                          "summary,user_threshold,9\r\n"}) {
+    EXPECT_NE(csv.find(row), std::string::npos) << row << csv.substr(0, 600);
+  }
+  // The defaults are stated too.
+  EXPECT_NE(RenderReportHtml(Report()).find("more than max(2 x median, median + 10) = 13"), std::string::npos);
 }
 
 TEST_F(OversightReportTest, HtmlIsSelfContainedAndEscapesEverything) {
