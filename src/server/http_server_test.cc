@@ -545,7 +545,10 @@ TEST_F(Server, AuditorsGetTheOversightReportAsAPage) {
   EXPECT_EQ(ada.Get("/api/v1/report?since=yesterday").status, 400);
   EXPECT_EQ(ada.Get("/api/v1/report?format=pdf").status, 400);
   Reply audited = ada.Get("/api/v1/audit?action=report");
-  EXPECT_EQ(audited.json["records"].size(), 2u) << audited.body;
+  ASSERT_EQ(audited.json["records"].size(), 2u) << audited.body;
+  const nlohmann::json details = audited.json["records"][1]["details"];
+  EXPECT_EQ(details["format"], "csv");
+  EXPECT_EQ(details["options"]["min_excess"], 10) << "the thresholds used, as lineup report records them";
 }
 
 TEST_F(Server, UsersChangeTheirOwnPassword) {

@@ -2,6 +2,7 @@
 #include <limits>
 #include <sstream>
 
+#include "governance/audit_details.h"
 #include "governance/oversight_report.h"
 #include "server/service.h"
 
@@ -23,11 +24,6 @@ nlohmann::json RecordJson(const AuditRecord& r) {
           {"details", details},
           {"prev_hash", r.prev_hash},
           {"hash", r.hash}};
-}
-
-nlohmann::json FilterJson(const AuditFilter& f) {
-  return {{"user", f.actor}, {"case", f.case_number}, {"action", f.action},
-          {"since", f.since ? IsoTime(f.since) : ""}, {"until", f.until ? IsoTime(f.until) : ""}};
 }
 
 }  // namespace
@@ -57,7 +53,7 @@ std::string Service::AuditExport(const Caller& caller, const std::string& format
   AuditFilter all = filter;
   all.limit = std::numeric_limits<int64_t>::max();  // everything that matches
   int64_t n = format == "csv" ? audit_->ExportCsv(out, all) : audit_->ExportJsonLines(out, all);
-  RecordAudit(caller, "export", "", {{"format", format}, {"records", n}, {"filter", FilterJson(filter)}});
+  RecordAudit(caller, kExportAction, "", ExportAuditDetails(format, n, filter));
   return out.str();
 }
 
@@ -72,7 +68,7 @@ FileText Service::OversightReportFile(const Caller& caller, std::optional<int64_
     throw ApiError(400, "bad_request", e.what());
   }
   OversightReport report = BuildOversightReport(*db_, period);
-  RecordAudit(caller, "report", "", {{"since", IsoTime(period.since)}, {"until", IsoTime(period.until)}, {"format", format}});
+  RecordAudit(caller, kReportAction, "", ReportAuditDetails(period, format, report.options));
   if (format == "csv") return {RenderReportCsv(report), "text/csv; charset=utf-8"};
   return {RenderReportHtml(report), "text/html; charset=utf-8"};
 }
