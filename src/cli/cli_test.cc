@@ -1,8 +1,11 @@
 // The `lineup` binary as users run it: help, the JSON contract, verdicts,
 // evaluation outputs, and clear errors (non-zero exit, no crash) on bad input.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -11,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/file_util.h"
+#include "governance/audit_log.h"
 #include "test_env.h"
 
 namespace lineup {
@@ -204,6 +208,141 @@ TEST(Cli, MissingModelsSayHowToFix) {
   CliRun r = Lineup("detect --models " + Quote(empty.string()) + " " + Photo(1));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("lineup models import"), std::string::npos) << r.err;
+}
+
+// A data directory whose governance.db holds one audit record (a login), as
+// a server run would leave it.
+class GovernanceCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = testing::TempDir("cli-governance");
+    GovernanceDb db(data_ / "governance.db");
+    AuditLog(db).Append({7, "ada", "auditor", "login", "127.0.0.1", "", "{}"});
+  }
+  std::string Data() const { return " --data " + Quote(data_.string()); }
+  std::vector<AuditRecord> Records(const std::string& action) {
+    GovernanceDb db(data_ / "governance.db");
+    AuditFilter filter;
+    filter.action = action;
+    return AuditLog(db).Query(filter);
+  }
+  size_t RecordCount() { return Records("").size(); }
+  // Makes every further append fail, as a trail that cannot be written would.
+  void RefuseAppends() {
+    GovernanceDb db(data_ / "governance.db");
+    db.Write([](SqliteDb& sql) {
+      sql.Exec("CREATE TRIGGER test_refuse BEFORE INSERT ON audit_records "
+               "BEGIN SELECT RAISE(ABORT, 'the test refuses audit records'); END");
+    });
+  }
+  std::filesystem::path data_;
+};
+
+std::string ExpectedActor() {
+  const passwd* p = getpwuid(geteuid());
+  return p != nullptr ? std::string("local:") + p->pw_name : "local:uid " + std::to_string(geteuid());
+}
+
+void ExpectOperatorRecord(const AuditRecord& r) {
+  EXPECT_EQ(r.event.actor, ExpectedActor());
+  EXPECT_EQ(r.event.actor_id, 0);
+  EXPECT_EQ(r.event.role, "operator");
+  EXPECT_EQ(r.event.client, "cli");
+  EXPECT_EQ(r.event.case_number, "");
+}
+
+TEST_F(GovernanceCli, ReportAndAuditExportLeaveAuditRecordsAndTheChainStaysIntact) {
+  const std::string html = (testing::TempDir("cli-governance-out") / "report.html").string();
+  CliRun report = Lineup("report --json --html " + Quote(html) + " --working-hours-begin 6 --working-hours-end 22 " +
+                         "--median-multiple 1.5 --min-excess 3 --max-searches-per-case 7" + Data());
+  ASSERT_EQ(report.status, 0) << report.output;
+  const nlohmann::json options = nlohmann::json::parse(report.out)["options"];
+  EXPECT_EQ(options, nlohmann::json({{"working_hours_begin", 6}, {"working_hours_end", 22}, {"median_multiple", 1.5},
+                                     {"min_excess", 3}, {"max_searches_per_case", 7}}));
+  EXPECT_NE(ReadFileText(html).find("06:00-22:00 UTC"), std::string::npos);
+
+  std::vector<AuditRecord> reports = Records("report");
+  ASSERT_EQ(reports.size(), 1u);
+  ExpectOperatorRecord(reports[0]);
+  const nlohmann::json details = nlohmann::json::parse(reports[0].event.details_json);
+  EXPECT_EQ(details["format"], "html,json");
+  EXPECT_EQ(details["options"], options);
+  EXPECT_EQ(details["out"], nlohmann::json({html, "standard output"}));
+  EXPECT_TRUE(details.contains("since") && details.contains("until")) << details.dump();
+
+  CliRun summary = Lineup("report" + Data());  // the text summary is a report too
+  ASSERT_EQ(summary.status, 0) << summary.output;
+  EXPECT_NE(summary.out.find("outside 07:00-19:00 UTC"), std::string::npos) << summary.out;
+  EXPECT_EQ(nlohmann::json::parse(Records("report").at(1).event.details_json)["format"], "text");
+
+  const std::string exported = (testing::TempDir("cli-governance-out") / "audit.jsonl").string();
+  CliRun e = Lineup("audit export --format jsonl --out " + Quote(exported) + Data());
+  ASSERT_EQ(e.status, 0) << e.output;
+  const std::string lines = ReadFileText(exported);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 3) << "login and two reports; not its own record";
+  std::vector<AuditRecord> exports = Records("export");
+  ASSERT_EQ(exports.size(), 1u);
+  ExpectOperatorRecord(exports[0]);
+  const nlohmann::json export_details = nlohmann::json::parse(exports[0].event.details_json);
+  EXPECT_EQ(export_details["format"], "jsonl");
+  EXPECT_EQ(export_details["records"], 3);
+  EXPECT_EQ(export_details["out"], exported);
+  EXPECT_EQ(export_details["filter"]["action"], "");
+
+  CliRun to_stdout = Lineup("audit export --format csv --action report" + Data());
+  ASSERT_EQ(to_stdout.status, 0) << to_stdout.output;
+  EXPECT_NE(to_stdout.out.find(ExpectedActor()), std::string::npos) << to_stdout.out;
+  const nlohmann::json second = nlohmann::json::parse(Records("export").at(1).event.details_json);
+  EXPECT_EQ(second["records"], 2);
+  EXPECT_EQ(second["out"], "standard output");
+  EXPECT_EQ(second["filter"]["action"], "report");
+
+  CliRun verify = Lineup("audit verify --json" + Data());
+  ASSERT_EQ(verify.status, 0) << verify.output;
+  EXPECT_EQ(nlohmann::json::parse(verify.out)["ok"], true);
+  EXPECT_EQ(nlohmann::json::parse(verify.out)["records"], 5);
+}
+
+TEST_F(GovernanceCli, NothingIsWrittenWhenTheAuditRecordCannotBe) {
+  RefuseAppends();
+  const std::filesystem::path out = testing::TempDir("cli-governance-refused");
+  CliRun report = Lineup("report --json --html " + Quote((out / "report.html").string()) + Data());
+  EXPECT_EQ(report.status, 1) << report.output;
+  EXPECT_NE(report.err.find("could not be audited"), std::string::npos) << report.err;
+  EXPECT_NE(report.err.find("the test refuses audit records"), std::string::npos) << report.err;
+  EXPECT_EQ(report.out, "") << "no JSON report either";
+  EXPECT_FALSE(std::filesystem::exists(out / "report.html"));
+
+  CliRun e = Lineup("audit export --format csv --out " + Quote((out / "audit.csv").string()) + Data());
+  EXPECT_EQ(e.status, 1) << e.output;
+  EXPECT_NE(e.err.find("nothing written"), std::string::npos) << e.err;
+  EXPECT_FALSE(std::filesystem::exists(out / "audit.csv"));
+  CliRun to_stdout = Lineup("audit export --format jsonl" + Data());
+  EXPECT_EQ(to_stdout.status, 1);
+  EXPECT_EQ(to_stdout.out, "");
+  EXPECT_EQ(RecordCount(), 1u);
+}
+
+TEST_F(GovernanceCli, BadReportThresholdsAreClearErrorsAndProduceNothing) {
+  const struct {
+    std::string args, flag;
+  } cases[] = {
+      {"--min-excess -1", "--min-excess"},
+      {"--min-excess lots", "--min-excess"},
+      {"--max-searches-per-case -5", "--max-searches-per-case"},
+      {"--median-multiple 0.5", "--median-multiple"},
+      {"--median-multiple nan", "--median-multiple"},
+      {"--working-hours-begin 24", "--working-hours-begin"},
+      {"--working-hours-end 25", "--working-hours-end"},
+      {"--working-hours-begin 20 --working-hours-end 8", "--working-hours-end 8"},
+  };
+  for (const auto& c : cases) {
+    CliRun r = Lineup("report " + c.args + Data());
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_NE(r.err.find(c.flag), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(r.out, "") << c.args;
+  }
+  EXPECT_EQ(RecordCount(), 1u) << "a refused report is not audited";
 }
 
 }  // namespace

@@ -1,19 +1,25 @@
 // lineup audit verify | export | head
+//
+// Invariant: every export is in the audit trail (action "export", as the
+// server records it) before any of it is written; when the record cannot be
+// written, nothing is. The export does not contain its own record.
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <limits>
+#include <sstream>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/local_audit.h"
 #include "common/error.h"
+#include "common/file_util.h"
+#include "governance/audit_details.h"
 #include "governance/audit_log.h"
 
 namespace lineup::cli {
 
 namespace {
-
 
 struct AuditCommandFlags {
   GalleryFlags gallery;
@@ -103,21 +109,31 @@ void Verify(const AuditCommandFlags& flags) {
   if (!v.ok) throw Error("audit verify found damage at record " + std::to_string(v.first_bad_seq) + " (see above)");
 }
 
+// The export is held in memory until its audit record is written (as the
+// server does), so that an unaudited export never reaches its reader.
 void Export(const AuditCommandFlags& flags) {
   const AuditFilter filter = ExportFilter(flags);
   GovernanceDb db(GovernancePath(flags.gallery));
   AuditLog log(db);
-  std::ofstream file;
-  if (!flags.out.empty()) {
-    file.open(flags.out, std::ios::binary | std::ios::trunc);
-    if (!file) throw Error(Context(flags.out, "cannot open for writing"));
-  }
-  std::ostream& out = flags.out.empty() ? std::cout : file;
-  const int64_t written = flags.format == "csv" ? log.ExportCsv(out, filter) : log.ExportJsonLines(out, filter);
-  out.flush();
+  std::ostringstream buffer;
+  const int64_t records =
+      flags.format == "csv" ? log.ExportCsv(buffer, filter) : log.ExportJsonLines(buffer, filter);
   const std::string where = flags.out.empty() ? "standard output" : flags.out;
-  if (!out) throw Error(Context(where, "writing the audit export failed"));
-  std::fprintf(stderr, "exported %lld audit record(s) to %s\n", static_cast<long long>(written), where.c_str());
+  nlohmann::json details = ExportAuditDetails(flags.format, records, filter);
+  details["out"] = flags.out.empty() ? where : std::filesystem::absolute(flags.out).string();
+  try {
+    RecordLocalAudit(db, kExportAction, details);
+  } catch (const Error& e) {
+    throw Error(std::string("audit export: nothing written, because the export could not be audited: ") + e.what());
+  }
+  if (flags.out.empty()) {
+    std::cout << buffer.view() << std::flush;
+    if (!std::cout) throw Error(Context(where, "writing the audit export failed"));
+  } else {
+    const std::string_view bytes = buffer.view();
+    WriteFileAtomically(flags.out, bytes.data(), bytes.size(), FileSync::kFsync);
+  }
+  std::fprintf(stderr, "exported %lld audit record(s) to %s\n", static_cast<long long>(records), where.c_str());
 }
 
 void Head(const AuditCommandFlags& flags) {
