@@ -108,8 +108,8 @@ std::string Esc(const std::string& s) { return EscapeXml(s); }
 std::string RateCell(const Rate& r) {
   const std::string counts = std::to_string(r.errors) + " / " + std::to_string(r.trials);
   if (!r.resolvable) return "<td class=\"nr\">not resolvable<br><small>" + counts + "</small></td>";
-  return "<td>" + Fixed(r.rate, 4) + "<br><small>" + counts + " · 95% CI " + Fixed(r.ci_low, 4) + "–" +
-         Fixed(r.ci_high, 4) + "</small></td>";
+  return "<td>" + Short(r.rate) + "<br><small>" + counts + " · 95% CI " + Short(r.ci_low) + "–" +
+         Short(r.ci_high) + "</small></td>";
 }
 
 std::string RatioCell(const std::optional<double>& v) {
@@ -126,7 +126,7 @@ std::string Chart(const std::string& title, const std::vector<const GroupFigures
     bar.label = g->value;
     bar.value = r.rate;
     bar.muted = !r.resolvable;
-    bar.text = r.resolvable ? Fixed(r.rate, 4) + " (" + std::to_string(r.errors) + "/" + std::to_string(r.trials) + ")"
+    bar.text = r.resolvable ? Short(r.rate) + " (" + std::to_string(r.errors) + "/" + std::to_string(r.trials) + ")"
                             : "not resolvable (" + std::to_string(r.errors) + "/" + std::to_string(r.trials) + ")";
     chart.bars.push_back(bar);
   }
