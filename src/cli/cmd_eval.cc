@@ -193,6 +193,7 @@ void RegisterEval(CLI::App& app) {
   auto* eval = app.add_subcommand("eval", "Measure accuracy on labelled data");
   eval->require_subcommand(1);
   RegisterEvalIdentify(*eval);
+  RegisterEvalFairness(*eval);
 
   auto* verify = eval->add_subcommand(
       "verify", "Verification accuracy on image pairs (10-fold, TAR@FAR, ROC)");

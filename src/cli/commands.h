@@ -13,6 +13,8 @@ void RegisterCompare(CLI::App& app);
 void RegisterEval(CLI::App& app);
 // `lineup eval identify` (cmd_identify.cc), added by RegisterEval.
 void RegisterEvalIdentify(CLI::App& eval);
+// `lineup eval fairness` (cmd_fairness.cc), added by RegisterEval.
+void RegisterEvalFairness(CLI::App& eval);
 void RegisterDemo(CLI::App& app);
 void RegisterIngest(CLI::App& app);
 void RegisterSearch(CLI::App& app);

@@ -14,6 +14,7 @@ namespace lineup {
 using eval_internal::LineContext;
 using eval_internal::NumberedLine;
 using eval_internal::ParseInt64;
+using eval_internal::SplitCsvRecord;
 using eval_internal::SplitLines;
 using eval_internal::SplitWhitespace;
 using eval_internal::Trim;
@@ -115,48 +116,6 @@ void ApplyLfwLayout(const LfwLayout& layout, int64_t index, const NumberedLine& 
 }
 
 // ---- CSV -----------------------------------------------------------------
-
-// Splits one CSV record; quoted fields may contain commas and "" for a quote.
-std::vector<std::string> SplitCsvRecord(std::string_view text, const std::string& where) {
-  std::vector<std::string> fields;
-  size_t i = 0;
-  while (true) {
-    std::string field;
-    // Skip spaces before a field so that ` "a b"` still counts as quoted.
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-    if (i < text.size() && text[i] == '"') {
-      ++i;
-      bool closed = false;
-      while (i < text.size()) {
-        if (text[i] == '"') {
-          if (i + 1 < text.size() && text[i + 1] == '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          ++i;
-          closed = true;
-          break;
-        }
-        field += text[i++];
-      }
-      if (!closed) throw Error(Context(where, "unterminated quoted field"));
-      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-      if (i < text.size() && text[i] != ',') {
-        throw Error(Context(where, "unexpected text after a closing quote"));
-      }
-    } else {
-      size_t end = text.find(',', i);
-      if (end == std::string_view::npos) end = text.size();
-      field = std::string(Trim(text.substr(i, end - i)));
-      i = end;
-    }
-    fields.push_back(std::move(field));
-    if (i >= text.size()) break;
-    ++i;  // the comma
-  }
-  return fields;
-}
 
 std::string Lowercase(std::string_view text) {
   std::string out(text);

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/error.h"
+
 namespace lineup::eval_internal {
 namespace {
 
@@ -57,6 +59,47 @@ bool ParseDouble(std::string_view token, double* value) {
   if (token.empty()) return false;
   auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), *value);
   return ec == std::errc() && end == token.data() + token.size() && std::isfinite(*value);
+}
+
+std::vector<std::string> SplitCsvRecord(std::string_view text, const std::string& where) {
+  std::vector<std::string> fields;
+  size_t i = 0;
+  while (true) {
+    std::string field;
+    // Skip spaces before a field so that ` "a b"` still counts as quoted.
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    if (i < text.size() && text[i] == '"') {
+      ++i;
+      bool closed = false;
+      while (i < text.size()) {
+        if (text[i] == '"') {
+          if (i + 1 < text.size() && text[i + 1] == '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          closed = true;
+          break;
+        }
+        field += text[i++];
+      }
+      if (!closed) throw Error(Context(where, "unterminated quoted field"));
+      while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+      if (i < text.size() && text[i] != ',') {
+        throw Error(Context(where, "unexpected text after a closing quote"));
+      }
+    } else {
+      size_t end = text.find(',', i);
+      if (end == std::string_view::npos) end = text.size();
+      field = std::string(Trim(text.substr(i, end - i)));
+      i = end;
+    }
+    fields.push_back(std::move(field));
+    if (i >= text.size()) break;
+    ++i;  // the comma
+  }
+  return fields;
 }
 
 std::string LineContext(const std::string& source, int line) {

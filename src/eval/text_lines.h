@@ -28,6 +28,12 @@ std::vector<std::string_view> SplitWhitespace(std::string_view text);
 bool ParseInt64(std::string_view token, int64_t* value);
 bool ParseDouble(std::string_view token, double* value);
 
+// Splits one CSV record (one line) into fields: a field may be quoted ("a,b",
+// with "" for a quote; spaces around the quotes are ignored), an unquoted field
+// is trimmed. Throws Error naming `where` on an unterminated quote or text
+// after a closing quote. Records may not span lines.
+std::vector<std::string> SplitCsvRecord(std::string_view text, const std::string& where);
+
 // "source:line" for error messages.
 std::string LineContext(const std::string& source, int line);
 
