@@ -63,3 +63,20 @@ std::filesystem::path DemoPhoto(int n) {
 }
 
 }  // namespace lineup::testing
+
+#include <fstream>
+#include <iterator>
+
+namespace lineup::testing {
+
+std::filesystem::path FileHolding(const std::filesystem::path& dir, const std::string& needle) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos) return entry.path();
+  }
+  return {};
+}
+
+}  // namespace lineup::testing

@@ -188,13 +188,37 @@ class Catalog {
   virtual void ForEachFace(const std::function<void(int64_t face_id, int64_t collection_id)>& fn) = 0;
   // Image ids whose source_url or page_url starts with `prefix` (prefix match, not LIKE).
   virtual std::vector<int64_t> FindImagesBySourcePrefix(const std::string& prefix) = 0;
+  // Image ids added by this ingest job, ascending.
+  virtual std::vector<int64_t> FindImagesOfJob(int64_t job_id) = 0;
+  // Image ids of the collection ingested strictly before `iso_time` (ISO 8601
+  // UTC, "YYYY-MM-DDTHH:MM:SSZ" as ingested_at), ascending.
+  virtual std::vector<int64_t> FindImagesIngestedBefore(int64_t collection_id,
+                                                        const std::string& iso_time) = 0;
+  // Calls fn(image_id, source_url, page_url) for every image that has a
+  // source, in ascending image id order, a page of rows at a time (for
+  // matches no index serves, such as a URL's host). fn must not write to
+  // the catalog.
+  virtual void ForEachImageSource(
+      const std::function<void(int64_t image_id, const std::string& source_url,
+                               const std::string& page_url)>& fn) = 0;
 
   // --- deleting (each one transaction; returns the ids of the faces deleted)
   virtual std::vector<int64_t> DeleteFaces(const std::vector<int64_t>& face_ids) = 0;
   virtual std::vector<int64_t> DeleteImage(int64_t image_id) = 0;
+  // Deletes all these images (unknown ids are skipped) in ONE transaction:
+  // an erasure is searchable-all or gone-all, never half done.
+  virtual std::vector<int64_t> DeleteImages(const std::vector<int64_t>& image_ids) = 0;
   // Deletes every image with this source and then the source.
   virtual std::vector<int64_t> DeleteSource(int64_t source_id) = 0;
   virtual std::vector<int64_t> DeleteCollection(int64_t collection_id) = 0;
+
+  // Makes the bytes of deleted rows unreadable from the catalog's own files
+  // as far as the backend allows. SQLite: nothing left to do (secure_delete
+  // overwrites freed pages and each deletion truncates the WAL). PostgreSQL:
+  // VACUUM FULL of the gallery tables rewrites them without the dead rows;
+  // copies in the server's WAL segments and backups are outside the
+  // catalog's reach (docs/GALLERY.md).
+  virtual void ScrubDeletedRows() = 0;
 
   // --- ingest jobs
   virtual IngestJob CreateJob(int64_t collection_id, const std::string& input,

@@ -449,7 +449,62 @@ TEST_P(CatalogConformance, FindImagesBySourcePrefixIsALiteralBytePrefix) {
   EXPECT_ERROR(catalog().FindImagesBySourcePrefix(""));  // would match everything
 }
 
+TEST_P(CatalogConformance, FindImagesOfJobAndIngestedBefore) {
+  Collection c = catalog().CreateCollection(NewCollection("c"));
+  Collection other = catalog().CreateCollection(NewCollection("other"));
+  IngestJob job = catalog().CreateJob(c.id, "in/", "{}");
+  auto by_job = catalog().AddImages({NewImage(c.id, "1"), NewImage(c.id, "2")}, job.id, JobCounters{});
+  auto no_job = catalog().AddImages({NewImage(c.id, "3")}, 0, JobCounters{});
+  auto elsewhere = catalog().AddImages({NewImage(other.id, "4")}, 0, JobCounters{});
+  EXPECT_EQ(catalog().FindImagesOfJob(job.id), by_job);
+  EXPECT_TRUE(catalog().FindImagesOfJob(job.id + 100).empty());
+  EXPECT_EQ(catalog().FindImagesIngestedBefore(c.id, "9999-12-31T23:59:59Z"),
+            (std::vector<int64_t>{by_job[0], by_job[1], no_job[0]}));
+  EXPECT_TRUE(catalog().FindImagesIngestedBefore(c.id, "2000-01-01T00:00:00Z").empty());
+  EXPECT_EQ(catalog().FindImagesIngestedBefore(other.id, "9999-12-31T23:59:59Z"), elsewhere);
+  const std::string ingested = catalog().GetImage(by_job[0])->ingested_at;
+  EXPECT_TRUE(catalog().FindImagesIngestedBefore(c.id, ingested).size() < 3u);  // strictly before
+}
+
+TEST_P(CatalogConformance, ForEachImageSourceVisitsImagesWithSourcesInOrder) {
+  Collection c = catalog().CreateCollection(NewCollection("c"));
+  std::vector<std::string> hostile = HostileStrings();
+  std::vector<ImageWrite> writes;
+  for (size_t k = 0; k < hostile.size(); ++k) writes.push_back(NewImage(c.id, Numbered("s", k), {}, NewSource(hostile[k], "p" + hostile[k])));
+  writes.push_back(NewImage(c.id, "none"));
+  auto ids = catalog().AddImages(writes, 0, JobCounters{});
+  std::vector<int64_t> seen;
+  catalog().ForEachImageSource([&](int64_t id, const std::string& url, const std::string& page) {
+    size_t k = seen.size();
+    seen.push_back(id);
+    ASSERT_LT(k, hostile.size());
+    EXPECT_EQ(url, hostile[k]);
+    EXPECT_EQ(page, "p" + hostile[k]);
+  });
+  EXPECT_EQ(seen, std::vector<int64_t>(ids.begin(), ids.end() - 1));
+}
+
 // --- deleting
+
+TEST_P(CatalogConformance, DeleteImagesRemovesAllInOneCallAndSkipsUnknownIds) {
+  Collection c = catalog().CreateCollection(NewCollection("c"));
+  const int64_t f = catalog().ReserveFaceIds(4);
+  Source shared = NewSource("https://ex.org/shared.jpg");
+  auto ids = catalog().AddImages(
+      {NewImage(c.id, "a", {f, f + 1}, shared), NewImage(c.id, "b", {f + 2}, shared),
+       NewImage(c.id, "c", {f + 3}, NewSource("https://ex.org/c.jpg"))},
+      0, JobCounters{});
+  EXPECT_EQ(catalog().DeleteImages({ids[1], ids[0], ids[0] + 1000}), (std::vector<int64_t>{f, f + 1, f + 2}));
+  EXPECT_FALSE(catalog().GetImage(ids[0]).has_value());
+  EXPECT_FALSE(catalog().GetImage(ids[1]).has_value());
+  EXPECT_TRUE(catalog().GetImage(ids[2]).has_value());
+  EXPECT_EQ(catalog().Stats().sources, 1);  // the shared source went with its last image
+  EXPECT_EQ(AllFaces(catalog()).size(), 1u);
+  EXPECT_TRUE(catalog().DeleteImages({ids[0]}).empty());  // idempotent
+  EXPECT_TRUE(catalog().DeleteImages({}).empty());
+  catalog().ScrubDeletedRows();
+  EXPECT_EQ(catalog().DescribeFaces({f + 3}).size(), 1u);
+}
 
 TEST_P(CatalogConformance, DeleteImageCascadesToFacesAndOrphanSource) {
   Collection c = catalog().CreateCollection(NewCollection("c"));

@@ -320,6 +320,7 @@ constexpr size_t kUrlHeadBytes = 256;
 // Stays well below PostgreSQL's limit of 65535 parameters per statement.
 constexpr size_t kMaxParams = 30000;
 constexpr size_t kDescribeChunk = 1000;
+constexpr int64_t kSourcePage = 10000;  // rows per ForEachImageSource statement
 constexpr int kForEachFacePage = 10000;
 
 // --- values <-> text parameters and results
@@ -847,6 +848,43 @@ class PostgresCatalog final : public Catalog {
     });
   }
 
+  std::vector<int64_t> FindImagesOfJob(int64_t job_id) override {
+    return Run("finding the images of an ingest job", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      Params p;
+      return SortedIds(p.Exec(tx, "SELECT id FROM images WHERE job_id = " + p.Int(job_id)));
+    });
+  }
+
+  std::vector<int64_t> FindImagesIngestedBefore(int64_t collection_id,
+                                                const std::string& iso_time) override {
+    return Run("finding images by ingest time", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      Params p;
+      return SortedIds(p.Exec(tx, "SELECT id FROM images WHERE collection_id = " + p.Int(collection_id) +
+                                      " AND ingested_at < " + p.Text(iso_time) + "::timestamptz"));
+    });
+  }
+
+  // Keyset pages, one statement each; fn runs between statements.
+  void ForEachImageSource(const std::function<void(int64_t, const std::string&, const std::string&)>&
+                              fn) override {
+    int64_t after = 0;
+    while (true) {
+      pqxx::result page = Run("listing image sources", [&](pqxx::connection& c) {
+        pqxx::nontransaction tx(c);
+        Params p;
+        return p.Exec(tx,
+                      "SELECT i.id, s.source_url, s.page_url FROM images i JOIN sources s ON "
+                      "s.id = i.source_id WHERE i.id > " +
+                          p.Int(after) + " ORDER BY i.id LIMIT " + std::to_string(kSourcePage));
+      });
+      if (page.empty()) return;
+      for (const auto& row : page) fn(Int(row[0]), Bytes(row[1]), Bytes(row[2]));
+      after = Int(page.back()[0]);
+    }
+  }
+
   // --- deleting
   //
   // As in the SQLite catalog: a source row lives only while an image refers
@@ -887,6 +925,45 @@ class PostgresCatalog final : public Catalog {
       DeleteOrphanSources(tx, SortedIds(r));
       tx.commit();
       return faces;
+    });
+  }
+
+  std::vector<int64_t> DeleteImages(const std::vector<int64_t>& image_ids) override {
+    if (image_ids.empty()) return {};
+    return Run("deleting images", [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      std::vector<int64_t> faces, sources;
+      for (size_t start = 0; start < image_ids.size(); start += kDescribeChunk) {
+        const size_t end = std::min(image_ids.size(), start + kDescribeChunk);
+        Params p;
+        for (const auto& row :
+             p.Exec(tx, "DELETE FROM faces WHERE image_id = ANY(" + p.Ints(image_ids, start, end) +
+                            ") RETURNING id")) {
+          faces.push_back(Int(row[0]));
+        }
+        Params q;
+        for (const auto& row :
+             q.Exec(tx, "DELETE FROM images WHERE id = ANY(" + q.Ints(image_ids, start, end) +
+                            ") RETURNING source_id")) {
+          sources.push_back(Int(row[0]));
+        }
+      }
+      std::sort(sources.begin(), sources.end());
+      sources.erase(std::unique(sources.begin(), sources.end()), sources.end());
+      DeleteOrphanSources(tx, sources);
+      tx.commit();
+      std::sort(faces.begin(), faces.end());
+      return faces;
+    });
+  }
+
+  // VACUUM cannot run inside a transaction block; FULL rewrites each table
+  // into new files, so the dead rows' bytes leave the table files.
+  void ScrubDeletedRows() override {
+    Run("vacuuming the gallery tables", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      tx.exec0("VACUUM FULL faces, images, sources");
+      return 0;
     });
   }
 

@@ -8,10 +8,12 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <tuple>
 #include <unordered_map>
 
 #include "catalog/sqlite_db.h"
 #include "common/error.h"
+#include "common/utc_time.h"
 
 namespace lineup {
 namespace {
@@ -150,14 +152,7 @@ std::string Cat(std::initializer_list<std::string_view> parts) {
   return out;
 }
 
-std::string NowUtcIso8601() {
-  std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
+std::string NowUtcIso8601() { return IsoUtc(UnixNow()); }
 
 bool IsConstraint(const SqliteError& e, int extended_code) { return e.code() == extended_code; }
 
@@ -551,6 +546,43 @@ class SqliteCatalog final : public Catalog {
     return ids;
   }
 
+  std::vector<int64_t> FindImagesOfJob(int64_t job_id) override {
+    std::lock_guard lock(mu_);
+    return IdsLocked("SELECT id FROM images WHERE job_id = ?1 ORDER BY id", job_id);
+  }
+
+  std::vector<int64_t> FindImagesIngestedBefore(int64_t collection_id,
+                                                const std::string& iso_time) override {
+    std::lock_guard lock(mu_);
+    // ingested_at is always "YYYY-MM-DDTHH:MM:SSZ", so text order is time order.
+    auto q = db_->Query(
+        "SELECT id FROM images WHERE collection_id = ?1 AND ingested_at < ?2 ORDER BY id");
+    q.Bind(1, collection_id).BindText(2, iso_time);
+    std::vector<int64_t> ids;
+    while (q.Step()) ids.push_back(q.Int64(0));
+    return ids;
+  }
+
+  // Keyset pages: the lock is released between pages and while fn runs.
+  void ForEachImageSource(const std::function<void(int64_t, const std::string&, const std::string&)>&
+                              fn) override {
+    int64_t after = 0;
+    while (true) {
+      std::vector<std::tuple<int64_t, std::string, std::string>> page;
+      {
+        std::lock_guard lock(mu_);
+        auto q = db_->Query(
+            "SELECT i.id, s.source_url, s.page_url FROM images i JOIN sources s ON s.id = i.source_id "
+            "WHERE i.id > ?1 ORDER BY i.id LIMIT ?2");
+        q.Bind(1, after).Bind(2, kSourcePage);
+        while (q.Step()) page.emplace_back(q.Int64(0), q.Text(1), q.Text(2));
+      }
+      if (page.empty()) return;
+      for (const auto& [id, source_url, page_url] : page) fn(id, source_url, page_url);
+      after = std::get<0>(page.back());
+    }
+  }
+
   // --- deleting
   //
   // Rule for sources: a source row lives only while an image refers to it.
@@ -590,6 +622,28 @@ class SqliteCatalog final : public Catalog {
     tx.Commit();
     db_->TruncateWal();  // no copy of the deleted rows stays in the WAL
     return faces;
+  }
+
+  std::vector<int64_t> DeleteImages(const std::vector<int64_t>& image_ids) override {
+    std::lock_guard lock(mu_);
+    SqliteTransaction tx(*db_, SqliteTransaction::Mode::kWrite);
+    std::vector<int64_t> faces;
+    for (int64_t image_id : image_ids) {
+      for (int64_t f : IdsLocked("SELECT id FROM faces WHERE image_id = ?1", image_id)) faces.push_back(f);
+      std::vector<int64_t> sources =
+          IdsLocked("SELECT source_id FROM images WHERE id = ?1 AND source_id IS NOT NULL", image_id);
+      db_->Query("DELETE FROM images WHERE id = ?1").Bind(1, image_id).Run();  // faces cascade
+      DeleteOrphanSourcesLocked(sources);
+    }
+    tx.Commit();
+    db_->TruncateWal();  // no copy of the deleted rows stays in the WAL
+    std::sort(faces.begin(), faces.end());
+    return faces;
+  }
+
+  void ScrubDeletedRows() override {
+    std::lock_guard lock(mu_);
+    db_->TruncateWal();
   }
 
   std::vector<int64_t> DeleteSource(int64_t source_id) override {
@@ -752,6 +806,7 @@ class SqliteCatalog final : public Catalog {
 
  private:
   static constexpr size_t kDescribeChunk = 256;
+  static constexpr int64_t kSourcePage = 10000;
 
   Error NoJob(int64_t job_id) const {
     return Error(Context(path_, "no ingest job with id " + std::to_string(job_id)));

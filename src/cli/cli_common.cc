@@ -85,6 +85,12 @@ std::optional<GalleryModel> BoundModel(const GalleryFlags& flags) {
   return GalleryModel{*model, std::stoi(*dim)};
 }
 
+std::unique_ptr<Gallery> OpenBoundGallery(const GalleryFlags& flags, bool read_only) {
+  std::optional<GalleryModel> model = BoundModel(flags);
+  if (!model) throw Error("the gallery is empty (nothing ingested yet)");
+  return Gallery::Open(MakeGalleryOptions(flags, read_only), *model);
+}
+
 GalleryModel ModelOfProfile(const ModelManifest& manifest, const std::string& profile) {
   const ModelEntry& embedder = manifest.Model(manifest.GetProfile(profile).embedder);
   return {embedder.id, embedder.output_dim};

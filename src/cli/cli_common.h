@@ -54,6 +54,9 @@ GalleryOptions MakeGalleryOptions(const GalleryFlags& flags, bool read_only);
 // The embedder a gallery is bound to, or nullopt for a gallery not yet
 // written to. Throws Error if there is no gallery at all.
 std::optional<GalleryModel> BoundModel(const GalleryFlags& flags);
+// Opens the gallery with the model it is bound to (no models needed);
+// throws Error for a gallery nothing was ingested into yet.
+std::unique_ptr<Gallery> OpenBoundGallery(const GalleryFlags& flags, bool read_only);
 // The profile to use with a gallery: --profile if given, else the default
 // profile if its embedder matches the gallery, else the first profile whose
 // embedder does. Sets engine->profile.

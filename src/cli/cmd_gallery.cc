@@ -1,4 +1,4 @@
-// lineup gallery stats | rm | check | compact | reindex | jobs | errors
+// lineup gallery stats | rm (faces) | check | compact | reindex | jobs | errors
 #include <cstdio>
 #include <iostream>
 
@@ -15,21 +15,11 @@ struct GalleryCommandFlags {
   bool json = false;
   // rm
   std::vector<int64_t> faces;
-  int64_t image = 0;
-  std::string collection;
-  std::string source_prefix;
   // check / reindex
   bool repair = false;
   bool force = false;
   int64_t job = 0;
 };
-
-// Opens the gallery with the model it is bound to (no models needed).
-std::unique_ptr<Gallery> OpenBound(const GalleryFlags& flags, bool read_only) {
-  std::optional<GalleryModel> model = BoundModel(flags);
-  if (!model) throw Error("the gallery is empty (nothing ingested yet)");
-  return Gallery::Open(MakeGalleryOptions(flags, read_only), *model);
-}
 
 std::string Bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -41,7 +31,7 @@ std::string Bytes(double b) {
 }
 
 void Stats(const GalleryCommandFlags& flags) {
-  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, true);
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, true);
   GalleryStats s = g->Stats();
   if (flags.json) {
     nlohmann::json collections = nlohmann::json::array();
@@ -80,24 +70,16 @@ void Stats(const GalleryCommandFlags& flags) {
 }
 
 void Remove(const GalleryCommandFlags& flags) {
-  int named = !flags.faces.empty() + (flags.image > 0) + !flags.collection.empty() + !flags.source_prefix.empty();
-  if (named != 1) {
-    throw Error("gallery rm: name exactly one of --face ID..., --image ID, --collection NAME, --source-prefix URL");
-  }
-  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, false);
-  DeletionReport r;
-  if (!flags.faces.empty()) r = g->DeleteFaces(flags.faces);
-  if (flags.image > 0) r = g->DeleteImage(flags.image);
-  if (!flags.collection.empty()) r = g->DeleteCollection(flags.collection);
-  if (!flags.source_prefix.empty()) r = g->DeleteBySourcePrefix(flags.source_prefix);
-  if (r.faces == 0 && r.images == 0) throw Error("gallery rm: nothing matched; nothing deleted");
-  std::printf("deleted %lld image(s) and %lld face(s); they are gone from search results now. "
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, false);
+  DeletionReport r = g->DeleteFaces(flags.faces);
+  if (r.faces == 0) throw Error("gallery rm: no face with these ids; nothing deleted");
+  std::printf("deleted %lld face(s); they are gone from search results now. "
               "`lineup gallery compact` reclaims the space of their descriptors.\n",
-              static_cast<long long>(r.images), static_cast<long long>(r.faces));
+              static_cast<long long>(r.faces));
 }
 
 void Check(const GalleryCommandFlags& flags) {
-  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, !flags.repair);
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, !flags.repair);
   CheckReport r = g->Check(flags.repair, !flags.json);
   if (flags.json) {
     std::cout << nlohmann::json({{"ok", r.ok()},
@@ -130,7 +112,7 @@ void Check(const GalleryCommandFlags& flags) {
 }
 
 void Jobs(const GalleryCommandFlags& flags) {
-  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, true);
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, true);
   nlohmann::json all = nlohmann::json::array();
   for (const IngestJob& j : g->catalog().ListJobs()) {
     const JobCounters& c = j.counters;
@@ -150,7 +132,7 @@ void Jobs(const GalleryCommandFlags& flags) {
 }
 
 void Errors(const GalleryCommandFlags& flags) {
-  std::unique_ptr<Gallery> g = OpenBound(flags.gallery, true);
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, true);
   for (const JobError& e : g->catalog().JobErrors(flags.job, 1'000'000)) {
     std::printf("%s: %s\n", e.item.c_str(), e.reason.c_str());
   }
@@ -168,11 +150,9 @@ void RegisterGallery(CLI::App& app) {
   AddGalleryFlags(stats, &flags->gallery);
   stats->callback([flags] { Stats(*flags); });
 
-  auto* rm = cmd->add_subcommand("rm", "Delete faces, an image, a collection, or everything from a source URL prefix");
-  rm->add_option("--face", flags->faces, "Face id (repeatable)")->allow_extra_args(false);
-  rm->add_option("--image", flags->image, "Image id (with all its faces)");
-  rm->add_option("--collection", flags->collection, "Collection name (everything in it)");
-  rm->add_option("--source-prefix", flags->source_prefix, "Every image whose source or page URL starts with this");
+  auto* rm = cmd->add_subcommand(
+      "rm", "Delete single faces (to erase images, sources, domains, collections or jobs: lineup erase)");
+  rm->add_option("--face", flags->faces, "Face id (repeatable)")->required()->allow_extra_args(false);
   AddGalleryFlags(rm, &flags->gallery);
   rm->callback([flags] { Remove(*flags); });
 
@@ -185,7 +165,7 @@ void RegisterGallery(CLI::App& app) {
   auto* compact = cmd->add_subcommand("compact", "Reclaim the space of deleted faces' descriptors");
   AddGalleryFlags(compact, &flags->gallery);
   compact->callback([flags] {
-    std::unique_ptr<Gallery> g = OpenBound(flags->gallery, false);
+    std::unique_ptr<Gallery> g = OpenBoundGallery(flags->gallery, false);
     std::printf("reclaimed %s\n", Bytes(static_cast<double>(g->Compact())).c_str());
   });
 
@@ -193,7 +173,7 @@ void RegisterGallery(CLI::App& app) {
   reindex->add_flag("--force", flags->force, "Build it even for a small gallery");
   AddGalleryFlags(reindex, &flags->gallery);
   reindex->callback([flags] {
-    std::unique_ptr<Gallery> g = OpenBound(flags->gallery, false);
+    std::unique_ptr<Gallery> g = OpenBoundGallery(flags->gallery, false);
     g->BuildIndex(flags->force, true);
     std::printf("search index: %s\n", g->Stats().index.c_str());
   });

@@ -25,6 +25,8 @@ struct ServeFlags {
   int candidates = 20;
   int max_upload_mb = 20;
   double logins_per_minute = 10;
+  double maintenance_hours = 24;
+  int64_t case_retention_days = 0;
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -41,6 +43,8 @@ void Run(ServeFlags& flags) {
   so.profile = flags.engine.profile;
   so.default_candidates = flags.candidates;
   so.max_upload_bytes = static_cast<int64_t>(flags.max_upload_mb) << 20;
+  so.maintenance_hours = flags.maintenance_hours;
+  so.case_retention_days = flags.case_retention_days;
   HttpServerOptions ho;
   ParseListen(flags.listen, &ho);
   if (flags.tls_cert.empty() != flags.tls_key.empty()) throw Error("--tls-cert and --tls-key go together");
@@ -81,6 +85,7 @@ void Serve(const ModelManifest& manifest, const ServiceOptions& service_options,
   std::string password = service.EnsureAdmin();
   HttpServer server(service, options);
   int port = server.Bind();
+  service.StartMaintenance();
   bool tls = !options.tls_cert.empty();
   std::printf("Lineup serving %s on %s://%s:%d/  (data: %s)\n", service_options.data_dir.c_str(),
               tls ? "https" : "http", options.host.c_str(), port, service_options.data_dir.c_str());
@@ -127,6 +132,16 @@ void RegisterServe(CLI::App& app) {
                   "Login attempts allowed per client address and minute (burst of 10)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
+  cmd->add_option("--maintenance-hours", flags->maintenance_hours,
+                  "Run the maintenance job (finish interrupted erasures and pending opt-outs, apply retention; "
+                  "audited) a minute after start and then every this many hours; 0 = never")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 24.0 * 365));
+  cmd->add_option("--case-retention-days", flags->case_retention_days,
+                  "Delete probe photos (with their searches) this many days after upload, for cases without their "
+                  "own retention; 0 = keep")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{36500}));
   AddGalleryFlags(cmd, &flags->gallery);
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

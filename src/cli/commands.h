@@ -24,6 +24,10 @@ void RegisterServe(CLI::App& app);
 void RegisterAudit(CLI::App& app);
 // `lineup report` (cmd_report.cc): oversight report over governance.db.
 void RegisterReport(CLI::App& app);
+// `lineup erase` (cmd_erase.cc), `lineup optout` (cmd_optout.cc), `lineup retention` (cmd_retention.cc).
+void RegisterErase(CLI::App& app);
+void RegisterOptOut(CLI::App& app);
+void RegisterRetention(CLI::App& app);
 
 inline void RegisterAll(CLI::App& app) {
   RegisterDemo(app);
@@ -33,6 +37,9 @@ inline void RegisterAll(CLI::App& app) {
   RegisterIngest(app);
   RegisterSearch(app);
   RegisterGallery(app);
+  RegisterErase(app);
+  RegisterOptOut(app);
+  RegisterRetention(app);
   RegisterServe(app);
   RegisterAudit(app);
   RegisterReport(app);

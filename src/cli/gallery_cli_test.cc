@@ -136,9 +136,9 @@ TEST_F(GalleryCli, ProbesWithoutAFaceAndBadArgumentsGetClearErrors) {
   EXPECT_EQ(bad_collection.status, 1);
   EXPECT_NE(bad_collection.err.find("no such collection"), std::string::npos);
   EXPECT_NE(Lineup("search --box 1,2,3 " + Quote(testing::DemoPhoto(1).string()) + Data()).status, 0);
-  CliRun rm_nothing = Lineup("gallery rm --source-prefix https://nowhere.example/" + Data());
+  CliRun rm_nothing = Lineup("erase --url-prefix https://nowhere.example/" + Data());
   EXPECT_EQ(rm_nothing.status, 1);
-  EXPECT_NE(rm_nothing.err.find("nothing matched"), std::string::npos);
+  EXPECT_NE(rm_nothing.err.find("nothing in the gallery matches"), std::string::npos) << rm_nothing.err;
 }
 
 TEST_F(GalleryCli, CheckPassesOnAHealthyGallery) {

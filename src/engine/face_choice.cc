@@ -46,4 +46,22 @@ size_t FindFaceInBox(FacePipeline& pipeline, const cv::Mat& image, const cv::Rec
               std::to_string(box.width) + "," + std::to_string(box.height) + "; faces found:" + FaceList(faces));
 }
 
+size_t OptOutFaceIndex(const std::vector<FaceResult>& faces, std::optional<size_t> choice, const std::string& photo) {
+  if (faces.empty()) throw Error(Context(photo, "no face found; an opt-out needs a photo that shows the face clearly"));
+  if (choice) {
+    if (*choice >= faces.size()) {
+      throw Error(Context(photo, "there is no face #" + std::to_string(*choice) + "; the faces found:" + FaceList(faces)));
+    }
+    return *choice;
+  }
+  size_t confident = 0, index = 0;
+  for (size_t i = 0; i < faces.size(); ++i) {
+    if (faces[i].face.score >= kConfidentFaceScore) ++confident, index = i;
+  }
+  if (confident == 0 && faces.size() == 1) return 0;
+  if (confident == 1) return index;
+  throw Error(Context(photo, "shows " + std::to_string(faces.size()) +
+                                 " faces; ask the requester which one is theirs and give its number:" + FaceList(faces)));
+}
+
 }  // namespace lineup

@@ -2,6 +2,7 @@
 // server: by a box the user drew, with a list of the faces for messages.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,5 +20,13 @@ std::string FaceList(const std::vector<FaceResult>& faces);
 // else throws Error listing the faces found. Returns its index in `faces`.
 size_t FindFaceInBox(FacePipeline& pipeline, const cv::Mat& image, const cv::Rect2f& box,
                      std::vector<FaceResult>& faces);
+
+// The face of an opt-out photo, which must show the requester alone or say
+// which face is theirs: `choice` (an index into `faces`) when given, else the
+// only confident face (score >= kConfidentFaceScore). Throws Error when the
+// photo has no face, when `choice` is out of range, and when several
+// confident faces leave it open (the message lists them, so that the
+// operator can ask the requester which). `photo` names it in messages.
+size_t OptOutFaceIndex(const std::vector<FaceResult>& faces, std::optional<size_t> choice, const std::string& photo);
 
 }  // namespace lineup

@@ -18,6 +18,7 @@ namespace fs = std::filesystem;
 constexpr char kModelSetting[] = "embedder_model";
 constexpr char kDimSetting[] = "embedder_dim";
 constexpr size_t kMaxBatchImages = 256;
+constexpr size_t kMaxWidenedTopK = 40000;  // neighbours asked for at most when opt-outs hide some
 
 bool TestBit(const std::vector<uint64_t>& bits, size_t i) {
   return i / 64 < bits.size() && (bits[i / 64] >> (i % 64)) & 1u;
@@ -55,6 +56,7 @@ Gallery::Gallery(const GalleryOptions& options, const GalleryModel& model)
     : options_(options), model_(model) {
   catalog_ = OpenCatalog(CatalogLocation(options_));
   BindModel();
+  blocklist_ = std::make_unique<Blocklist>(options_.data_dir, model_.model_id, model_.dim, options_.read_only);
   fs::path store_path = options_.data_dir / "vectors.lvs";
   if (options_.read_only && !fs::exists(store_path)) {
     throw Error(Context(store_path.string(), "missing: the catalog exists but its vector store does not "
@@ -65,6 +67,19 @@ Gallery::Gallery(const GalleryOptions& options, const GalleryModel& model)
   RebuildLiveSet();
   LoadIndexIfPresent();
   bands_ = BandThresholdsFor(model_.model_id);
+  WarnOfUnfinishedErasures();
+}
+
+// Journals of gallery/erasure.h. Their erasures committed nothing yet or
+// everything (one transaction), but media or descriptors may remain.
+void Gallery::WarnOfUnfinishedErasures() {
+  std::error_code ec;
+  for (fs::directory_iterator it(options_.data_dir / "erasures", ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".json") {
+      warnings_.push_back("an erasure was interrupted before it finished; `lineup erase --resume` completes it");
+      return;
+    }
+  }
 }
 
 Gallery::~Gallery() = default;
@@ -139,8 +154,8 @@ fs::path Gallery::CropPath(int64_t face_id) const {
          (std::to_string(face_id) + ".jpg");
 }
 
-std::vector<int64_t> Gallery::WriteBatch(std::vector<AnalyzedImage>& images, int64_t job_id,
-                                         const JobCounters& extra_counters) {
+WriteResult Gallery::WriteBatch(std::vector<AnalyzedImage>& images, int64_t job_id,
+                                const JobCounters& extra_counters) {
   if (options_.read_only) throw Error("gallery opened read-only: cannot write");
   size_t face_count = 0;
   for (const AnalyzedImage& a : images) {
@@ -155,6 +170,8 @@ std::vector<int64_t> Gallery::WriteBatch(std::vector<AnalyzedImage>& images, int
   if (images.size() > kMaxBatchImages || face_count > VectorStore::kMaxAppendBatch) {
     throw Error("gallery write: batch too large");
   }
+  WriteResult result = DropOptedOutFaces(images);
+  face_count -= static_cast<size_t>(result.faces_opted_out);
   size_t slots_before = store_->size();
   std::vector<ImageWrite> writes = StageMedia(images, face_count);
   JobCounters delta = extra_counters;
@@ -163,9 +180,44 @@ std::vector<int64_t> Gallery::WriteBatch(std::vector<AnalyzedImage>& images, int
     delta.faces_added += static_cast<int64_t>(a.write.faces.size());
     if (a.write.faces.empty()) delta.no_face += 1;
   }
-  std::vector<int64_t> image_ids = catalog_->AddImages(writes, job_id, delta);
+  result.image_ids = catalog_->AddImages(writes, job_id, delta);
   MarkLive(slots_before);
-  return image_ids;
+  return result;
+}
+
+// Removes blocklisted faces (with their descriptors and crops) from the
+// batch, and images that had faces and have none left.
+WriteResult Gallery::DropOptedOutFaces(std::vector<AnalyzedImage>& images) {
+  WriteResult result;
+  if (!blocklist_->HasEntries()) return result;
+  std::vector<AnalyzedImage> kept;
+  kept.reserve(images.size());
+  for (AnalyzedImage& a : images) {
+    const size_t had = a.write.faces.size();
+    size_t k = 0;
+    for (size_t f = 0; f < had; ++f) {
+      if (blocklist_->Match(a.descriptors[f].data())) {
+        ++result.faces_opted_out;
+        continue;
+      }
+      if (k != f) {
+        a.write.faces[k] = std::move(a.write.faces[f]);
+        a.descriptors[k] = std::move(a.descriptors[f]);
+        a.crops[k] = std::move(a.crops[f]);
+      }
+      ++k;
+    }
+    a.write.faces.resize(k);
+    a.descriptors.resize(k);
+    a.crops.resize(k);
+    if (had > 0 && k == 0) {
+      ++result.images_opted_out;
+      continue;
+    }
+    kept.push_back(std::move(a));
+  }
+  images = std::move(kept);
+  return result;
 }
 
 // Media files, face ids and vectors: everything that must be durable before
@@ -236,6 +288,7 @@ SearchResult Gallery::Search(const SearchQuery& query) {
   if (query.top_k == 0 || query.top_k > 10000) throw Error("search: top-k must be between 1 and 10000");
   SearchResult result;
   std::vector<Neighbor> neighbors;
+  const bool blocklist = blocklist_->HasEntries();
   {
     std::shared_lock lock(mutex_);
     SlotFilter filter;
@@ -243,7 +296,17 @@ SearchResult Gallery::Search(const SearchQuery& query) {
     filter.live_bits = live_slots_;
     filter.collections = CollectionIds(query.collections);
     filter.store = store_.get();
-    neighbors = FindNeighbors(query, filter, &result.index_used);
+    // With opt-outs, ask for more neighbours until top_k survive the
+    // blocklist or the gallery has no more.
+    SearchQuery wider = query;
+    while (true) {
+      std::vector<Neighbor> found = FindNeighbors(wider, filter, &result.index_used);
+      const bool exhausted = found.size() < wider.top_k;
+      neighbors = blocklist ? DropBlockedNeighbors(std::move(found)) : std::move(found);
+      if (!blocklist || exhausted || neighbors.size() >= query.top_k || wider.top_k >= kMaxWidenedTopK) break;
+      wider.top_k = std::min(wider.top_k * 4, kMaxWidenedTopK);
+    }
+    if (neighbors.size() > query.top_k) neighbors.resize(query.top_k);
     result.faces_searched = LiveFacesIn(filter.collections);
   }
   std::vector<int64_t> face_ids;
@@ -268,6 +331,29 @@ SearchResult Gallery::Search(const SearchQuery& query) {
     result.candidates.push_back(std::move(c));
   }
   return result;
+}
+
+std::vector<Neighbor> Gallery::DropBlockedNeighbors(std::vector<Neighbor> neighbors) {
+  std::erase_if(neighbors, [&](const Neighbor& n) { return blocklist_->Match(store_->Vector(n.slot)).has_value(); });
+  return neighbors;
+}
+
+std::vector<FaceMatch> Gallery::FindMatches(const std::vector<float>& descriptor, float threshold, size_t limit) {
+  if (static_cast<int>(descriptor.size()) != model_.dim) throw Error("find matches: descriptor of the wrong size");
+  std::vector<Neighbor> neighbors;
+  {
+    std::shared_lock lock(mutex_);
+    SlotFilter filter;
+    filter.live = live_.data();
+    filter.live_bits = live_slots_;
+    filter.store = store_.get();
+    neighbors = ExactSearch(*store_, descriptor.data(), limit, filter);
+  }
+  std::vector<FaceMatch> matches;
+  for (const Neighbor& n : neighbors) {
+    if (n.score >= threshold) matches.push_back({store_->id(n.slot), n.score});
+  }
+  return matches;
 }
 
 size_t Gallery::LiveFacesIn(const std::vector<uint32_t>& collections) const {
@@ -335,6 +421,15 @@ DeletionReport Gallery::DeleteImage(int64_t image_id) {
   std::optional<ImageRecord> image = catalog_->GetImage(image_id);
   if (!image) throw Error("no image with id " + std::to_string(image_id));
   return FinishDeletion(catalog_->DeleteImage(image_id), {*image});
+}
+
+DeletionReport Gallery::DeleteImages(const std::vector<int64_t>& image_ids) {
+  if (options_.read_only) throw Error("gallery opened read-only: cannot delete");
+  std::vector<ImageRecord> images;
+  for (int64_t id : image_ids) {
+    if (std::optional<ImageRecord> image = catalog_->GetImage(id)) images.push_back(std::move(*image));
+  }
+  return FinishDeletion(catalog_->DeleteImages(image_ids), images);
 }
 
 DeletionReport Gallery::DeleteCollection(const std::string& name) {

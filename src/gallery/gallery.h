@@ -6,6 +6,8 @@
 //   catalog.db             SQLite catalog (unless a PostgreSQL location is given)
 //   vectors.lvs            VectorStore: one record per face, id = face id
 //   index/<kind>.idx       approximate index over the store (rebuildable)
+//   blocklist.db           opt-out descriptors (gallery/blocklist.h)
+//   erasures/              journals of erasures in progress (gallery/erasure.h)
 //   media/images/<collection id>/<sha256>.<ext>   copy of every ingested image
 //   media/crops/<face id / 10000>/<face id>.jpg    face thumbnail for display
 //
@@ -20,6 +22,9 @@
 //    Deletion commits in the catalog first, then clears live bits under the
 //    lock, then removes media files; a search that starts after a delete
 //    call returns never sees the deleted faces.
+//  - A face matching the opt-out blocklist is never written (WriteBatch
+//    drops it) and never returned (Search drops it), whether or not it was
+//    written before the opt-out.
 //  - One embedder model per gallery: its id and descriptor size are stored
 //    in the catalog settings at creation and checked at every open.
 //
@@ -41,6 +46,7 @@
 #include <opencv2/core.hpp>
 
 #include "catalog/catalog.h"
+#include "gallery/blocklist.h"
 #include "gallery/score_band.h"
 #include "index/vector_index.h"
 #include "index/vector_store.h"
@@ -96,6 +102,19 @@ struct AnalyzedImage {
   std::string image_extension;                 // ".jpg", ...
 };
 
+// What WriteBatch wrote, and what the blocklist kept out.
+struct WriteResult {
+  std::vector<int64_t> image_ids;  // of the images written, in order
+  int64_t faces_opted_out = 0;     // faces dropped because they match an opt-out
+  int64_t images_opted_out = 0;    // images dropped because every face in them did
+};
+
+// A gallery face at or above a similarity threshold.
+struct FaceMatch {
+  int64_t face_id = 0;
+  float score = 0;
+};
+
 struct DeletionReport {
   int64_t faces = 0;
   int64_t images = 0;
@@ -134,6 +153,7 @@ class Gallery {
   ~Gallery();
 
   Catalog& catalog() { return *catalog_; }
+  Blocklist& blocklist() { return *blocklist_; }
   const GalleryModel& model() const { return model_; }
   const GalleryOptions& options() const { return options_; }
   // Problems noticed at open that do not stop the gallery from working
@@ -141,17 +161,25 @@ class Gallery {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
   // --- writing
-  // Writes the images (media, vectors, catalog) and returns their image ids.
+  // Writes the images (media, vectors, catalog). Faces that match the
+  // blocklist are first removed from `images` (with their descriptors and
+  // crops), and so are images that had faces and have none left.
   // images.size() <= 256 and total faces <= VectorStore::kMaxAppendBatch.
-  std::vector<int64_t> WriteBatch(std::vector<AnalyzedImage>& images, int64_t job_id,
+  WriteResult WriteBatch(std::vector<AnalyzedImage>& images, int64_t job_id,
                                   const JobCounters& extra_counters);
 
   // --- searching
   SearchResult Search(const SearchQuery& query);
+  // Every live face whose exact similarity to `descriptor` is >= threshold
+  // (an exhaustive scan, never the approximate index), best first, at most
+  // `limit`. Blocklisted faces are included: this is how they are found.
+  std::vector<FaceMatch> FindMatches(const std::vector<float>& descriptor, float threshold, size_t limit);
 
   // --- deleting (catalog first, then live set, then media)
   DeletionReport DeleteFaces(const std::vector<int64_t>& face_ids);
   DeletionReport DeleteImage(int64_t image_id);
+  // All in one catalog transaction (unknown ids skipped).
+  DeletionReport DeleteImages(const std::vector<int64_t>& image_ids);
   DeletionReport DeleteCollection(const std::string& name);
   DeletionReport DeleteBySourcePrefix(const std::string& url_prefix);
 
@@ -178,7 +206,10 @@ class Gallery {
   void BindModel();
   void RebuildLiveSet();
   void LoadIndexIfPresent();
+  void WarnOfUnfinishedErasures();
   std::vector<ImageWrite> StageMedia(std::vector<AnalyzedImage>& images, size_t face_count);
+  WriteResult DropOptedOutFaces(std::vector<AnalyzedImage>& images);
+  std::vector<Neighbor> DropBlockedNeighbors(std::vector<Neighbor> neighbors);
   void MarkLive(size_t slots_before);
   size_t LiveFacesIn(const std::vector<uint32_t>& collections) const;
   void ClearLive(const std::vector<int64_t>& face_ids);
@@ -192,6 +223,7 @@ class Gallery {
   GalleryOptions options_;
   GalleryModel model_;
   std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<Blocklist> blocklist_;
   std::unique_ptr<VectorStore> store_;
   std::unique_ptr<VectorIndex> approximate_;   // null while exact search is used
   BandThresholds bands_;

@@ -169,17 +169,6 @@ TEST_F(GalleryTest, DeletedFacesVanishAtOnceAndCompactionReclaimsSpace) {
   EXPECT_TRUE(SearchFor(d[4]).candidates.empty());
 }
 
-// Every file under `dir` (catalog, its WAL, vectors, index, media), read whole.
-std::vector<std::pair<fs::path, std::string>> AllFiles(const fs::path& dir) {
-  std::vector<std::pair<fs::path, std::string>> files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    files.push_back({entry.path(), std::string(std::istreambuf_iterator<char>(in), {})});
-  }
-  return files;
-}
-
 // After deletion and compaction no file of the data directory holds a copy
 // of what was deleted: not its source URL or title (SQLite overwrites deleted
 // rows and the WAL is emptied), not its image bytes or crop, not its
@@ -197,15 +186,7 @@ TEST_F(GalleryTest, DeletedImagesLeaveNoCopyOfTheirBytesOrDescriptors) {
   AnalyzedImage kept = MakeImage(1, "kept");
   kept.write.source->source_url = "https://keep.example/KEEP-marker.jpg";
   Write({doomed, kept});
-  auto contains = [](const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-  };
-  auto found_anywhere = [&](const std::string& needle) {
-    for (const auto& [path, bytes] : AllFiles(options_.data_dir)) {
-      if (contains(bytes, needle)) return path.string();
-    }
-    return std::string();
-  };
+  auto found_anywhere = [&](const std::string& needle) { return testing::FileHolding(options_.data_dir, needle).string(); };
   ASSERT_FALSE(found_anywhere(descriptor_bytes).empty()) << "the scan must see the descriptor before erasure";
   ASSERT_FALSE(found_anywhere(image_bytes).empty());
 

@@ -1,6 +1,8 @@
 #include "governance/cases.h"
 
 #include <algorithm>
+#include <chrono>
+#include <set>
 
 #include "common/error.h"
 #include "common/file_util.h"
@@ -74,6 +76,7 @@ CREATE TABLE decisions (
 )sql"};
 
 constexpr size_t kMaxNumber = 64;
+constexpr int64_t kMaxRetentionDays = 36500;
 constexpr size_t kMaxPurpose = 2000;
 constexpr size_t kMaxNote = 4000;
 
@@ -104,6 +107,9 @@ void ValidateCase(const NewCase& c) {
     std::string list;
     for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
     throw Error("category: one of " + list);
+  }
+  if (c.retention_days < 0 || c.retention_days > kMaxRetentionDays) {
+    throw Error("retention days: 0 (the default) to 36500");
   }
 }
 
@@ -227,6 +233,73 @@ bool Cases::Delete(int64_t case_id) {
   return deleted;
 }
 
+std::vector<CaseExpiry> Cases::ExpireProbes(int64_t default_days, bool dry_run) {
+  const int64_t now = db_.Now();
+  // Per case: its retention in force, and the probes (with their searches) older than it.
+  constexpr char kExpired[] =
+      "SELECT c.id, c.number, r.days, count(p.id), "
+      "  (SELECT count(*) FROM searches s JOIN probes q ON q.id = s.probe_id "
+      "   WHERE q.case_id = c.id AND q.created_at < ?2 - r.days * 86400) "
+      "FROM cases c JOIN (SELECT id, CASE WHEN retention_days > 0 THEN retention_days ELSE ?1 END AS days "
+      "                   FROM cases) r ON r.id = c.id "
+      "JOIN probes p ON p.case_id = c.id "
+      "WHERE r.days > 0 AND p.created_at < ?2 - r.days * 86400 GROUP BY c.id ORDER BY c.id";
+  auto collect = [&](SqliteDb& db) {
+    std::vector<CaseExpiry> out;
+    auto q = db.Query(kExpired);
+    q.Bind(1, default_days).Bind(2, now);
+    while (q.Step()) out.push_back({q.Int64(0), q.Text(1), q.Int64(2), q.Int64(3), q.Int64(4)});
+    return out;
+  };
+  if (dry_run) return db_.Read(collect);
+  std::vector<std::string> files;  // of the deleted probes, unless a kept probe names the same file
+  std::vector<CaseExpiry> expired = db_.Write([&](SqliteDb& db) {
+    std::vector<CaseExpiry> out = collect(db);
+    for (const CaseExpiry& e : out) {
+      auto f = db.Query("SELECT stored_path FROM probes WHERE case_id = ?1 AND created_at < ?2 - ?3 * 86400");
+      f.Bind(1, e.case_id).Bind(2, now).Bind(3, e.retention_days);
+      while (f.Step()) files.push_back(f.Text(0));
+      // Searches, candidates and decisions cascade.
+      auto d = db.Query("DELETE FROM probes WHERE case_id = ?1 AND created_at < ?2 - ?3 * 86400");
+      d.Bind(1, e.case_id).Bind(2, now).Bind(3, e.retention_days).Run();
+    }
+    std::erase_if(files, [&](const std::string& path) {
+      auto kept = db.Query("SELECT 1 FROM probes WHERE stored_path = ?1");
+      kept.BindText(1, path);
+      return kept.Step();
+    });
+    return out;
+  });
+  db_.ScrubWal();
+  std::error_code ec;
+  for (const std::string& f : files) fs::remove(data_dir_ / f, ec);
+  RemoveUnreferencedProbeFiles();
+  return expired;
+}
+
+// Files under cases/<id>/ that no probe row names and that are older than
+// an hour: the photos of expired probes (also those a crash left after
+// their rows were deleted).
+void Cases::RemoveUnreferencedProbeFiles() {
+  std::set<std::string> named = db_.Read([&](SqliteDb& db) {
+    std::set<std::string> paths;
+    auto q = db.Query("SELECT stored_path FROM probes");
+    while (q.Step()) paths.insert(q.Text(0));
+    return paths;
+  });
+  std::error_code ec;
+  const fs::path root = data_dir_ / "cases";
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    // A file younger than an hour may be a probe being added (its file is
+    // written before its row).
+    std::error_code age_ec;
+    auto modified = fs::last_write_time(it->path(), age_ec);
+    if (age_ec || fs::file_time_type::clock::now() - modified < std::chrono::hours(1)) continue;
+    if (!named.count(fs::relative(it->path(), data_dir_).string())) fs::remove(it->path(), ec);
+  }
+}
+
 Case Cases::Create(const NewCase& c, int64_t owner_id, const std::string& owner, const std::string& unit) {
   ValidateCase(c);
   int64_t id = db_.Write([&](SqliteDb& db) {
@@ -234,10 +307,10 @@ Case Cases::Create(const NewCase& c, int64_t owner_id, const std::string& owner,
     taken.BindText(1, c.number);
     if (taken.Step()) throw Error("case number " + c.number + " is already in use");
     auto q = db.Query(
-        "INSERT INTO cases (number, purpose, category, owner_id, owner, unit, created_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        "INSERT INTO cases (number, purpose, category, owner_id, owner, unit, created_at, retention_days) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     q.BindText(1, c.number).BindText(2, c.purpose).BindText(3, c.category).Bind(4, owner_id);
-    q.BindText(5, owner).BindText(6, unit).Bind(7, db_.Now()).Run();
+    q.BindText(5, owner).BindText(6, unit).Bind(7, db_.Now()).Bind(8, c.retention_days).Run();
     return db.LastInsertRowId();
   });
   return *Get(id);

@@ -43,6 +43,16 @@ struct NewCase {
   std::string number;
   std::string purpose;
   std::string category;
+  int64_t retention_days = 0;  // 0..36500; 0 = the deployment's default
+};
+
+// What a retention run removed (or, dry, would remove) from one case.
+struct CaseExpiry {
+  int64_t case_id = 0;
+  std::string number;
+  int64_t retention_days = 0;  // in force: the case's own, else the default
+  int64_t probes = 0;          // probe photos older than that
+  int64_t searches = 0;        // their searches (with candidates and decisions)
 };
 
 struct ProbeFace {
@@ -135,6 +145,15 @@ class Cases {
   Decision RecordDecisionIn(SqliteDb& db, const Decision& decision);
   std::vector<Decision> DecisionsOf(int64_t search_id);
 
+  // Retention: deletes every probe photo older than its case's
+  // retention_days (`default_days` for cases with 0; kept forever when both
+  // are 0) with its searches, candidates and decisions, rows first, then
+  // the files (a crash in between leaves files the constructor's sweep does
+  // not know: ExpireProbes removes files of probes that no longer exist).
+  // With `dry_run`, only counts. Cases themselves stay (and their audit
+  // records, which are never deleted).
+  std::vector<CaseExpiry> ExpireProbes(int64_t default_days, bool dry_run);
+
   // The cases whose searches showed this face.
   std::vector<int64_t> CasesThatShowedFace(int64_t face_id);
 
@@ -142,6 +161,7 @@ class Cases {
 
  private:
   void SweepOrphanFolders();
+  void RemoveUnreferencedProbeFiles();
 
   GovernanceDb& db_;
   std::filesystem::path data_dir_;

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "common/error.h"
+#include "common/utc_time.h"
 
 namespace lineup {
 
@@ -25,14 +26,7 @@ Clock SystemClock() {
   };
 }
 
-std::string IsoTime(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
+std::string IsoTime(int64_t unix_seconds) { return IsoUtc(unix_seconds); }
 
 int64_t DayNumber(int64_t unix_seconds) {
   int64_t day = unix_seconds / kSecondsPerDay;

@@ -311,7 +311,9 @@ void IngestRun::Flush(std::vector<AnalyzedImage>& batch, JobCounters& pending) {
   if (batch.empty()) {
     gallery_.catalog().AddJobCounters(summary_.job_id, pending);
   } else {
-    gallery_.WriteBatch(batch, summary_.job_id, pending);
+    WriteResult written = gallery_.WriteBatch(batch, summary_.job_id, pending);
+    summary_.faces_opted_out += written.faces_opted_out;
+    summary_.images_opted_out += written.images_opted_out;
     for (const AnalyzedImage& a : batch) {
       summary_.counters.images_added += 1;
       summary_.counters.faces_added += static_cast<int64_t>(a.write.faces.size());

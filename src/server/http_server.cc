@@ -207,6 +207,27 @@ const std::vector<Route>& Routes() {
        [](Service& s, RouteContext& c) { return Json(s.Collections(c.caller)); }},
       {"GET", "/api/v1/jobs", "Ingest jobs with counters", "admin", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.Jobs(c.caller)); }},
+      {"GET", "/api/v1/optouts", "Opt-out requests with what each removed (no descriptors)", "admin", Access::kUser,
+       Body::kNone, [](Service& s, RouteContext& c) { return Json(s.ListOptOuts(c.caller)); }},
+      {"POST", "/api/v1/optouts",
+       "Opt-out by face (multipart: photo, request_id, note, face): blocklists the face and removes matching "
+       "gallery faces; the photo is not kept; audited",
+       "admin", Access::kUser, Body::kMultipart,
+       [](Service& s, RouteContext& c) {
+         if (!c.req.has_file("photo")) throw ApiError(400, "bad_request", "send the photo in the multipart field \"photo\"");
+         httplib::MultipartFormData f = c.req.get_file_value("photo");
+         auto text = [&](const char* name) { return c.req.has_file(name) ? c.req.get_file_value(name).content : ""; };
+         std::optional<size_t> face;
+         if (std::string n = text("face"); !n.empty()) {
+           if (n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos) {
+             throw ApiError(400, "bad_request", "face: the number of a face in the photo");
+           }
+           face = std::stoul(n);
+         }
+         return Json(s.AddOptOut(c.caller, f.content, f.filename, text("request_id"), text("note"), face), 201);
+       }},
+      {"POST", "/api/v1/optouts/{id}/withdraw", "Withdraw an opt-out ({reason}); audited", "admin", Access::kUser,
+       Body::kJson, [](Service& s, RouteContext& c) { return Json(s.WithdrawOptOut(c.caller, c.ids[0], c.body)); }},
       {"GET", "/api/v1/audit", "Audit records (filters: user, case, action, text, since, until, after, limit)", "auditor",
        Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.AuditQuery(c.caller, FilterFromQuery(c.req))); }},
@@ -263,9 +284,12 @@ void SetSecurityHeaders(httplib::Response& res, bool tls) {
   if (tls) res.set_header("Strict-Transport-Security", "max-age=31536000");
 }
 
-void SendError(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+void SendError(httplib::Response& res, int status, const std::string& code, const std::string& message,
+               const nlohmann::json& details = nullptr) {
   res.status = status;
-  res.set_content(nlohmann::json{{"error", code}, {"message", message}}.dump(), "application/json");
+  nlohmann::json body{{"error", code}, {"message", message}};
+  if (details.is_object()) body.update(details);
+  res.set_content(body.dump(), "application/json");
 }
 
 std::string CookieValue(const httplib::Request& req, const std::string& name) {
@@ -391,7 +415,7 @@ class HttpServer::Impl {
         Send(route.handle(service_, context), res);
       }
     } catch (const ApiError& e) {
-      SendError(res, e.status(), e.code(), e.what());
+      SendError(res, e.status(), e.code(), e.what(), e.details());
       if (e.status() == 429) res.set_header("Retry-After", "60");
     } catch (const Error& e) {
       SendError(res, 400, "bad_request", e.what());

@@ -20,7 +20,14 @@ Service::Service(const ModelManifest& manifest, ServiceOptions options, Clock cl
   pipelines_ = std::make_unique<PipelinePool>(manifest_, options_.profile, options_.pipelines);
 }
 
-Service::~Service() = default;
+Service::~Service() {
+  {
+    std::lock_guard lock(maintenance_mu_);
+    stopping_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+}
 
 // Opens the gallery read-only on first use, and again when its vector store
 // has grown (an ingest in another process), so searches see new faces

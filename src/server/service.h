@@ -22,7 +22,9 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -42,14 +44,17 @@ class PipelinePool;
 
 class ApiError : public Error {
  public:
-  ApiError(int status, std::string code, const std::string& message)
-      : Error(message), status_(status), code_(std::move(code)) {}
+  ApiError(int status, std::string code, const std::string& message, nlohmann::json details = nullptr)
+      : Error(message), status_(status), code_(std::move(code)), details_(std::move(details)) {}
   int status() const { return status_; }
   const std::string& code() const { return code_; }
+  // Extra fields of the error body (e.g. the faces to choose from); null if none.
+  const nlohmann::json& details() const { return details_; }
 
  private:
   int status_;
   std::string code_;
+  nlohmann::json details_;
 };
 
 struct Caller {
@@ -68,6 +73,10 @@ struct ServiceOptions {
   int64_t max_upload_bytes = 20 << 20;
   double gallery_reopen_seconds = 5;  // least time between reopenings of a grown gallery
   AccountPolicy accounts;
+  // The maintenance job (RunMaintenance): every this many hours, the first
+  // run a minute after start; 0 = never.
+  double maintenance_hours = 24;
+  int64_t case_retention_days = 0;    // probe photos of cases without their own retention; 0 = keep
 };
 
 // Generated text to send, with its MIME type.
@@ -128,6 +137,23 @@ class Service {
   nlohmann::json Collections(const Caller& caller);
   nlohmann::json Jobs(const Caller& caller);
 
+  // --- opt-out and maintenance (service_optout.cc)
+  nlohmann::json ListOptOuts(const Caller& caller);
+  // Adds the face in the photo to the blocklist and removes the gallery faces
+  // that match it (or leaves that pending, for the maintenance job, while an
+  // ingest holds the gallery). The photo is never stored. 409 choose_face
+  // (with the faces) when the photo shows several and `face` is not given.
+  nlohmann::json AddOptOut(const Caller& caller, const std::string& photo, const std::string& filename,
+                           const std::string& request_id, const std::string& note, std::optional<size_t> face);
+  nlohmann::json WithdrawOptOut(const Caller& caller, int64_t id, const nlohmann::json& body);
+  // Finishes interrupted erasures and pending opt-outs and applies retention
+  // (governance/retention.h), audited as the user "system". Skipped (and
+  // retried at the next run) while another process writes the gallery.
+  nlohmann::json RunMaintenance();
+  // Starts the background thread that calls RunMaintenance every
+  // options().maintenance_hours; the destructor stops it.
+  void StartMaintenance();
+
   // --- audit (service_audit.cc)
   nlohmann::json AuditQuery(const Caller& caller, const AuditFilter& filter);
   nlohmann::json AuditVerify(const Caller& caller);
@@ -148,6 +174,12 @@ class Service {
 
  private:
   std::shared_ptr<Gallery> CurrentGallery();  // throws ApiError 503 when there is none yet
+  // A writable gallery for a deletion, or nullptr while another process
+  // (an ingest) holds the write lock.
+  std::unique_ptr<Gallery> WritableGallery();
+  Blocklist& WritableBlocklist();
+  cv::Mat DecodeUpload(const std::string& bytes, const std::string& filename, std::string* extension);
+  void MaintenanceLoop();
   void RequireRole(const Caller& caller, std::initializer_list<Role> roles) const;
   Case VisibleCase(const Caller& caller, int64_t case_id);  // 404 unless the caller may read it
   Case OwnCase(const Caller& caller, int64_t case_id);      // 404 unless the caller owns it
@@ -172,6 +204,12 @@ class Service {
   std::shared_ptr<Gallery> gallery_;
   uintmax_t gallery_store_bytes_ = 0;  // vector store size when gallery_ was opened
   std::chrono::steady_clock::time_point gallery_opened_at_;
+  std::mutex write_mu_;                  // one deletion at a time in this process
+  std::unique_ptr<Blocklist> blocklist_; // writable; created on first use
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stopping_ = false;
+  std::thread maintenance_;
 };
 
 // The JSON of a user as the API shows it (no secrets).

@@ -43,6 +43,7 @@ nlohmann::json CaseJson(const Case& c) {
           {"owner", {{"id", c.owner_id}, {"username", c.owner}}},
           {"unit", c.unit},
           {"created_at", IsoTime(c.created_at)},
+          {"retention_days", c.retention_days},
           {"searches", c.searches}};
 }
 
@@ -99,7 +100,8 @@ nlohmann::json CandidateJson(const SearchCandidate& c, const FaceProvenance* p, 
 
 nlohmann::json Service::CreateCase(const Caller& caller, const nlohmann::json& body) {
   RequireRole(caller, {Role::kInvestigator});
-  NewCase n{StringField(body, "number"), StringField(body, "purpose"), StringField(body, "category")};
+  NewCase n{StringField(body, "number"), StringField(body, "purpose"), StringField(body, "category"),
+            IntField(body, "retention_days", 0)};
   Case c = AsClientError([&] { return cases_->Create(n, caller.user.id, caller.user.username, caller.user.unit); });
   RecordAudit(caller, "case_create", c.number, {{"purpose", c.purpose}, {"category", c.category}});
   return {{"case", CaseJson(c)}};
@@ -151,21 +153,9 @@ nlohmann::json Service::DeleteCase(const Caller& caller, int64_t case_id) {
 nlohmann::json Service::AddProbe(const Caller& caller, int64_t case_id, const std::string& bytes,
                                  const std::string& filename) {
   Case c = OwnCase(caller, case_id);
-  if (bytes.empty()) throw ApiError(400, "bad_request", "the upload is empty: send the photo in the field \"photo\"");
-  if (static_cast<int64_t>(bytes.size()) > options_.max_upload_bytes) {
-    throw ApiError(413, "too_large", "the photo is larger than " + std::to_string(options_.max_upload_bytes >> 20) + " MB");
-  }
+  std::string extension;
+  cv::Mat image = DecodeUpload(bytes, filename, &extension);
   std::vector<uint8_t> data(bytes.begin(), bytes.end());
-  std::string label = filename.empty() ? "upload" : "upload \"" + filename.substr(0, 100) + "\"";
-  ImageHeader header;
-  cv::Mat image;
-  try {
-    header = ReadImageHeader(data, label);
-    if (!ImageFormats().count(header.format)) throw Error(label + ": " + header.format + " photos are not supported");
-    image = DecodeImage(data, label);
-  } catch (const Error& e) {
-    throw ApiError(400, "bad_image", e.what());
-  }
   std::vector<FaceResult> faces;
   {
     auto pipeline = pipelines_->Acquire();
@@ -175,11 +165,30 @@ nlohmann::json Service::AddProbe(const Caller& caller, int64_t case_id, const st
   for (const FaceResult& f : faces) {
     boxes.push_back({{f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height}, f.face.score});
   }
-  Probe p = cases_->AddProbe(case_id, caller.user.id, data, ImageFormats().at(header.format).first, image.cols,
+  Probe p = cases_->AddProbe(case_id, caller.user.id, data, extension, image.cols,
                              image.rows, boxes);
   RecordAudit(caller, "probe_upload", c.number,
               {{"probe_id", p.id}, {"sha256", p.sha256}, {"faces", boxes.size()}, {"bytes", bytes.size()}});
   return {{"probe", ProbeJson(p)}};
+}
+
+// A photo upload decoded (400 bad_image otherwise); `extension` gets the
+// file extension of its format.
+cv::Mat Service::DecodeUpload(const std::string& bytes, const std::string& filename, std::string* extension) {
+  if (bytes.empty()) throw ApiError(400, "bad_request", "the upload is empty: send the photo in the field \"photo\"");
+  if (static_cast<int64_t>(bytes.size()) > options_.max_upload_bytes) {
+    throw ApiError(413, "too_large", "the photo is larger than " + std::to_string(options_.max_upload_bytes >> 20) + " MB");
+  }
+  std::vector<uint8_t> data(bytes.begin(), bytes.end());
+  std::string label = filename.empty() ? "upload" : "upload \"" + filename.substr(0, 100) + "\"";
+  try {
+    ImageHeader header = ReadImageHeader(data, label);
+    if (!ImageFormats().count(header.format)) throw Error(label + ": " + header.format + " photos are not supported");
+    *extension = ImageFormats().at(header.format).first;
+    return DecodeImage(data, label);
+  } catch (const Error& e) {
+    throw ApiError(400, "bad_image", e.what());
+  }
 }
 
 FileReply Service::ProbeImage(const Caller& caller, int64_t probe_id) {

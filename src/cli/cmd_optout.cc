@@ -1,0 +1,200 @@
+// lineup optout add | list | rm | process: opt-out by face
+// (gallery/blocklist.h, gallery/optout.h); every change audited.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/cli_common.h"
+#include "cli/commands.h"
+#include "cli/local_audit.h"
+#include "common/error.h"
+#include "engine/face_choice.h"
+#include "gallery/optout.h"
+#include "image/image_loader.h"
+
+namespace lineup::cli {
+
+namespace {
+
+struct OptOutFlags {
+  std::vector<std::string> photos;
+  std::string request_id;
+  std::string note;
+  std::vector<int> faces;  // per photo, in order; -1 = the only face
+  double threshold = 0;    // 0 = the model's default
+  bool dry_run = false;
+  bool json = false;
+  int64_t id = 0;
+  std::string reason;
+  EngineFlags engine;
+  GalleryFlags gallery;
+};
+
+// One descriptor per photo, the photo itself only in memory.
+std::vector<std::vector<float>> DescriptorsOf(const OptOutFlags& flags) {
+  if (!flags.faces.empty() && flags.faces.size() != flags.photos.size()) {
+    throw Error("--face: give one number per photo, in the order of the photos (-1 for a photo with one face)");
+  }
+  EngineFlags engine = flags.engine;
+  ModelManifest manifest = LoadManifest(engine);
+  ChooseProfileForGallery(manifest, flags.gallery, &engine);
+  FacePipeline pipeline = MakePipeline(manifest, engine, true);
+  std::vector<std::vector<float>> out;
+  for (size_t i = 0; i < flags.photos.size(); ++i) {
+    cv::Mat image = LoadImage(flags.photos[i]);
+    std::vector<FaceResult> faces = pipeline.Analyze(image);
+    std::optional<size_t> choice;
+    if (!flags.faces.empty() && flags.faces[i] >= 0) choice = static_cast<size_t>(flags.faces[i]);
+    out.push_back(faces[OptOutFaceIndex(faces, choice, flags.photos[i])].embedding);
+  }
+  return out;
+}
+
+double ThresholdOf(const OptOutFlags& flags, const Gallery& g) {
+  if (flags.threshold != 0) {
+    if (!(flags.threshold > 0 && flags.threshold <= 1)) throw Error("--threshold: a similarity in (0, 1]");
+    return flags.threshold;
+  }
+  return DefaultOptOutThreshold(g.model().model_id);
+}
+
+void Add(const OptOutFlags& flags) {
+  if (flags.request_id.empty()) throw Error("optout add: --request ID is required (the request's reference)");
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, flags.dry_run);
+  const double threshold = ThresholdOf(flags, *g);
+  std::vector<std::vector<float>> descriptors = DescriptorsOf(flags);
+  if (flags.dry_run) {
+    nlohmann::json photos = nlohmann::json::array();
+    for (size_t i = 0; i < descriptors.size(); ++i) {
+      OptOutPreview p = PreviewOptOut(*g, descriptors[i], threshold);
+      photos.push_back({{"photo", flags.photos[i]}, {"matching_faces", p.matches.size()},
+                        {"whole_images", p.whole_images.size()}});
+      if (!flags.json) {
+        std::printf("%s: %zu gallery face(s) match at >= %.3f; %zu image(s) would go whole\n",
+                    flags.photos[i].c_str(), p.matches.size(), threshold, p.whole_images.size());
+      }
+    }
+    if (flags.json) std::cout << nlohmann::json({{"dry_run", true}, {"threshold", threshold}, {"photos", photos}}).dump(2) << "\n";
+    else std::printf("dry run: nothing was added or removed\n");
+    return;
+  }
+  nlohmann::json entries = nlohmann::json::array();
+  DeletionReport total;
+  for (const std::vector<float>& d : descriptors) {
+    OptOut entry;
+    entry.request_id = flags.request_id;
+    entry.note = flags.note;
+    entry.created_by = LocalActor();
+    entry.threshold = threshold;
+    entry.descriptor = d;
+    int64_t id = g->blocklist().Add(entry);
+    DeletionReport removed = RemoveOptedOutFaces(*g, g->blocklist(), id);
+    total.faces += removed.faces;
+    total.images += removed.images;
+    entries.push_back({{"id", id}, {"faces_removed", removed.faces}, {"images_removed", removed.images}});
+  }
+  nlohmann::json result = {{"request_id", flags.request_id}, {"threshold", threshold}, {"entries", entries},
+                           {"faces_removed", total.faces}, {"images_removed", total.images},
+                           {"photos_kept", false}};
+  RecordLocalAudit(g->options().data_dir, "optout_add", result);
+  if (flags.json) {
+    std::cout << result.dump(2) << "\n";
+    return;
+  }
+  std::printf("opt-out %s: %zu descriptor(s) added to the blocklist; removed %lld face(s) and %lld image(s) that "
+              "matched at >= %.3f. Matching faces are now refused at ingest and hidden from searches. The photos "
+              "were not stored.\n",
+              flags.request_id.c_str(), descriptors.size(), static_cast<long long>(total.faces),
+              static_cast<long long>(total.images), threshold);
+}
+
+void List(const OptOutFlags& flags) {
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, true);
+  nlohmann::json all = nlohmann::json::array();
+  for (const OptOut& e : g->blocklist().List()) {
+    all.push_back({{"id", e.id}, {"request_id", e.request_id}, {"note", e.note}, {"created_by", e.created_by},
+                   {"created_at", e.created_at}, {"threshold", e.threshold}, {"status", ToString(e.status)},
+                   {"faces_removed", e.faces_removed}, {"images_removed", e.images_removed},
+                   {"completed_at", e.completed_at}});
+    if (!flags.json) {
+      std::printf("%lld  %-20s %-8s %s by %s  threshold %.3f  removed %lld faces, %lld images\n",
+                  static_cast<long long>(e.id), e.request_id.c_str(), ToString(e.status).c_str(),
+                  e.created_at.c_str(), e.created_by.c_str(), e.threshold, static_cast<long long>(e.faces_removed),
+                  static_cast<long long>(e.images_removed));
+    }
+  }
+  if (flags.json) std::cout << all.dump(2) << "\n";
+  else if (all.empty()) std::printf("no opt-outs\n");
+}
+
+void Remove(const OptOutFlags& flags) {
+  if (flags.reason.empty()) throw Error("optout rm: --reason is required (why the opt-out is withdrawn)");
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, false);
+  std::optional<OptOut> e = g->blocklist().Get(flags.id);
+  if (!e) throw Error("optout rm: no opt-out " + std::to_string(flags.id) + " (`lineup optout list`)");
+  RecordLocalAudit(g->options().data_dir, "optout_remove",
+                   {{"id", e->id}, {"request_id", e->request_id}, {"reason", flags.reason}});
+  g->blocklist().Remove(flags.id);
+  std::printf("opt-out %lld (%s) removed: matching faces are no longer refused or hidden\n",
+              static_cast<long long>(e->id), e->request_id.c_str());
+}
+
+void Process(const OptOutFlags& flags) {
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, false);
+  std::vector<ProcessedOptOut> done = ProcessPendingOptOuts(*g);
+  for (const ProcessedOptOut& p : done) {
+    RecordLocalAudit(g->options().data_dir, "optout_process",
+                     {{"id", p.id}, {"request_id", p.request_id}, {"faces_removed", p.removed.faces},
+                      {"images_removed", p.removed.images}});
+    std::printf("opt-out %lld (%s): removed %lld face(s), %lld image(s)\n", static_cast<long long>(p.id),
+                p.request_id.c_str(), static_cast<long long>(p.removed.faces),
+                static_cast<long long>(p.removed.images));
+  }
+  if (done.empty()) std::printf("no pending opt-outs\n");
+}
+
+}  // namespace
+
+void RegisterOptOut(CLI::App& app) {
+  auto flags = std::make_shared<OptOutFlags>();
+  auto* cmd = app.add_subcommand(
+      "optout", "Opt-out by face: keep a person out of the gallery and of every search result: add, list, rm, process");
+  cmd->require_subcommand(1);
+
+  auto* add = cmd->add_subcommand(
+      "add", "Add the face in each photo to the blocklist and remove every gallery face that matches it; the photos "
+             "are read, never stored");
+  add->add_option("photos", flags->photos, "Photos of the requester (one face each, or say which with --face)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  add->add_option("--request", flags->request_id, "The request's reference (ticket number); required");
+  add->add_option("--note", flags->note, "Free text, e.g. how the requester's identity was checked");
+  add->add_option("--face", flags->faces, "Per photo, the number of the requester's face (see the error listing "
+                                          "the faces); -1 for a photo with one face");
+  add->add_option("--threshold", flags->threshold,
+                  "Similarity at which a gallery face counts as the requester (default: the model's 'strong' band, "
+                  "a false match rate of 1e-4)");
+  add->add_flag("--dry-run", flags->dry_run, "Show how many gallery faces match; change nothing");
+  add->add_flag("--json", flags->json, "Print JSON");
+  AddEngineFlags(add, &flags->engine, true, "--min-face-score");
+  AddGalleryFlags(add, &flags->gallery);
+  add->callback([flags] { Add(*flags); });
+
+  auto* list = cmd->add_subcommand("list", "The opt-outs, with what each removed (no descriptors shown)");
+  list->add_flag("--json", flags->json, "Print JSON");
+  AddGalleryFlags(list, &flags->gallery);
+  list->callback([flags] { List(*flags); });
+
+  auto* rm = cmd->add_subcommand("rm", "Withdraw an opt-out (matching faces may be ingested and found again)");
+  rm->add_option("id", flags->id, "Opt-out id (`lineup optout list`)")->required();
+  rm->add_option("--reason", flags->reason, "Why it is withdrawn; kept in the audit trail")->required();
+  AddGalleryFlags(rm, &flags->gallery);
+  rm->callback([flags] { Remove(*flags); });
+
+  auto* process = cmd->add_subcommand(
+      "process", "Remove the matching faces of opt-outs still pending (entered while the gallery was busy, or "
+                 "interrupted)");
+  AddGalleryFlags(process, &flags->gallery);
+  process->callback([flags] { Process(*flags); });
+}
+
+}  // namespace lineup::cli

@@ -1,0 +1,101 @@
+// The opt-out blocklist of a gallery: descriptors of people who asked to be
+// left out. Kept apart from the catalog, in data_dir/blocklist.db (SQLite),
+// so that erasing a gallery never erases the opt-outs, and holding only the
+// descriptor: the submitted photo is never stored.
+//
+// A gallery face is blocked when its cosine similarity to an entry's
+// descriptor reaches that entry's threshold. Gallery::WriteBatch drops
+// blocked faces before they are written (ingest time) and Gallery::Search
+// drops them from results (query time), so an entry protects the person from
+// the moment Add() returns, before and whether or not the matching gallery
+// faces have been removed (status kPending until RemoveOptedOutFaces in
+// gallery/optout.h has run).
+//
+// Invariants:
+//  - Every descriptor has the gallery model's size and unit length.
+//  - The file records the model its descriptors come from; opening it with
+//    another model throws Error (descriptors of different models cannot be
+//    compared).
+//  - Deleted entries leave no copy in the file (secure_delete, WAL truncated).
+//
+// Thread safety: all methods may be called from several threads. Other
+// processes may change the file: Match() and List() see their changes at the
+// next call (SQLite's data_version).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lineup {
+
+class SqliteDb;
+
+enum class OptOutStatus { kPending, kDone };
+std::string ToString(OptOutStatus status);
+
+struct OptOut {
+  int64_t id = 0;
+  std::string request_id;      // the request's reference (a ticket number), required
+  std::string note;            // free text, e.g. how the requester's identity was checked
+  std::string created_by;      // who entered it ("admin", "local:root")
+  std::string created_at;      // ISO 8601 UTC, set by Add
+  double threshold = 0;        // cosine similarity at which a face counts as this person
+  OptOutStatus status = OptOutStatus::kPending;
+  int64_t faces_removed = 0;   // gallery faces removed when it was processed
+  int64_t images_removed = 0;
+  std::string completed_at;    // "" while pending
+  std::vector<float> descriptor;  // empty in List() results
+};
+
+class Blocklist {
+ public:
+  // Opens data_dir/blocklist.db for descriptors of `model_id` with `dim`
+  // values. Read-only: a missing file is an empty list (and is looked for
+  // again at every Match/List); otherwise the file is created when missing.
+  Blocklist(const std::filesystem::path& data_dir, std::string model_id, int dim, bool read_only);
+  ~Blocklist();
+  Blocklist(const Blocklist&) = delete;
+  Blocklist& operator=(const Blocklist&) = delete;
+
+  // Validates (request id, descriptor size, threshold in (0, 1]) and stores
+  // the entry as pending; returns its id.
+  int64_t Add(OptOut entry);
+  // Removes an entry (a request withdrawn or entered by mistake): faces
+  // matching it are no longer filtered. Returns false for an unknown id.
+  bool Remove(int64_t id);
+  void MarkDone(int64_t id, int64_t faces_removed, int64_t images_removed);
+
+  std::vector<OptOut> List();                 // ascending id, without descriptors
+  std::optional<OptOut> Get(int64_t id);      // with its descriptor
+  // Id of the first entry `descriptor` (dim values, unit length) matches.
+  std::optional<int64_t> Match(const float* descriptor);
+  bool HasEntries();
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  struct Cached {
+    int64_t id;
+    float threshold;
+    std::vector<float> descriptor;
+  };
+  bool OpenIfPresentLocked();
+  void RefreshLocked();
+  void RequireWritable() const;
+
+  const std::filesystem::path path_;
+  const std::string model_id_;
+  const int dim_;
+  const bool read_only_;
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;     // null while a read-only open has no file yet
+  int64_t data_version_ = -1;        // of the cache; -1 = stale (never loaded, or written by this connection)
+  std::vector<Cached> cache_;
+};
+
+}  // namespace lineup

@@ -1,0 +1,273 @@
+#include "gallery/erasure.h"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/file_util.h"
+#include "common/utc_time.h"
+
+namespace lineup {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::pair<EraseBy, std::string>> kNames = {
+    {EraseBy::kImage, "image"},           {EraseBy::kSourceUrl, "source-url"},
+    {EraseBy::kDomain, "domain"},         {EraseBy::kUrlPrefix, "url-prefix"},
+    {EraseBy::kCollection, "collection"}, {EraseBy::kJob, "job"},
+    {EraseBy::kIngestedBefore, "ingested-before"},
+};
+
+constexpr char kLatest[] = "9999-12-31T23:59:59Z";
+
+fs::path JournalDir(const fs::path& data_dir) { return data_dir / "erasures"; }
+
+int64_t ParseId(const ErasureSelector& s) {
+  const std::string& v = s.value;
+  if (v.empty() || v.size() > 18 || !std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    throw Error("erase by " + ToString(s.by) + ": '" + v + "' is not an id (a positive whole number)");
+  }
+  int64_t id = std::stoll(v);
+  if (id <= 0) throw Error("erase by " + ToString(s.by) + ": ids start at 1");
+  return id;
+}
+
+std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+bool HostInDomain(const std::string& host, const std::string& domain) {
+  return host == domain ||
+         (host.size() > domain.size() && host.compare(host.size() - domain.size(), domain.size(), domain) == 0 &&
+          host[host.size() - domain.size() - 1] == '.');
+}
+
+std::string CheckedDomain(const std::string& value) {
+  std::string domain = Lower(value);
+  while (!domain.empty() && domain.back() == '.') domain.pop_back();
+  bool ok = !domain.empty() && domain.size() <= 253 && domain.front() != '.' &&
+            std::all_of(domain.begin(), domain.end(), [](unsigned char c) {
+              return std::isalnum(c) || c == '.' || c == '-' || c == '_' || c >= 0x80;
+            });
+  if (!ok) {
+    throw Error("erase by domain: '" + value + "' is not a host name; give one like example.org (no scheme, path or port)");
+  }
+  return domain;
+}
+
+// Image ids whose source or page URL satisfies `match` (a scan of every source).
+std::vector<int64_t> ImagesWhereUrl(Catalog& catalog, const std::function<bool(const std::string&)>& match) {
+  std::vector<int64_t> ids;
+  catalog.ForEachImageSource([&](int64_t id, const std::string& url, const std::string& page) {
+    if ((!url.empty() && match(url)) || (!page.empty() && match(page))) ids.push_back(id);
+  });
+  return ids;
+}
+
+Collection RequireCollection(Catalog& catalog, const std::string& name) {
+  if (name.empty()) throw Error("erase: no collection named (give its name)");
+  std::optional<Collection> c = catalog.FindCollection(name);
+  if (!c) throw Error(Context(name, "no such collection (`lineup gallery stats` lists them)"));
+  return *c;
+}
+
+std::vector<int64_t> MatchingImages(Gallery& gallery, const ErasureSelector& s, std::optional<Collection>* collection) {
+  Catalog& catalog = gallery.catalog();
+  switch (s.by) {
+    case EraseBy::kImage: {
+      int64_t id = ParseId(s);
+      return catalog.GetImage(id) ? std::vector<int64_t>{id} : std::vector<int64_t>{};
+    }
+    case EraseBy::kSourceUrl:
+      if (s.value.empty()) throw Error("erase by source URL: the URL is empty");
+      return ImagesWhereUrl(catalog, [&](const std::string& url) { return url == s.value; });
+    case EraseBy::kDomain: {
+      const std::string domain = CheckedDomain(s.value);
+      return ImagesWhereUrl(catalog, [&](const std::string& url) { return HostInDomain(UrlHost(url), domain); });
+    }
+    case EraseBy::kUrlPrefix:
+      if (s.value.empty()) throw Error("erase by URL prefix: the prefix is empty (that would name every image with a source)");
+      return catalog.FindImagesBySourcePrefix(s.value);
+    case EraseBy::kCollection:
+      *collection = RequireCollection(catalog, s.value);
+      return catalog.FindImagesIngestedBefore((*collection)->id, kLatest);
+    case EraseBy::kJob: {
+      int64_t id = ParseId(s);
+      if (!catalog.GetJob(id)) throw Error("erase by job: no ingest job " + s.value + " (`lineup gallery jobs` lists them)");
+      return catalog.FindImagesOfJob(id);
+    }
+    case EraseBy::kIngestedBefore: {
+      Collection c = RequireCollection(catalog, s.value);
+      if (s.before.size() != 20 || s.before[10] != 'T' || s.before.back() != 'Z') {
+        throw Error("erase by ingest time: '" + s.before + "' is not a UTC time like 2026-01-31T00:00:00Z");
+      }
+      return catalog.FindImagesIngestedBefore(c.id, s.before);
+    }
+  }
+  throw Error("erase: unknown selector");
+}
+
+nlohmann::json SelectorJson(const ErasureSelector& s) {
+  return {{"by", ToString(s.by)}, {"value", s.value}, {"before", s.before}};
+}
+
+ErasureSelector SelectorFromJson(const nlohmann::json& j) {
+  ErasureSelector s;
+  s.by = EraseByFromString(j.at("by").get<std::string>());
+  s.value = j.at("value").get<std::string>();
+  s.before = j.value("before", "");
+  return s;
+}
+
+std::vector<fs::path> JournalFiles(const fs::path& data_dir) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (fs::directory_iterator it(JournalDir(data_dir), ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".json") files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());  // names start with the start time: oldest first
+  return files;
+}
+
+fs::path WriteJournal(const fs::path& data_dir, const ErasureSelector& s) {
+  std::random_device random;
+  const int64_t now = UnixNow();
+  fs::path path = JournalDir(data_dir) / (std::to_string(now) + "-" + std::to_string(random() % 1000000) + ".json");
+  nlohmann::json j = {{"selector", SelectorJson(s)}, {"started_at", IsoUtc(now)}};
+  fs::create_directories(path.parent_path());
+  WriteFileAtomically(path, j.dump());  // fsynced, then renamed into place
+  SyncFileSystem(path.parent_path());
+  return path;
+}
+
+void RemoveJournal(const fs::path& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+  if (ec) throw Error(Context(path.string(), "cannot remove the erasure journal: " + ec.message()));
+  SyncFileSystem(path.parent_path());
+}
+
+void Stage(const ErasureHooks& hooks, const std::string& stage) {
+  if (hooks.after_stage) hooks.after_stage(stage);
+}
+
+// Steps 2-5 of the header for one journalled selector.
+// With `resuming`, media and vector records orphaned by the crash are swept
+// too (before the journal goes, so that a second crash repeats the sweep).
+ErasureReport RunJournalled(Gallery& gallery, const ErasureSelector& s, const fs::path& journal,
+                            const ErasureHooks& hooks, bool resuming) {
+  ErasureReport report;
+  report.selector = s;
+  std::optional<Collection> collection;
+  std::vector<int64_t> images;
+  try {
+    images = MatchingImages(gallery, s, &collection);
+  } catch (const Error&) {
+    // On resume, a collection or job erased before the crash is gone: done.
+    if (s.by != EraseBy::kCollection && s.by != EraseBy::kJob) throw;
+  }
+  if (collection) {
+    report.deleted = gallery.DeleteCollection(collection->name);
+  } else if (!images.empty()) {
+    report.deleted = gallery.DeleteImages(images);
+  }
+  Stage(hooks, "committed");
+  report.bytes_reclaimed = gallery.Compact();
+  Stage(hooks, "compacted");
+  if (resuming) gallery.Check(/*repair=*/true, /*show_progress=*/false);
+  gallery.catalog().ScrubDeletedRows();
+  RemoveJournal(journal);
+  report.resumed = resuming;
+  return report;
+}
+
+}  // namespace
+
+std::string ToString(EraseBy by) {
+  for (const auto& [b, name] : kNames) {
+    if (b == by) return name;
+  }
+  return "?";
+}
+
+EraseBy EraseByFromString(const std::string& text) {
+  std::string choices;
+  for (const auto& [b, name] : kNames) {
+    if (name == text) return b;
+    choices += (choices.empty() ? "" : ", ") + name;
+  }
+  throw Error("erase by '" + text + "': choose one of " + choices);
+}
+
+std::string ErasureSelector::Describe() const {
+  std::string d = ToString(by) + " " + value;
+  if (by == EraseBy::kIngestedBefore) d = "collection " + value + " ingested before " + before;
+  return d;
+}
+
+std::string UrlHost(const std::string& url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "";
+  size_t begin = scheme + 3;
+  size_t end = url.find_first_of("/?#", begin);
+  std::string authority = url.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  if (size_t at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+  if (!authority.empty() && authority.front() == '[') return "";  // IPv6 literal: no domain
+  if (size_t colon = authority.find(':'); colon != std::string::npos) authority = authority.substr(0, colon);
+  std::string host = Lower(authority);
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  return host;
+}
+
+ErasurePlan PlanErasure(Gallery& gallery, const ErasureSelector& selector) {
+  ErasurePlan plan;
+  plan.selector = selector;
+  plan.image_ids = MatchingImages(gallery, selector, &plan.collection);
+  for (int64_t id : plan.image_ids) plan.faces += static_cast<int64_t>(gallery.catalog().FacesOfImage(id).size());
+  return plan;
+}
+
+ErasureReport Erase(Gallery& gallery, const ErasureSelector& selector, const ErasureHooks& hooks) {
+  if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
+  ErasurePlan plan = PlanErasure(gallery, selector);
+  if (plan.image_ids.empty() && !plan.collection) {
+    throw Error("erase " + selector.Describe() + ": nothing in the gallery matches; nothing was erased");
+  }
+  fs::path journal = WriteJournal(gallery.options().data_dir, selector);
+  Stage(hooks, "journaled");
+  return RunJournalled(gallery, selector, journal, hooks, false);
+}
+
+std::vector<ErasureSelector> PendingErasures(const fs::path& data_dir) {
+  std::vector<ErasureSelector> pending;
+  for (const fs::path& file : JournalFiles(data_dir)) {
+    std::ifstream in(file);
+    try {
+      pending.push_back(SelectorFromJson(nlohmann::json::parse(in).at("selector")));
+    } catch (const std::exception& e) {
+      throw Error(Context(file.string(), std::string("unreadable erasure journal: ") + e.what()));
+    }
+  }
+  return pending;
+}
+
+std::vector<ErasureReport> ResumeErasures(Gallery& gallery) {
+  std::vector<ErasureReport> reports;
+  std::vector<fs::path> files = JournalFiles(gallery.options().data_dir);
+  if (files.empty()) return reports;
+  if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
+  std::vector<ErasureSelector> selectors = PendingErasures(gallery.options().data_dir);
+  for (size_t i = 0; i < files.size(); ++i) reports.push_back(RunJournalled(gallery, selectors[i], files[i], {}, true));
+  return reports;
+}
+
+}  // namespace lineup

@@ -1,0 +1,62 @@
+#include "governance/retention.h"
+
+#include "common/utc_time.h"
+#include "gallery/erasure.h"
+#include "governance/governance_db.h"
+
+namespace lineup {
+
+namespace {
+
+void ExpireCollections(Gallery& gallery, int64_t now, const RetentionOptions& options, const AuditSink& audit,
+                       RetentionReport& report) {
+  for (const Collection& c : gallery.catalog().ListCollections()) {
+    if (c.retention_days <= 0) continue;
+    ErasureSelector selector{EraseBy::kIngestedBefore, c.name, IsoUtc(now - c.retention_days * kSecondsPerDay)};
+    ErasurePlan plan = PlanErasure(gallery, selector);
+    if (plan.image_ids.empty()) continue;
+    CollectionExpiry e{c.name, c.retention_days, selector.before, static_cast<int64_t>(plan.image_ids.size()),
+                       plan.faces};
+    if (!options.dry_run) {
+      ErasureReport r = Erase(gallery, selector);
+      e.images = r.deleted.images;
+      e.faces = r.deleted.faces;
+      audit("retention", "",
+            {{"kind", "collection"}, {"collection", c.name}, {"retention_days", c.retention_days},
+             {"ingested_before", e.cutoff}, {"images", e.images}, {"faces", e.faces}});
+    }
+    report.collections.push_back(std::move(e));
+  }
+}
+
+}  // namespace
+
+RetentionReport RunRetention(Gallery* gallery, Cases& cases, int64_t now, const RetentionOptions& options,
+                             const AuditSink& audit) {
+  RetentionReport report;
+  report.dry_run = options.dry_run;
+  if (gallery) ExpireCollections(*gallery, now, options, audit, report);
+  report.cases = cases.ExpireProbes(options.default_case_days, options.dry_run);
+  if (!options.dry_run) {
+    for (const CaseExpiry& e : report.cases) {
+      audit("retention", e.number,
+            {{"kind", "case"}, {"retention_days", e.retention_days}, {"probes", e.probes}, {"searches", e.searches}});
+    }
+  }
+  return report;
+}
+
+nlohmann::json RetentionJson(const RetentionReport& report) {
+  nlohmann::json collections = nlohmann::json::array(), cases = nlohmann::json::array();
+  for (const CollectionExpiry& e : report.collections) {
+    collections.push_back({{"collection", e.collection}, {"retention_days", e.retention_days},
+                           {"ingested_before", e.cutoff}, {"images", e.images}, {"faces", e.faces}});
+  }
+  for (const CaseExpiry& e : report.cases) {
+    cases.push_back({{"case", e.number}, {"retention_days", e.retention_days}, {"probes", e.probes},
+                     {"searches", e.searches}});
+  }
+  return {{"dry_run", report.dry_run}, {"collections", collections}, {"cases", cases}};
+}
+
+}  // namespace lineup
