@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -189,6 +190,117 @@ TEST(GalleryCliFaults, DamagedFilesAreReportedNotTrusted) {
   CliRun foreign = Lineup("gallery stats --data " + Quote(other.string()));
   EXPECT_EQ(foreign.status, 1);
   EXPECT_NE(foreign.err.find("catalog.db"), std::string::npos) << foreign.err;
+}
+
+// Erasure, opt-out and retention from the command line, on a gallery of
+// its own (these tests delete from it). Photos 1-3 come from news.example
+// (one from a subdomain), 4-6 from archive.example.
+class ErasureCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = testing::TempDir("erasure-cli-data");
+    fs::path dir = testing::TempDir("erasure-cli-input");
+    std::ofstream m(dir / "list.jsonl");
+    for (int n = 1; n <= 6; ++n) {
+      std::string host = n <= 3 ? (n == 3 ? "img.news.example" : "news.example") : "archive.example";
+      m << nlohmann::json({{"path", testing::DemoPhoto(n).string()},
+                           {"source_url", "https://" + host + "/photo-" + std::to_string(n) + ".jpg"}})
+               .dump()
+        << "\n";
+    }
+    m.close();
+    Json(Lineup("ingest " + Quote((dir / "list.jsonl").string()) +
+                " --collection news --legal-basis 'test photos' --no-progress --json" + Data()));
+  }
+  std::string Data() const { return " --data " + Quote(data_.string()); }
+  nlohmann::json Audit(const std::string& action) {
+    CliRun r = Lineup("audit export --format jsonl --action " + action + Data());
+    EXPECT_EQ(r.status, 0) << r.err;
+    nlohmann::json records = nlohmann::json::array();
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty()) records.push_back(nlohmann::json::parse(line));
+    }
+    return records;
+  }
+  fs::path data_;
+};
+
+TEST_F(ErasureCli, EraseByDomainWithADryRunFirstAndAnAuditRecord) {
+  nlohmann::json dry = Json(Lineup("erase --domain news.example --dry-run --json" + Data()));
+  EXPECT_EQ(dry["images"], 3);
+  EXPECT_EQ(Json(Lineup("gallery stats --json" + Data()))["images"], 6) << "a dry run erases nothing";
+
+  nlohmann::json done = Json(Lineup("erase --domain news.example --reason 'takedown T-1' --json" + Data()));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]["images"], 3);
+  nlohmann::json stats = Json(Lineup("gallery stats --json" + Data()));
+  EXPECT_EQ(stats["images"], 3);
+  EXPECT_EQ(stats["faces"], stats["searchable_faces"]);
+  nlohmann::json search = Json(Lineup("search --json " + Quote(testing::DemoPhoto(1).string()) + Data()));
+  for (const auto& c : search["candidates"]) {
+    EXPECT_EQ(c["source"]["source_url"].get<std::string>().find("news.example"), std::string::npos) << c;
+  }
+  EXPECT_EQ(testing::FileHolding(data_, "news.example/photo-"), fs::path());
+  nlohmann::json records = Audit("erase");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["role"], "operator");
+  EXPECT_NE(records[0]["actor"].get<std::string>().find("local:"), std::string::npos);
+  EXPECT_EQ(records[0]["details"]["reason"], "takedown T-1") << records[0];
+  EXPECT_EQ(Lineup("audit verify" + Data()).status, 0);
+
+  CliRun nothing = Lineup("erase" + Data());
+  EXPECT_EQ(nothing.status, 1);
+  EXPECT_NE(nothing.err.find("name exactly one of"), std::string::npos) << nothing.err;
+  CliRun two = Lineup("erase --image 1 --job 1" + Data());
+  EXPECT_EQ(two.status, 1);
+  CliRun gone = Lineup("erase --domain news.example" + Data());
+  EXPECT_EQ(gone.status, 1);
+  EXPECT_NE(gone.err.find("nothing in the gallery matches"), std::string::npos) << gone.err;
+}
+
+TEST_F(ErasureCli, OptOutAsksWhichFaceRemovesMatchesAndKeepsThemOut) {
+  const std::string group = Quote(testing::DemoPhoto(1).string());
+  CliRun ask = Lineup("optout add " + group + " --request R-1" + Data());
+  EXPECT_EQ(ask.status, 1);
+  EXPECT_NE(ask.err.find("ask the requester which one"), std::string::npos) << ask.err;
+  nlohmann::json dry = Json(Lineup("optout add " + group + " --face 0 --request R-1 --dry-run --json" + Data()));
+  EXPECT_GE(dry["photos"][0]["matching_faces"].get<int>(), 1);
+  EXPECT_TRUE(Json(Lineup("optout list --json" + Data())).empty()) << "a dry run adds nothing";
+
+  nlohmann::json added = Json(Lineup("optout add " + group + " --face 0 --request R-1 --json" + Data()));
+  EXPECT_GE(added["faces_removed"].get<int>(), 1);
+  nlohmann::json list = Json(Lineup("optout list --json" + Data()));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["status"], "done");
+  EXPECT_EQ(list[0].count("descriptor"), 0u);
+  // Ingesting the same photo again (another collection) keeps the opted-out face out.
+  fs::path again = testing::TempDir("erasure-cli-again");
+  fs::copy_file(testing::DemoPhoto(1), again / "again.jpg");
+  nlohmann::json ingest = Json(Lineup("ingest " + Quote(again.string()) +
+                                      " --collection other --legal-basis t --no-progress --json" + Data()));
+  EXPECT_GE(ingest["faces_opted_out"].get<int>(), 1);
+  nlohmann::json search = Json(Lineup("search --json --face 0 " + group + Data()));
+  for (const auto& c : search["candidates"]) EXPECT_NE(c["band"], "strong") << c;
+
+  EXPECT_NE(Lineup("optout rm " + list[0]["id"].dump() + Data()).status, 0) << "--reason is required";
+  EXPECT_EQ(Lineup("optout rm " + list[0]["id"].dump() + " --reason 'withdrawn by the requester'" + Data()).status, 0);
+  EXPECT_TRUE(Json(Lineup("optout list --json" + Data())).empty());
+  EXPECT_EQ(Audit("optout_add").size(), 1u);
+  EXPECT_EQ(Audit("optout_remove").size(), 1u);
+  CliRun blank = Lineup("optout add " + Quote(testing::DemoPhoto(2).string()) + Data());
+  EXPECT_EQ(blank.status, 1);
+  EXPECT_NE(blank.err.find("--request"), std::string::npos) << blank.err;
+}
+
+TEST_F(ErasureCli, RetentionRunReportsAndDryRunsClearly) {
+  CliRun r = Lineup("retention run --dry-run" + Data());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("nothing is past its retention"), std::string::npos) << r.out;
+  nlohmann::json j = Json(Lineup("retention run --json --case-days 30" + Data()));
+  EXPECT_FALSE(j["dry_run"].get<bool>());
+  EXPECT_TRUE(j["collections"].empty());
+  EXPECT_NE(Lineup("retention run --case-days -1" + Data()).status, 0);
 }
 
 }  // namespace

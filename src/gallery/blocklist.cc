@@ -160,8 +160,10 @@ int64_t Blocklist::Add(OptOut entry) {
   q.BindText(4, IsoUtc(UnixNow())).BindDouble(5, entry.threshold);
   q.BindBlob(6, entry.descriptor.data(), entry.descriptor.size() * sizeof(float)).Run();
   int64_t id = db_->LastInsertRowId();
-  data_version_ = -1;  // data_version does not move for this connection's own writes
-  RefreshLocked();
+  // data_version moves only for other connections' commits: keep the cache
+  // in step with this one's by hand.
+  if (data_version_ == -1) RefreshLocked();
+  else cache_.push_back({id, static_cast<float>(entry.threshold), entry.descriptor});
   return id;
 }
 
@@ -171,8 +173,7 @@ bool Blocklist::Remove(int64_t id) {
   db_->Query("DELETE FROM optouts WHERE id = ?1").Bind(1, id).Run();
   bool removed = db_->Changes() == 1;
   db_->TruncateWal();
-  data_version_ = -1;
-  RefreshLocked();
+  std::erase_if(cache_, [&](const Cached& c) { return c.id == id; });
   return removed;
 }
 

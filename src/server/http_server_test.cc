@@ -87,8 +87,10 @@ class Agent {
     return Wrap(client_.Patch(path, Headers(), body.dump(), "application/json"));
   }
   Reply Delete(const std::string& path) { return Wrap(client_.Delete(path, Headers())); }
-  Reply Upload(const std::string& path, const std::string& bytes, const std::string& filename) {
+  Reply Upload(const std::string& path, const std::string& bytes, const std::string& filename,
+               const std::vector<std::pair<std::string, std::string>>& fields = {}) {
     httplib::MultipartFormDataItems items = {{"photo", bytes, filename, "image/jpeg"}};
+    for (const auto& [name, value] : fields) items.push_back({name, value, "", ""});
     return Wrap(client_.Post(path, Headers(), items));
   }
   std::string& csrf() { return csrf_; }
@@ -360,6 +362,11 @@ TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
       {"GET", "/api/v1/audit/verify", "/api/v1/audit/verify", {401, 403, 403, 403, 403, 403, 200}, none},
       {"GET", "/api/v1/audit/export", "/api/v1/audit/export?format=jsonl", {401, 403, 403, 403, 403, 403, 200}, none},
       {"GET", "/api/v1/report", "/api/v1/report?format=csv", {401, 403, 403, 403, 403, 403, 200}, none},
+      {"GET", "/api/v1/optouts", "/api/v1/optouts", {401, 200, 403, 403, 403, 403, 403}, none},
+      // The admin reaches the endpoint but the upload names no request: 400.
+      {"UPLOAD", "/api/v1/optouts", "/api/v1/optouts", {401, 400, 403, 403, 403, 403, 403}, none},
+      {"POST", "/api/v1/optouts/{id}/withdraw", "/api/v1/optouts/999/withdraw", {401, 404, 403, 403, 403, 403, 403},
+       [](const std::string&) { return nlohmann::json{{"reason", "matrix"}}; }},
       // Near the end: the owner deletes the case, so later callers find nothing.
       {"DELETE", "/api/v1/cases/{id}", "/api/v1/cases/" + c, {401, 404, 200, 404, 404, 404, 404}, none},
       {"POST", "/api/v1/logout", "/api/v1/logout", {401, 200, 200, 200, 200, 200, 200}, none},  // last: ends sessions
@@ -506,6 +513,68 @@ TEST_F(Server, SearchesSeeFacesThatAnotherWriterIngestedMeanwhile) {
     mirrored_found |= c["image"]["original_name"].get<std::string>().find("mirrored.jpg") != std::string::npos;
   }
   EXPECT_TRUE(mirrored_found) << "the mirrored copy of the probe photo is a candidate";
+}
+
+// Opt-out through the API: a group photo asks which face; the chosen face's
+// matches leave the gallery and the search results at once; the photo is
+// not stored; withdrawing is audited. While another writer holds the
+// gallery the removal waits for the maintenance job.
+TEST_F(Server, OptOutByFaceRemovesTheMatchesAndHidesThemFromSearches) {
+  Flow before = IvanSearches();  // searches the largest face of demo photo 1, which is in the gallery
+  ASSERT_GT(before.search["candidates"][0]["score"].get<double>(), 0.99);
+  Agent admin = As("admin");
+  const std::string photo = ReadFileText(testing::DemoPhoto(1));
+  Reply ask = admin.Upload("/api/v1/optouts", photo, "person.jpg", {{"request_id", "OPT-1"}});
+  ASSERT_EQ(ask.status, 409) << ask.body;
+  EXPECT_EQ(ask.json["error"], "choose_face");
+  ASSERT_GT(ask.json["faces"].size(), 1u);
+  EXPECT_EQ(admin.Upload("/api/v1/optouts", photo, "person.jpg", {{"request_id", "OPT-1"}, {"face", "99"}}).status, 409);
+  Reply done = admin.Upload("/api/v1/optouts", photo, "person.jpg", {{"request_id", "OPT-1"}, {"face", "0"}});
+  ASSERT_EQ(done.status, 201) << done.body;
+  EXPECT_FALSE(done.json["pending"].get<bool>());
+  EXPECT_EQ(done.json["optout"]["status"], "done");
+  EXPECT_GE(done.json["optout"]["faces_removed"].get<int64_t>(), 1);
+  int64_t id = done.json["optout"]["id"];
+
+  Agent ivan = As("ivan");
+  Reply after = ivan.Post("/api/v1/searches", {{"probe_id", before.probe_id}, {"top_k", 5}});
+  ASSERT_EQ(after.status, 201) << after.body;
+  for (const auto& c : after.json["search"]["candidates"]) {
+    EXPECT_NE(c["face_id"], before.face_id);
+    EXPECT_NE(c["band"], "strong") << c;
+  }
+
+  Agent ada = As("ada");
+  Reply audit = ada.Get("/api/v1/audit?action=optout_add");
+  ASSERT_EQ(audit.json["records"].size(), 1u) << audit.body;
+  const nlohmann::json& details = audit.json["records"][0]["details"];
+  EXPECT_EQ(details["request_id"], "OPT-1");
+  EXPECT_FALSE(details["photo_kept"].get<bool>());
+
+  EXPECT_EQ(admin.Post("/api/v1/optouts/" + std::to_string(id) + "/withdraw", nlohmann::json::object()).status, 400);
+  EXPECT_EQ(admin.Post("/api/v1/optouts/" + std::to_string(id) + "/withdraw", {{"reason", "entered by mistake"}}).status, 200);
+  EXPECT_TRUE(admin.Get("/api/v1/optouts").json["optouts"].empty());
+  EXPECT_EQ(ada.Get("/api/v1/audit?action=optout_remove").json["records"].size(), 1u);
+
+  // Another writer holds the gallery: the opt-out is recorded (and hides
+  // matches at once) but the removal is left to the maintenance job.
+  const std::string other = ReadFileText(testing::DemoPhoto(2));
+  {
+    GalleryOptions go;
+    go.data_dir = data_;
+    const ModelEntry& e = manifest_->Model(manifest_->GetProfile("").embedder);
+    auto writer = Gallery::Open(go, {e.id, e.output_dim});
+    Reply pending = admin.Upload("/api/v1/optouts", other, "p2.jpg", {{"request_id", "OPT-2"}, {"face", "0"}});
+    ASSERT_EQ(pending.status, 201) << pending.body;
+    EXPECT_TRUE(pending.json["pending"].get<bool>());
+    nlohmann::json busy = service_->RunMaintenance();
+    EXPECT_TRUE(busy.contains("gallery")) << busy;
+  }
+  nlohmann::json ran = service_->RunMaintenance();
+  ASSERT_EQ(ran["optouts"].size(), 1u) << ran;
+  EXPECT_GE(ran["optouts"][0]["faces_removed"].get<int64_t>(), 1);
+  EXPECT_EQ(admin.Get("/api/v1/optouts").json["optouts"][0]["status"], "done");
+  EXPECT_EQ(ada.Get("/api/v1/audit?action=optout_process").json["records"].size(), 1u);
 }
 
 TEST_F(Server, OversightReportCountsTheSearchesOfTheRun) {
