@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -291,6 +292,46 @@ TEST_F(ErasureCli, OptOutAsksWhichFaceRemovesMatchesAndKeepsThemOut) {
   CliRun blank = Lineup("optout add " + Quote(testing::DemoPhoto(2).string()) + Data());
   EXPECT_EQ(blank.status, 1);
   EXPECT_NE(blank.err.find("--request"), std::string::npos) << blank.err;
+}
+
+// kill -9 at random moments of `lineup erase`: the gallery holds all or none
+// of the images named (never some), and the next run completes the erasure
+// with nothing orphaned.
+TEST_F(ErasureCli, KilledAtRandomMomentsTheNextRunCompletesTheErasure) {
+  fs::path manifest = testing::TempDir("erasure-cli-kill") / "news.jsonl";
+  {
+    std::ofstream m(manifest);
+    for (int n = 1; n <= 3; ++n) {
+      m << nlohmann::json({{"path", testing::DemoPhoto(n).string()},
+                           {"source_url", "https://news.example/photo-" + std::to_string(n) + ".jpg"}})
+               .dump()
+        << "\n";
+    }
+  }
+  std::mt19937 rng(std::random_device{}());
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    Json(Lineup("ingest " + Quote(manifest.string()) + " --collection news --no-progress --json" + Data()));
+    ASSERT_EQ(Json(Lineup("gallery stats --json" + Data()))["images"], 6);
+    int delay_ms = std::uniform_int_distribution<int>(0, 80)(rng);
+    std::string kill = Quote(LINEUP_BINARY) + " erase --domain news.example" + Data() +
+                       " >/dev/null 2>&1 & pid=$!; sleep " + std::to_string(delay_ms / 1000.0) +
+                       "; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
+    std::system(("sh -c " + Quote(kill) + " 2>/dev/null").c_str());
+    nlohmann::json mid = Json(Lineup("gallery stats --json" + Data()));
+    EXPECT_TRUE(mid["images"] == 6 || mid["images"] == 3) << "half an erasure is visible: " << mid["images"];
+    EXPECT_EQ(mid["faces"], mid["searchable_faces"]);
+    Json(Lineup("erase --resume --json" + Data()));
+    if (Json(Lineup("gallery stats --json" + Data()))["images"] == 6) {
+      Json(Lineup("erase --domain news.example --json" + Data()));  // killed before its journal: erase again
+    }
+    nlohmann::json check = Json(Lineup("gallery check --json" + Data()));
+    EXPECT_TRUE(check["ok"].get<bool>()) << check;
+    EXPECT_EQ(check["orphan_media"], 0) << check;
+    EXPECT_EQ(check["orphan_vectors"], 0) << check;
+    EXPECT_EQ(Json(Lineup("gallery stats --json" + Data()))["images"], 3);
+    EXPECT_FALSE(fs::exists(data_ / "erasures") && !fs::is_empty(data_ / "erasures"));
+  }
 }
 
 TEST_F(ErasureCli, RetentionRunReportsAndDryRunsClearly) {
