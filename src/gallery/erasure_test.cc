@@ -9,8 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
+
 #include "common/error.h"
 #include "gallery/optout.h"
+#include "postgres_server.h"
 #include "synthetic_gallery.h"
 #include "test_env.h"
 
@@ -246,6 +249,45 @@ TEST_F(ErasureTest, ConcurrentSearchesNeverSeeAFaceOnceItsErasureReturned) {
   stop = true;
   for (auto& t : searchers) t.join();
   EXPECT_EQ(violations, 0);
+}
+
+// With a PostgreSQL catalog the erased rows leave the table and index files
+// too (VACUUM FULL); the server's WAL still has them until it is recycled,
+// which docs/GALLERY.md tells operators.
+TEST(ErasureOnPostgres, ErasedProvenanceLeavesTheTableFiles) {
+  if (std::string why = testing::PostgresUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+  testing::PostgresServer& server = testing::PostgresServer::Shared();
+  GalleryOptions options;
+  options.data_dir = testing::TempDir("erasure-pg") / "data";
+  options.catalog = server.CreateDatabase();
+  auto gallery = Gallery::Open(options, kModel);
+  Collection c;
+  c.name = "bookings";
+  c.legal_basis = "test";
+  int64_t collection = gallery->catalog().CreateCollection(c).id;
+  std::mt19937 rng(5);
+  std::vector<AnalyzedImage> batch;
+  for (int i = 0; i < 20; ++i) {
+    batch.push_back(testing::SyntheticImage(collection, "pg" + std::to_string(i), {testing::RandomUnitVector(rng, kDim)},
+                                            "https://" + std::string(i < 10 ? "PGERASE-MARK" : "keep") + ".example/" +
+                                                std::to_string(i) + ".jpg"));
+  }
+  gallery->WriteBatch(batch, 0, {});
+  auto checkpoint = [&] {
+    pqxx::connection admin(options.catalog);
+    pqxx::nontransaction tx(admin);
+    tx.exec0("CHECKPOINT");
+  };
+  auto in_tables = [&](const std::string& needle) {
+    return testing::FileHolding(server.socket_dir() / "data" / "base", needle);
+  };
+  checkpoint();
+  ASSERT_NE(in_tables("PGERASE-MARK"), fs::path()) << "the scan must see the rows before the erasure";
+  ErasureReport r = Erase(*gallery, {EraseBy::kDomain, "pgerase-mark.example"});
+  EXPECT_EQ(r.deleted.images, 10);
+  checkpoint();
+  EXPECT_EQ(in_tables("PGERASE-MARK"), fs::path()) << "erased provenance left in a table or index file";
+  EXPECT_NE(in_tables("keep.example"), fs::path());
 }
 
 // --- opt-out
