@@ -1,10 +1,12 @@
 // lineup gallery stats | rm (faces) | check | compact | reindex | jobs | errors
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "gallery/erasure.h"
 
 namespace lineup::cli {
 
@@ -33,6 +35,10 @@ std::string Bytes(double b) {
 void Stats(const GalleryCommandFlags& flags) {
   std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, true);
   GalleryStats s = g->Stats();
+  std::vector<OptOut> optouts = g->blocklist().List();
+  int64_t pending_optouts = std::count_if(optouts.begin(), optouts.end(),
+                                          [](const OptOut& e) { return e.status == OptOutStatus::kPending; });
+  size_t pending_erasures = PendingErasures(g->options().data_dir).size();
   if (flags.json) {
     nlohmann::json collections = nlohmann::json::array();
     for (const CollectionStats& c : s.catalog.per_collection) {
@@ -50,6 +56,8 @@ void Stats(const GalleryCommandFlags& flags) {
                         {"searchable_faces", s.live_faces}, {"store_records", s.store_records},
                         {"store_bytes", s.store_file_bytes}, {"index", s.index},
                         {"index_memory_bytes", s.index_memory_bytes}, {"collections", collections},
+                        {"optouts", optouts.size()}, {"optouts_pending", pending_optouts},
+                        {"erasures_unfinished", pending_erasures},
                         {"warnings", g->warnings()}};
     std::cout << j.dump(2) << "\n";
     return;
@@ -66,6 +74,8 @@ void Stats(const GalleryCommandFlags& flags) {
     std::printf("  collection %-20s %8lld images %8lld faces  legal basis: %s\n", c.collection.name.c_str(),
                 static_cast<long long>(c.images), static_cast<long long>(c.faces), c.collection.legal_basis.c_str());
   }
+  std::printf("  opt-outs: %zu (%lld pending removal); unfinished erasures: %zu\n", optouts.size(),
+              static_cast<long long>(pending_optouts), pending_erasures);
   for (const std::string& w : g->warnings()) std::printf("warning: %s\n", w.c_str());
 }
 
