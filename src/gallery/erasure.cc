@@ -260,8 +260,23 @@ std::vector<ErasureSelector> PendingErasures(const fs::path& data_dir) {
   return pending;
 }
 
+namespace {
+
+// A journal cut short while being written (before its rename): its erasure
+// never began.
+void RemoveTornJournals(const fs::path& data_dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(JournalDir(data_dir), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() > 9 && name.ends_with(".json.tmp")) fs::remove(it->path(), ec);
+  }
+}
+
+}  // namespace
+
 std::vector<ErasureReport> ResumeErasures(Gallery& gallery) {
   std::vector<ErasureReport> reports;
+  if (!gallery.options().read_only) RemoveTornJournals(gallery.options().data_dir);
   std::vector<fs::path> files = JournalFiles(gallery.options().data_dir);
   if (files.empty()) return reports;
   if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
