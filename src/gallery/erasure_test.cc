@@ -323,6 +323,9 @@ TEST_F(OptOutTest, BlocksAtQueryTimeAtOnceAndAtIngestAndRemovesMatchingFaces) {
   std::vector<int64_t> after = Found(person, 2);
   EXPECT_EQ(after.size(), 2u);
   for (int64_t face : after) EXPECT_EQ(std::count(persons_faces.begin(), persons_faces.end(), face), 0);
+  // Earlier results that showed the faces no longer describe them.
+  EXPECT_EQ(gallery_->catalog().DescribeFaces(persons_faces).size(), 2u);
+  EXPECT_TRUE(gallery_->DescribeVisibleFaces(persons_faces).empty());
   // Ingest time.
   std::vector<AnalyzedImage> later = {
       testing::SyntheticImage(bookings_, "later", {testing::Near(person, rng_, 0.2f)}, "https://a.org/later.jpg"),

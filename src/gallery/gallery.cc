@@ -338,6 +338,17 @@ std::vector<Neighbor> Gallery::DropBlockedNeighbors(std::vector<Neighbor> neighb
   return neighbors;
 }
 
+std::vector<FaceProvenance> Gallery::DescribeVisibleFaces(const std::vector<int64_t>& face_ids) {
+  std::vector<FaceProvenance> described = catalog_->DescribeFaces(face_ids);
+  if (!blocklist_->HasEntries()) return described;
+  std::shared_lock lock(mutex_);
+  std::erase_if(described, [&](const FaceProvenance& p) {
+    std::optional<size_t> slot = store_->FindSlot(p.face.id);
+    return slot && blocklist_->Match(store_->Vector(*slot)).has_value();
+  });
+  return described;
+}
+
 std::vector<FaceMatch> Gallery::FindMatches(const std::vector<float>& descriptor, float threshold, size_t limit) {
   if (static_cast<int>(descriptor.size()) != model_.dim) throw Error("find matches: descriptor of the wrong size");
   std::vector<Neighbor> neighbors;

@@ -173,6 +173,10 @@ class Gallery {
   // Every live face whose exact similarity to `descriptor` is >= threshold
   // (an exhaustive scan, never the approximate index), best first, at most
   // `limit`. Blocklisted faces are included: this is how they are found.
+  // Provenance of the faces that are still in the gallery and not opted out,
+  // in the order given: what may be shown of a face a search returned
+  // earlier (an opt-out hides it even before its removal has run).
+  std::vector<FaceProvenance> DescribeVisibleFaces(const std::vector<int64_t>& face_ids);
   std::vector<FaceMatch> FindMatches(const std::vector<float>& descriptor, float threshold, size_t limit);
 
   // --- deleting (catalog first, then live set, then media)

@@ -326,7 +326,7 @@ nlohmann::json Service::SearchJson(const SearchRecord& s, const Case& c, bool wi
   for (const SearchCandidate& cand : s.candidates) ids.push_back(cand.face_id);
   std::vector<FaceProvenance> described;
   try {
-    described = CurrentGallery()->catalog().DescribeFaces(ids);
+    described = CurrentGallery()->DescribeVisibleFaces(ids);
   } catch (const ApiError&) {
   }
   std::map<int64_t, const FaceProvenance*> by_id;
@@ -368,7 +368,7 @@ nlohmann::json Service::GetCandidate(const Caller& caller, int64_t search_id, in
   SearchRecord s = VisibleSearch(caller, search_id, &c);
   auto it = std::find_if(s.candidates.begin(), s.candidates.end(), [&](const auto& x) { return x.face_id == face_id; });
   if (it == s.candidates.end()) throw ApiError(404, "not_found", "this face was not a candidate of the search");
-  std::vector<FaceProvenance> p = CurrentGallery()->catalog().DescribeFaces({face_id});
+  std::vector<FaceProvenance> p = CurrentGallery()->DescribeVisibleFaces({face_id});
   RecordAudit(caller, "candidate_view", c.number, {{"search_id", search_id}, {"face_id", face_id}});
   nlohmann::json out = CandidateJson(*it, p.empty() ? nullptr : &p[0], cases_->DecisionsOf(search_id));
   out["search_id"] = search_id;
@@ -406,7 +406,7 @@ FileReply Service::FaceMedia(const Caller& caller, int64_t face_id, bool full_im
   }
   if (!visible) throw ApiError(404, "not_found", "no such face");
   std::shared_ptr<Gallery> gallery = CurrentGallery();
-  std::vector<FaceProvenance> p = gallery->catalog().DescribeFaces({face_id});
+  std::vector<FaceProvenance> p = gallery->DescribeVisibleFaces({face_id});
   if (p.empty()) throw ApiError(404, "not_found", "this face has been erased from the gallery");
   fs::path path = full_image ? gallery->ImagePath(p[0].image) : gallery->CropPath(face_id);
   if (!fs::exists(path)) throw ApiError(404, "not_found", "the file of this face is missing");
