@@ -13,10 +13,11 @@
 //   #/supervisor                             approvals, unit's recent searches
 //   #/audit[?user=&case=&action=&text=&since=&until=&after=]
 //   #/admin                                  users, collections, ingest jobs
+//   #/optouts                                opt-out requests: add (photo → face), list, withdraw (admin)
 //   #/account                                own account: TOTP, API tokens (every role)
 //
 // Stable data-testid hooks (for tests/e2e and anyone else):
-//   app shell:   nav, nav-search, nav-cases, nav-supervisor, nav-audit, nav-admin,
+//   app shell:   nav, nav-search, nav-cases, nav-supervisor, nav-audit, nav-admin, nav-optouts,
 //                nav-account, nav-user, nav-logout, page-title, page-error, not-found, forbidden, loading
 //   password:    password-form, password-current, password-new, password-repeat, password-submit,
 //                password-error, password-forced, password-change-link, login-notice
@@ -52,6 +53,16 @@
 //                user-new-password, user-new-display-name, user-new-unit, user-new-role,
 //                user-new-submit, user-new-message, collections, collection-row, jobs, job-row,
 //                job-progress
+//   opt-outs:    optouts, optout-form, optout-request-id, optout-note, optout-photo, optout-submit,
+//                optout-error (data-code = the server's error code, when it gave one), optout-picker,
+//                optout-face-count, optout-image, optout-face-box-N (N = 0, 1, ...), optout-selected-face,
+//                optout-face-submit, optout-face-cancel, optout-face-error,
+//                optout-result (data-pending="true"|"false", data-faces-removed when done),
+//                optout-list, optout-list-error, optout-none, optout-row (data-id, data-status =
+//                "pending"|"done"), optout-request, optout-status, optout-faces-removed,
+//                optout-withdraw, optout-withdraw-form (data-id; in a row of its own under its entry),
+//                optout-withdraw-reason, optout-withdraw-confirm, optout-withdraw-cancel,
+//                optout-withdraw-error, optout-withdrawn
 //   account:     totp-status (data-enabled="true"|"false"), totp-begin, totp-secret, totp-uri,
 //                totp-code, totp-confirm, totp-result (data-ok once answered), token-name,
 //                token-create, token-value, token-row, token-revoke, no-tokens
@@ -63,6 +74,7 @@ import { get, post, setCsrf, onUnauthenticated, ApiError } from './api.js';
 import { pageNewSearch, pageResults, pageCandidate } from './search.js';
 import { pageCases, pageCase, pageSupervisor } from './cases.js';
 import { pageAudit, pageAdmin } from './admin.js';
+import { pageOptOuts } from './optouts.js';
 import { pageAccount, pageChangePassword } from './account.js';
 
 const state = {
@@ -76,7 +88,7 @@ const ROLE_PAGES = {
   investigator: ['search', 'cases', 'searches'],
   supervisor: ['supervisor', 'cases', 'searches'],
   auditor: ['audit', 'cases', 'searches'],
-  admin: ['admin', 'supervisor'],
+  admin: ['admin', 'optouts', 'supervisor'],
 };
 // Pages every signed-in user has, whatever the role.
 const COMMON_PAGES = ['account', 'password'];
@@ -86,6 +98,7 @@ const NAV = [
   ['search', 'New search', '#/search'],
   ['audit', 'Audit log', '#/audit'],
   ['admin', 'Administration', '#/admin'],
+  ['optouts', 'Opt-outs', '#/optouts'],
   ['supervisor', null, '#/supervisor'],
   ['cases', null, '#/cases'],
 ];
@@ -239,7 +252,7 @@ async function route() {
   if (page === 'register') return pageRegister(ctx);
 
   const allowed = [...(ROLE_PAGES[state.user.role] || []), ...COMMON_PAGES];
-  const known = ['search', 'cases', 'searches', 'supervisor', 'audit', 'admin', 'account', 'password'];
+  const known = ['search', 'cases', 'searches', 'supervisor', 'audit', 'admin', 'optouts', 'account', 'password'];
   if (!known.includes(page)) {
     ctx.title('Not found');
     replace(main, h('h1', { testid: 'page-title' }, 'Not found'), messageBox('error', 'There is no such page.', 'not-found'));
@@ -266,6 +279,7 @@ async function route() {
     else if (page === 'supervisor') await pageSupervisor(ctx);
     else if (page === 'audit') await pageAudit(ctx);
     else if (page === 'admin') await pageAdmin(ctx);
+    else if (page === 'optouts') await pageOptOuts(ctx);
     else if (page === 'account') await pageAccount(ctx);
     else if (page === 'password') {
       pageChangePassword(ctx, {

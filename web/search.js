@@ -3,7 +3,6 @@
 import {
   h,
   replace,
-
   safeUrl,
   externalLink,
   fmtTime,
@@ -19,6 +18,7 @@ import {
   placeBox,
 } from './dom.js';
 import { get, post, API } from './api.js';
+import { facePicker } from './faces.js';
 
 export const NOTICE = 'Investigative leads for human review — not identifications.';
 export const LABEL = 'investigative lead — not an identification';
@@ -195,44 +195,17 @@ function renderWithCase(ctx, root, c, existingProbe) {
 
 function renderProbe(ctx, area, c, probe) {
   const faces = Array.isArray(probe.faces) ? probe.faces : [];
-  const img = h('img', {
+  const picker = facePicker({
     src: probeImageUrl(probe.id),
     alt: `Uploaded photo, ${faces.length} face${faces.length === 1 ? '' : 's'} found`,
-    testid: 'probe-image',
-    class: 'photo',
+    imageTestid: 'probe-image',
+    faces,
+    width: probe.width,
+    height: probe.height,
+    selectedTestid: 'selected-face',
+    describe: (i, n) => `Face ${i + 1} of ${n} selected${i === 0 ? ' (the largest)' : ''}.`,
   });
-  const frame = h('div', { class: 'photo-frame' }, img);
-  let selected = 0;
-  const selText = h('p', { testid: 'selected-face', 'aria-live': 'polite' });
-  const boxes = [];
-  const select = (i) => {
-    selected = i;
-    boxes.forEach((b, j) => {
-      b.setAttribute('aria-pressed', j === i ? 'true' : 'false');
-      b.classList.toggle('selected', j === i);
-    });
-    selText.textContent = `Face ${i + 1} of ${faces.length} selected${i === 0 ? ' (the largest)' : ''}.`;
-  };
-  faces.forEach((f, i) => {
-    const idx = Number.isInteger(f.index) ? f.index : i;
-    const b = h(
-      'button',
-      {
-        type: 'button',
-        class: 'face-box',
-        testid: `face-box-${i}`,
-        'data-index': String(idx),
-        'aria-label': `Face ${i + 1}${f.score !== undefined ? `, detector score ${fmtScore(f.score)}` : ''}`,
-        'aria-pressed': 'false',
-        onclick: () => select(i),
-      },
-      h('span', { class: 'face-num', 'aria-hidden': 'true' }, String(i + 1)),
-    );
-    placeBox(b, f.box, probe.width, probe.height);
-    boxes.push(b);
-    frame.appendChild(b);
-  });
-
+  const { frame } = picker;
   if (!faces.length) {
     replace(
       area,
@@ -294,9 +267,7 @@ function renderProbe(ctx, area, c, probe) {
     ev.preventDefault();
     replace(err);
     const k = Math.max(1, Math.min(200, parseInt(topK.value, 10) || 20));
-    const f = faces[selected];
-    const face = Number.isInteger(f.index) ? f.index : selected;
-    const body = { probe_id: probe.id, face, top_k: k };
+    const body = { probe_id: probe.id, face: picker.index(), top_k: k };
     const chosen = collChecks.filter((cb) => cb.checked).map((cb) => cb.value);
     if (collChecks.length && !chosen.length) {
       replace(err, messageBox('error', 'Choose at least one collection.', 'search-error'));
@@ -326,11 +297,10 @@ function renderProbe(ctx, area, c, probe) {
         `${faces.length} face${faces.length === 1 ? '' : 's'} found. Select the face to search with (tap or click its box).`,
       ),
       frame,
-      selText,
+      picker.status,
       form,
     ),
   );
-  select(0);
 }
 
 // ---- results ----

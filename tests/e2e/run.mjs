@@ -25,9 +25,16 @@
 //   6 supervisor: the unit's recent searches list scenario 1's search; read-only candidate
 //   7 an account request (POST /register) approved by the supervisor, then its first sign-in
 //   8 admin: users, collections, ingest jobs; search and audit pages refused
-//   9 supervisor (last, as it turns TOTP on for that account): Account page, an API token
-//     that works as a bearer token until revoked, TOTP enrolment with codes computed here
-//     (RFC 6238), then a sign-in that asks for the code, refuses a wrong one, takes a fresh one
+//  10 an account with a temporary password must change it at its first sign-in
+//   9 supervisor (after every scenario that signs in as the supervisor, as it turns TOTP on for
+//     that account): Account page, an API token that works as a bearer token until revoked, TOTP
+//     enrolment with codes computed here (RFC 6238), then a sign-in that asks for the code,
+//     refuses a wrong one, takes a fresh one
+//  11 admin (last, as it removes faces from the gallery): Opt-outs page; a missing reference, a
+//     file that is no photo and a photo without a face are refused with messages; the group
+//     photo gets the face picker, face 2 is opted out, >= 1 gallery face removed, the entry is
+//     listed as done; it is withdrawn with a reason and the list is empty again; the
+//     investigator has no Opt-outs link, page or API
 // Screenshots: LINEUP_E2E_OUT/NN-<scenario>-<step>.png (and -FAILED.png on failure).
 // Prints TAP-like lines (`ok - name`, `not ok - name: reason`), then
 // "N passed, N failed"; exits 1 if any scenario failed.
@@ -119,10 +126,10 @@ const NAV_OF = {
   investigator: ['nav-search', 'nav-cases'],
   supervisor: ['nav-supervisor', 'nav-cases'],
   auditor: ['nav-audit', 'nav-cases'],
-  admin: ['nav-admin', 'nav-supervisor'],
+  admin: ['nav-admin', 'nav-optouts', 'nav-supervisor'],
 };
 for (const list of Object.values(NAV_OF)) list.push('nav-account'); // every role has its account page
-const ALL_NAV = ['nav-search', 'nav-cases', 'nav-supervisor', 'nav-audit', 'nav-admin', 'nav-account'];
+const ALL_NAV = ['nav-search', 'nav-cases', 'nav-supervisor', 'nav-audit', 'nav-admin', 'nav-optouts', 'nav-account'];
 
 // ---- TOTP (RFC 6238 over HMAC-SHA1, RFC 4226), to play the authenticator app ----
 
@@ -364,7 +371,7 @@ async function main() {
     args: ARGS, // playwright gives the browser a fresh temporary profile (user-data dir)
     env: { ...process.env, HOME: tmpRoot },
   });
-  console.log('1..10');
+  console.log('1..11');
   console.log(`# ${BASE}, photo ${PHOTO}, screenshots in ${OUT}, browser ${browser.version()}`);
   if (WEB_DIR) console.log(`# web app files from ${WEB_DIR} (LINEUP_E2E_WEB_DIR), not the server's copy`);
 
@@ -749,7 +756,8 @@ async function main() {
     }, { allowConsole: [/Failed to load resource: the server responded with a status of 403/] });
 
     // 9 ---------------------------------------------------------------
-    // Last: it turns TOTP on for the supervisor, whose earlier sign-ins need no code.
+    // After every scenario that signs in as the supervisor: it turns TOTP on for that account,
+    // whose earlier sign-ins need no code.
     await scenario(
       browser,
       'TOTP enrolment and API tokens (supervisor)',
@@ -887,6 +895,155 @@ async function main() {
         await snap('signed-in-with-code');
       },
       { allowConsole: [/Failed to load resource: the server responded with a status of 400/] },
+    );
+
+    // 11 --------------------------------------------------------------
+    // Last of all: the opt-out removes faces of the demo photos from the gallery, which every
+    // scenario that searches relies on.
+    await scenario(
+      browser,
+      'admin: opt-out by face (face picker, removed faces, withdrawal); not for investigators',
+      'optout',
+      async (page, snap) => {
+        await login(page, 'admin');
+        await page.getByTestId('nav-optouts').click();
+        await page.getByTestId('optout-form').waitFor();
+        await page.locator('[data-testid="optout-row"], [data-testid="optout-none"], [data-testid="optout-list-error"]').first().waitFor();
+        if (await page.getByTestId('optout-list-error').count()) throw new Error(`list: ${await page.getByTestId('optout-list-error').textContent()}`);
+        assert((await page.getByTestId('nav-optouts').getAttribute('aria-current')) === 'page', 'the Opt-outs link is not marked current');
+        assert((await page.getByTestId('optout-row').count()) === 0, 'opt-outs listed before any was made');
+        const lead = await page.getByTestId('optouts').textContent();
+        assert(/not stored/i.test(lead) && /future ingest/i.test(lead) && /search/i.test(lead), 'the page does not explain what happens to the photo and the faces');
+        await snap('empty');
+
+        // Submits the form; waits for an answer that was not on the page before.
+        const submit = async () => {
+          await page.evaluate(() => document.querySelectorAll('[data-testid="optout-error"]').forEach((e) => e.remove()));
+          await page.getByTestId('optout-submit').click();
+          await page
+            .locator('[data-testid="optout-error"], [data-testid="optout-picker"], [data-testid="optout-result"]')
+            .first()
+            .waitFor({ timeout: SLOW });
+        };
+        const errorOf = async () => {
+          const box = page.getByTestId('optout-error');
+          return (await box.count()) ? { code: await box.getAttribute('data-code'), text: await box.textContent() } : null;
+        };
+        const requestId = `E2E-OPTOUT-${shared.suffix}`;
+        const note = `E2E <b>not bold</b> identity checked ${shared.suffix}`;
+
+        // --- refusals, each with its own message
+        await page.getByTestId('optout-photo').setInputFiles(PHOTO);
+        await submit();
+        let err = await errorOf();
+        assert(err && /reference/i.test(err.text), `no request reference: ${JSON.stringify(err)}`);
+        await page.getByTestId('optout-request-id').fill(requestId);
+        await page.getByTestId('optout-photo').setInputFiles({ name: 'not-a-photo.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is not a photo\n') });
+        await submit();
+        err = await errorOf();
+        assert(err && err.code === 'bad_image' && /could not be read as a photo/i.test(err.text), `a file that is no photo: ${JSON.stringify(err)}`);
+        const blank = await page.evaluate(() => {
+          const c = document.createElement('canvas');
+          c.width = 320;
+          c.height = 240;
+          const g = c.getContext('2d');
+          g.fillStyle = '#8fa3b8';
+          g.fillRect(0, 0, c.width, c.height);
+          return c.toDataURL('image/png').split(',')[1];
+        });
+        await page.getByTestId('optout-photo').setInputFiles({ name: 'blank.png', mimeType: 'image/png', buffer: Buffer.from(blank, 'base64') });
+        await submit();
+        err = await errorOf();
+        assert(err && err.code === 'no_face' && /no face/i.test(err.text), `a photo without a face: ${JSON.stringify(err)}`);
+        await snap('no-face');
+        assert((await page.getByTestId('optout-row').count()) === 0, 'a refused request was listed');
+
+        // --- the group photo: choose the face
+        await page.getByTestId('optout-note').fill(note);
+        await page.getByTestId('optout-photo').setInputFiles(PHOTO);
+        await submit();
+        err = await errorOf();
+        if (err) throw new Error(`the group photo was refused: ${err.text}`);
+        assert((await page.getByTestId('optout-result').count()) === 0, 'the group photo was taken without asking which face');
+        await page.waitForFunction(() => {
+          const img = document.querySelector('[data-testid="optout-image"]');
+          return img && img.complete && img.naturalWidth > 0;
+        });
+        assert((await page.getByTestId('optout-image').getAttribute('src')).startsWith('blob:'), 'the picker does not show the local file');
+        const boxes = await page.locator('[data-testid^="optout-face-box-"]').count();
+        assert(boxes >= 2, `expected at least 2 face boxes, got ${boxes}`);
+        const count = await page.getByTestId('optout-face-count').textContent();
+        assert(count.includes(`${boxes} faces`), `the picker says ${JSON.stringify(count)} for ${boxes} boxes`);
+        const face = page.getByTestId('optout-face-box-1');
+        const bb = await face.boundingBox();
+        assert(bb && bb.width > 2 && bb.height > 2, 'face box has no size on screen');
+        // nothing is chosen for the admin
+        await page.getByTestId('optout-face-submit').click();
+        await page.getByTestId('optout-face-error').waitFor();
+        await face.click();
+        assert((await face.getAttribute('aria-pressed')) === 'true', 'face 2 not selected after the click');
+        assert((await page.getByTestId('optout-face-box-0').getAttribute('aria-pressed')) === 'false', 'face 1 selected too');
+        assert((await page.getByTestId('optout-face-error').count()) === 0, 'the "select a face" message stays after a selection');
+        assert((await page.getByTestId('optout-selected-face').textContent()).includes(`Face 2 of ${boxes}`), 'the selection is not stated');
+        await snap('picker');
+        await page.getByTestId('optout-face-submit').click();
+        await page.locator('[data-testid="optout-result"], [data-testid="optout-error"]').first().waitFor({ timeout: SLOW });
+        err = await errorOf();
+        if (err) throw new Error(`the opt-out was refused: ${err.text}`);
+        const result = page.getByTestId('optout-result');
+        assert((await result.getAttribute('data-pending')) === 'false', 'the opt-out is pending although no ingest runs');
+        const removed = Number(await result.getAttribute('data-faces-removed'));
+        const resultText = await result.textContent();
+        assert(removed >= 1, `removed ${removed} faces: ${resultText}`);
+        assert(new RegExp(`Removed ${removed} faces?`).test(resultText) && /not stored/i.test(resultText), `result ${JSON.stringify(resultText)}`);
+        assert((await page.getByTestId('optout-picker').count()) === 0, 'the picker stays after the opt-out');
+        assert((await page.getByTestId('optout-request-id').inputValue()) === '', 'the form was not cleared');
+        const row = page.locator('[data-testid="optout-row"]', { hasText: requestId });
+        await row.waitFor();
+        assert((await page.getByTestId('optout-row').count()) === 1, 'more than one opt-out listed');
+        assert((await row.getAttribute('data-status')) === 'done', `status ${await row.getAttribute('data-status')}`);
+        assert((await row.getByTestId('optout-status').textContent()) === 'Done', 'the status is not shown as Done');
+        assert((await row.getByTestId('optout-faces-removed').textContent()) === String(removed), 'the list shows another count');
+        assert((await row.textContent()).includes(USERS.admin.username), 'the list does not name who made it');
+        assert((await row.locator('b').count()) === 0, 'the note became markup');
+        assert((await row.textContent()).includes('<b>not bold</b>'), 'the note is not shown literally');
+        await snap('done');
+        await page.setViewportSize({ width: 360, height: 740 });
+        const w = await page.evaluate(() => document.documentElement.scrollWidth);
+        await snap('done-phone');
+        await page.setViewportSize({ width: 1280, height: 900 });
+        assert(w <= 361, `the opt-out page is ${w}px wide on a 360px screen`);
+
+        // --- withdraw, with a reason
+        const withdraw = page.locator(`[data-testid="optout-withdraw-form"][data-id="${await row.getAttribute('data-id')}"]`);
+        await row.getByTestId('optout-withdraw').click();
+        await withdraw.getByTestId('optout-withdraw-reason').waitFor();
+        await withdraw.getByTestId('optout-withdraw-confirm').click();
+        await withdraw.getByTestId('optout-withdraw-error').waitFor();
+        await withdraw.getByTestId('optout-withdraw-reason').fill(`E2E: the requester withdrew the request ${shared.suffix}`);
+        await snap('withdraw');
+        await withdraw.getByTestId('optout-withdraw-confirm').click();
+        await page.getByTestId('optout-withdrawn').waitFor();
+        await row.waitFor({ state: 'detached' });
+        await page.getByTestId('optout-none').waitFor();
+        await snap('withdrawn');
+        await page.reload();
+        await page.locator('[data-testid="optout-row"], [data-testid="optout-none"]').first().waitFor();
+        assert((await page.getByTestId('optout-row').count()) === 0, 'the withdrawn opt-out is listed after a reload');
+
+        // --- not for other roles
+        await logout(page);
+        await login(page, 'investigator'); // checks that there is no Opt-outs link
+        await page.goto(`${BASE}/#/optouts`);
+        await page.getByTestId('forbidden').waitFor();
+        assert((await page.getByTestId('optout-form').count()) === 0, 'the investigator gets the opt-out form');
+        const status = await page.evaluate(async () => (await fetch('/api/v1/optouts', { credentials: 'same-origin' })).status);
+        assert(status === 403, `GET /api/v1/optouts as the investigator answered ${status}`);
+        await snap('investigator-refused');
+      },
+      {
+        allowConsole: [/Failed to load resource: the server responded with a status of (400|403|409|422)/],
+      },
     );
   } finally {
     await browser.close().catch(() => {});
