@@ -25,7 +25,7 @@
 //                login-error, login-register-link
 //   register:    register-form, register-username, register-password, register-display-name,
 //                register-unit, register-submit, register-error, register-message
-//   new search:  case-select, case-use, case-new-form, case-number, case-purpose, case-category,
+//   new search:  case-select, case-use, case-new-form, case-number, case-purpose, case-category, case-retention,
 //                case-create, case-error, case-summary, case-summary-number, case-summary-purpose,
 //                photo-input, photo-upload, upload-status, upload-error, probe, probe-image,
 //                face-box-N (N = 0, 1, ...), face-count, no-faces, selected-face,
@@ -41,7 +41,7 @@
 //                candidate-erased,
 //                decision-form, decision-select, decision-note, decision-submit,
 //                decision-current, decision-saved, decision-error, back-to-results
-//   cases:       case-row, case-link, case-detail, case-number-heading, case-purpose-text,
+//   cases:       case-row, case-link, case-detail, case-number-heading, case-purpose-text, case-retention-text,
 //                case-new-search, search-row, search-link, probe-row, probe-search-again
 //   supervisor:  approvals, approval-row, approve-button, no-approvals, unit-searches,
 //                unit-search-row, no-unit-searches

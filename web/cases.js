@@ -118,6 +118,9 @@ export async function pageCase(ctx, id) {
         h('dd', null, c.unit || '—'),
         h('dt', null, 'Opened'),
         h('dd', null, fmtTime(c.created_at)),
+        h('dt', null, 'Probe photos kept'),
+        h('dd', { testid: 'case-retention-text' },
+          c.retention_days > 0 ? `${c.retention_days} days after upload` : 'the deployment\'s default'),
       ),
       own
         ? h('p', null, h('a', { href: `#/search?case=${encodeURIComponent(c.id)}`, class: 'btn btn-primary', testid: 'case-new-search' }, 'New search in this case'))

@@ -92,6 +92,7 @@ function renderChooseCase(ctx, root, cases) {
     h('option', { value: '' }, 'Choose a category…'),
     CATEGORIES.map(([v, t]) => h('option', { value: v }, t)),
   );
+  const retention = h('input', { type: 'number', min: '0', max: '36500', step: '1', value: '0', testid: 'case-retention', inputmode: 'numeric' });
   const create = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'case-create' }, 'Open case');
   const form = h(
     'form',
@@ -100,15 +101,22 @@ function renderChooseCase(ctx, root, cases) {
     field('Case number', number, 'As in your case management system, e.g. 2026/CID/00123.'),
     field('Purpose of the search', purpose, 'Why this search is necessary and proportionate. Auditors read this.'),
     field('Category', category),
+    field('Keep probe photos for (days)', retention,
+      'Probe photos and their searches are deleted this many days after upload; 0 = the deployment\'s default.'),
     errBox,
     h('div', { class: 'actions' }, create),
   );
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     replace(errBox);
-    const body = { number: number.value.trim(), purpose: purpose.value.trim(), category: category.value };
+    const days = retention.value.trim() === '' ? 0 : Number(retention.value);
+    const body = { number: number.value.trim(), purpose: purpose.value.trim(), category: category.value, retention_days: days };
     if (!body.number || !body.purpose || !body.category) {
       replace(errBox, messageBox('error', 'Give the case number, the purpose and a category.', 'case-error'));
+      return;
+    }
+    if (!Number.isInteger(days) || days < 0 || days > 36500) {
+      replace(errBox, messageBox('error', 'Keep probe photos for: a whole number of days, 0 to 36500.', 'case-error'));
       return;
     }
     create.disabled = true;

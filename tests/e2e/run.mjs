@@ -293,10 +293,11 @@ async function scenario(browser, name, slug, fn, { contextOptions = {}, allowCon
 }
 
 // Case form → photo → faces → pick `faceIndex` → results grid. Returns the search id.
-async function createCaseAndSearch(page, snap, { number, purpose, faceIndex, tap }) {
+async function createCaseAndSearch(page, snap, { number, purpose, faceIndex, tap, retentionDays }) {
   await page.getByTestId('case-number').fill(number);
   await page.getByTestId('case-purpose').fill(purpose);
   await page.getByTestId('case-category').selectOption('serious_crime');
+  if (retentionDays !== undefined) await page.getByTestId('case-retention').fill(String(retentionDays));
   await snap('case-form');
   await page.getByTestId('case-create').click();
   const shown = page.getByTestId('case-summary-purpose');
@@ -383,7 +384,7 @@ async function main() {
       await page.getByTestId('case-number').waitFor();
       await snap('signed-in');
       const number = `E2E-${shared.suffix}`;
-      const { caseId, searchId } = await createCaseAndSearch(page, snap, { number, purpose: PURPOSE, faceIndex: 1 });
+      const { caseId, searchId } = await createCaseAndSearch(page, snap, { number, purpose: PURPOSE, faceIndex: 1, retentionDays: 90 });
       shared.caseId = caseId;
       shared.caseNumber = number;
       assert(searchId, 'results have no search id');
@@ -433,6 +434,8 @@ async function main() {
       await page.locator(`[data-testid="search-row"][data-id="${searchId}"]`).waitFor();
       const purposeText = await page.getByTestId('case-purpose-text').textContent();
       assert(purposeText === PURPOSE, `case page purpose ${JSON.stringify(purposeText)}`);
+      const kept = await page.getByTestId('case-retention-text').textContent();
+      assert(kept.includes('90 days'), `case page retention ${JSON.stringify(kept)}`);
       await snap('case');
     });
 
