@@ -163,6 +163,9 @@ class Catalog {
   virtual std::optional<Collection> FindCollection(const std::string& name) = 0;
   virtual std::optional<Collection> GetCollection(int64_t id) = 0;
   virtual std::vector<Collection> ListCollections() = 0;
+  // Sets how long the collection's images are kept (0 = until deleted).
+  // Throws Error for a negative value; returns false for an unknown id.
+  virtual bool SetRetentionDays(int64_t collection_id, int64_t days) = 0;
 
   // --- faces ids
   // Reserves `count` >= 1 consecutive ids and returns the first. Durable

@@ -184,6 +184,18 @@ TEST_P(CatalogConformance, CreateFindGetAndListCollections) {
   EXPECT_EQ(all[1].name, "beta");
 }
 
+TEST_P(CatalogConformance, SetRetentionDaysChangesOnlyThatCollection) {
+  Collection a = catalog().CreateCollection(NewCollection("a"));
+  Collection b = catalog().CreateCollection(NewCollection("b"));
+  EXPECT_TRUE(catalog().SetRetentionDays(a.id, 30));
+  EXPECT_EQ(catalog().GetCollection(a.id)->retention_days, 30);
+  EXPECT_EQ(catalog().GetCollection(b.id)->retention_days, 365);
+  EXPECT_TRUE(catalog().SetRetentionDays(a.id, 0));
+  EXPECT_EQ(catalog().FindCollection("a")->retention_days, 0);
+  EXPECT_FALSE(catalog().SetRetentionDays(b.id + 100, 5));
+  EXPECT_ERROR(catalog().SetRetentionDays(a.id, -1));
+}
+
 TEST_P(CatalogConformance, CreateCollectionValidates) {
   catalog().CreateCollection(NewCollection("taken"));
   Collection no_name = NewCollection("");

@@ -641,6 +641,18 @@ class PostgresCatalog final : public Catalog {
     });
   }
 
+  bool SetRetentionDays(int64_t collection_id, int64_t days) override {
+    if (days < 0) throw Error(Context(where_, "retention days must be 0 (keep) or more"));
+    return Run("setting a collection's retention", [&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      Params p;
+      auto r = p.Exec(tx, "UPDATE collections SET retention_days = " + p.Int(days) + " WHERE id = " +
+                              p.Int(collection_id) + " RETURNING id");
+      tx.commit();
+      return !r.empty();
+    });
+  }
+
   std::optional<Collection> FindCollection(const std::string& name) override {
     return Run("finding a collection", [&](pqxx::connection& c) -> std::optional<Collection> {
       pqxx::nontransaction tx(c);

@@ -415,6 +415,13 @@ class SqliteCatalog final : public Catalog {
     return FindCollectionLocked(name);
   }
 
+  bool SetRetentionDays(int64_t collection_id, int64_t days) override {
+    if (days < 0) throw Error(Context(path_, "retention days must be 0 (keep) or more"));
+    std::lock_guard lock(mu_);
+    db_->Query("UPDATE collections SET retention_days = ?2 WHERE id = ?1").Bind(1, collection_id).Bind(2, days).Run();
+    return db_->Changes() == 1;
+  }
+
   std::optional<Collection> GetCollection(int64_t id) override {
     std::lock_guard lock(mu_);
     auto q = db_->Query(Cat({"SELECT ", kCollectionColumns, " FROM collections c WHERE c.id = ?1"}));

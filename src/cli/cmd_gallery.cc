@@ -1,10 +1,11 @@
-// lineup gallery stats | rm (faces) | check | compact | reindex | jobs | errors
+// lineup gallery stats | rm (faces) | retention | check | compact | reindex | jobs | errors
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
+#include "cli/local_audit.h"
 #include "common/error.h"
 #include "gallery/erasure.h"
 
@@ -21,6 +22,9 @@ struct GalleryCommandFlags {
   bool repair = false;
   bool force = false;
   int64_t job = 0;
+  // retention
+  std::string collection;
+  int64_t days = -1;
 };
 
 std::string Bytes(double b) {
@@ -121,6 +125,23 @@ void Check(const GalleryCommandFlags& flags) {
   if (!r.ok() && !flags.repair) throw Error("gallery check found damage (see above); `--repair` fixes what it can");
 }
 
+void Retention(const GalleryCommandFlags& flags) {
+  std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, false);
+  std::optional<Collection> c = g->catalog().FindCollection(flags.collection);
+  if (!c) throw Error(Context(flags.collection, "no such collection (`lineup gallery stats` lists them)"));
+  if (flags.days < 0) throw Error("gallery retention: --days must be 0 (keep until deleted) or more");
+  RecordLocalAudit(g->options().data_dir, "settings_change",
+                   {{"collection", c->name}, {"retention_days", flags.days}, {"retention_days_before", c->retention_days}});
+  g->catalog().SetRetentionDays(c->id, flags.days);
+  if (flags.days == 0) {
+    std::printf("collection %s: images are kept until deleted\n", c->name.c_str());
+  } else {
+    std::printf("collection %s: images are erased %lld days after ingest, by `lineup retention run` or the "
+                "maintenance job of `lineup serve`\n",
+                c->name.c_str(), static_cast<long long>(flags.days));
+  }
+}
+
 void Jobs(const GalleryCommandFlags& flags) {
   std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, true);
   nlohmann::json all = nlohmann::json::array();
@@ -152,7 +173,7 @@ void Errors(const GalleryCommandFlags& flags) {
 
 void RegisterGallery(CLI::App& app) {
   auto flags = std::make_shared<GalleryCommandFlags>();
-  auto* cmd = app.add_subcommand("gallery", "Inspect and maintain the gallery: stats, rm, check, compact, reindex, jobs, errors");
+  auto* cmd = app.add_subcommand("gallery", "Inspect and maintain the gallery: stats, rm, check, compact, reindex, retention, jobs, errors");
   cmd->require_subcommand(1);
 
   auto* stats = cmd->add_subcommand("stats", "Collections, images, faces, storage and the search index in use");
@@ -187,6 +208,12 @@ void RegisterGallery(CLI::App& app) {
     g->BuildIndex(flags->force, true);
     std::printf("search index: %s\n", g->Stats().index.c_str());
   });
+
+  auto* retention = cmd->add_subcommand("retention", "Set how long a collection's images are kept (audited)");
+  retention->add_option("collection", flags->collection, "Collection name")->required();
+  retention->add_option("--days", flags->days, "Days after ingest; 0 = until deleted")->required();
+  AddGalleryFlags(retention, &flags->gallery);
+  retention->callback([flags] { Retention(*flags); });
 
   auto* jobs = cmd->add_subcommand("jobs", "Ingest jobs, newest first");
   jobs->add_flag("--json", flags->json, "Print JSON");

@@ -338,6 +338,12 @@ TEST_F(ErasureCli, RetentionRunReportsAndDryRunsClearly) {
   CliRun r = Lineup("retention run --dry-run" + Data());
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("nothing is past its retention"), std::string::npos) << r.out;
+  EXPECT_EQ(Lineup("gallery retention news --days 30" + Data()).status, 0);
+  nlohmann::json stats = Json(Lineup("gallery stats --json" + Data()));
+  EXPECT_EQ(stats["collections"][0]["retention_days"], 30);
+  EXPECT_EQ(Audit("settings_change").size(), 1u);
+  EXPECT_EQ(Lineup("gallery retention nope --days 30" + Data()).status, 1);
+  EXPECT_EQ(Lineup("gallery retention news --days -2" + Data()).status, 1);
   nlohmann::json j = Json(Lineup("retention run --json --case-days 30" + Data()));
   EXPECT_FALSE(j["dry_run"].get<bool>());
   EXPECT_TRUE(j["collections"].empty());
