@@ -105,6 +105,7 @@ struct JobCounters {
   int64_t no_face = 0;         // added images in which no face was found
   int64_t faces_added = 0;
   int64_t errors = 0;          // inputs that failed (see JobError)
+  int64_t opted_out = 0;       // faces not added: they match an opt-out (gallery/blocklist.h)
 };
 
 struct IngestJob {

@@ -461,6 +461,20 @@ TEST_P(CatalogConformance, FindImagesBySourcePrefixIsALiteralBytePrefix) {
   EXPECT_ERROR(catalog().FindImagesBySourcePrefix(""));  // would match everything
 }
 
+TEST_P(CatalogConformance, JobCountersIncludeOptedOutFaces) {
+  Collection c = catalog().CreateCollection(NewCollection("c"));
+  IngestJob job = catalog().CreateJob(c.id, "in/", "{}");
+  JobCounters delta;
+  delta.images_seen = 3;
+  delta.opted_out = 2;
+  catalog().AddImages({NewImage(c.id, "1")}, job.id, delta);
+  catalog().AddJobCounters(job.id, delta);
+  JobCounters got = catalog().GetJob(job.id)->counters;
+  EXPECT_EQ(got.images_seen, 6);
+  EXPECT_EQ(got.opted_out, 4);
+  EXPECT_EQ(catalog().ListJobs().at(0).counters.opted_out, 4);
+}
+
 TEST_P(CatalogConformance, FindImagesOfJobAndIngestedBefore) {
   Collection c = catalog().CreateCollection(NewCollection("c"));
   Collection other = catalog().CreateCollection(NewCollection("other"));

@@ -285,6 +285,10 @@ CREATE TABLE face_id_reservation (
 );
 INSERT INTO face_id_reservation (singleton, next_face_id) VALUES (1, 1);
 )sql",
+    // v1 -> v2: faces an opt-out kept out of a job
+    R"sql(
+ALTER TABLE ingest_jobs ADD COLUMN opted_out BIGINT NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == kPostgresCatalogSchemaVersion);
 
@@ -313,7 +317,7 @@ const std::string kSourceColumns =
 const std::string kJobColumns =
     "j.id, j.collection_id, j.input, j.options_json, j.status, j.images_seen, j.images_added, "
     "j.duplicates, j.no_face, j.faces_added, j.errors, " +
-    Iso("j.started_at") + ", " + Iso("j.finished_at");
+    Iso("j.started_at") + ", " + Iso("j.finished_at") + ", j.opted_out";
 
 // The URL prefix indexes cover this many leading bytes.
 constexpr size_t kUrlHeadBytes = 256;
@@ -501,6 +505,7 @@ IngestJob ReadJob(const pqxx::row& r) {
   job.counters.errors = Int(r[10]);
   job.started_at = Text(r[11]);
   job.finished_at = Text(r[12]);  // NULL while running
+  job.counters.opted_out = Int(r[13]);
   return job;
 }
 
@@ -1298,7 +1303,8 @@ class PostgresCatalog final : public Catalog {
                 ", images_added = images_added + " + p.Int(d.images_added) +
                 ", duplicates = duplicates + " + p.Int(d.duplicates) + ", no_face = no_face + " +
                 p.Int(d.no_face) + ", faces_added = faces_added + " + p.Int(d.faces_added) +
-                ", errors = errors + " + p.Int(d.errors) + " WHERE id = " + p.Int(job_id));
+                ", errors = errors + " + p.Int(d.errors) + ", opted_out = opted_out + " + p.Int(d.opted_out) +
+                " WHERE id = " + p.Int(job_id));
     if (r.affected_rows() != 1) throw NoJob(job_id);
   }
 

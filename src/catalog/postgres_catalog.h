@@ -32,7 +32,7 @@
 namespace lineup {
 
 // The schema version this binary writes and the newest it can open.
-inline constexpr int kPostgresCatalogSchemaVersion = 1;
+inline constexpr int kPostgresCatalogSchemaVersion = 2;
 
 // "PostgreSQL host=... port=... dbname=... user=..." for messages: what a
 // connection string points at, read from its keyword=value or URI form

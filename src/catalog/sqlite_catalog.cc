@@ -28,6 +28,7 @@ namespace {
 //
 // v1: the tables.
 // v2: the secondary indexes every lookup and cascade relies on.
+// v3: ingest_jobs.opted_out (faces an opt-out kept out).
 constexpr const char* kMigrations[] = {
     // v0 -> v1
     R"sql(
@@ -121,6 +122,10 @@ CREATE INDEX sources_by_page_url ON sources (page_url);
 CREATE INDEX jobs_by_collection_input ON ingest_jobs (collection_id, input);
 CREATE INDEX job_errors_by_job ON job_errors (job_id);
 )sql",
+    // v2 -> v3
+    R"sql(
+ALTER TABLE ingest_jobs ADD COLUMN opted_out INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSqliteCatalogSchemaVersion);
 
@@ -144,7 +149,7 @@ constexpr const char* kSourceColumns =
     "s.id, s.source_url, s.page_url, s.title, s.captured_at, s.published_at, s.licence";
 constexpr const char* kJobColumns =
     "j.id, j.collection_id, j.input, j.options_json, j.status, j.images_seen, j.images_added, "
-    "j.duplicates, j.no_face, j.faces_added, j.errors, j.started_at, j.finished_at";
+    "j.duplicates, j.no_face, j.faces_added, j.errors, j.started_at, j.finished_at, j.opted_out";
 
 std::string Cat(std::initializer_list<std::string_view> parts) {
   std::string out;
@@ -253,6 +258,7 @@ IngestJob ReadJob(const SqliteQuery& q) {
   job.counters.errors = q.Int64(10);
   job.started_at = q.Text(11);
   job.finished_at = q.Text(12);
+  job.counters.opted_out = q.Int64(13);
   return job;
 }
 
@@ -859,9 +865,9 @@ class SqliteCatalog final : public Catalog {
     auto q = db_->Query(
         "UPDATE ingest_jobs SET images_seen = images_seen + ?1, images_added = images_added + ?2, "
         "duplicates = duplicates + ?3, no_face = no_face + ?4, faces_added = faces_added + ?5, "
-        "errors = errors + ?6 WHERE id = ?7");
+        "errors = errors + ?6, opted_out = opted_out + ?8 WHERE id = ?7");
     q.Bind(1, d.images_seen).Bind(2, d.images_added).Bind(3, d.duplicates).Bind(4, d.no_face);
-    q.Bind(5, d.faces_added).Bind(6, d.errors).Bind(7, job_id).Run();
+    q.Bind(5, d.faces_added).Bind(6, d.errors).Bind(7, job_id).Bind(8, d.opted_out).Run();
     if (db_->Changes() != 1) throw NoJob(job_id);
   }
 

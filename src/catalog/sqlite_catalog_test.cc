@@ -281,10 +281,14 @@ TEST(SqliteCatalog, MigratesAVersion1FileKeepingItsData) {
         "INSERT INTO images VALUES (1, 1, 1, NULL, 'abc', -1, 10, 20, 300, 'media/abc', 'a.jpg', "
         "'2024-01-01T00:00:00Z');"
         "INSERT INTO faces VALUES (7, 1, zeroblob(16), zeroblob(40), 0.9, 40, 1, 0, 0, 'm');"
-        "UPDATE face_id_reservation SET next_face_id = 8;");
+        "UPDATE face_id_reservation SET next_face_id = 8;"
+        "INSERT INTO ingest_jobs (id, collection_id, input, options_json, status, images_seen, faces_added, "
+        "started_at) VALUES (1, 1, 'in/', '{}', 'done', 5, 3, '2024-01-01T00:00:00Z');");
   }
   auto catalog = OpenSqliteCatalog(path);
-  EXPECT_EQ(catalog->SchemaVersion(), 2);
+  EXPECT_EQ(catalog->SchemaVersion(), kSqliteCatalogSchemaVersion);
+  EXPECT_EQ(catalog->GetJob(1)->counters.faces_added, 3);
+  EXPECT_EQ(catalog->GetJob(1)->counters.opted_out, 0);  // v3's column, added with its default
   EXPECT_EQ(catalog->FindCollection("old")->retention_days, 30);
   auto described = catalog->DescribeFaces({7});
   ASSERT_EQ(described.size(), 1u);

@@ -150,14 +150,16 @@ void Jobs(const GalleryCommandFlags& flags) {
     if (flags.json) {
       all.push_back({{"id", j.id}, {"input", j.input}, {"status", ToString(j.status)}, {"started_at", j.started_at},
                      {"finished_at", j.finished_at}, {"images_seen", c.images_seen}, {"images_added", c.images_added},
-                     {"faces_added", c.faces_added}, {"duplicates", c.duplicates}, {"errors", c.errors}});
+                     {"faces_added", c.faces_added}, {"duplicates", c.duplicates}, {"errors", c.errors},
+                     {"opted_out", c.opted_out}});
       continue;
     }
-    std::printf("job %lld  %-11s %s  %lld seen, %lld added, %lld faces, %lld duplicates, %lld errors  %s\n",
+    std::printf("job %lld  %-11s %s  %lld seen, %lld added, %lld faces, %lld duplicates, %lld errors, "
+                "%lld opted-out faces  %s\n",
                 static_cast<long long>(j.id), ToString(j.status).c_str(), j.started_at.c_str(),
                 static_cast<long long>(c.images_seen), static_cast<long long>(c.images_added),
                 static_cast<long long>(c.faces_added), static_cast<long long>(c.duplicates),
-                static_cast<long long>(c.errors), j.input.c_str());
+                static_cast<long long>(c.errors), static_cast<long long>(c.opted_out), j.input.c_str());
   }
   if (flags.json) std::cout << all.dump(2) << "\n";
 }

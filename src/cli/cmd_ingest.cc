@@ -22,7 +22,8 @@ struct IngestFlags {
 
 nlohmann::json CountersJson(const JobCounters& c) {
   return {{"images_seen", c.images_seen}, {"images_added", c.images_added}, {"duplicates", c.duplicates},
-          {"no_face", c.no_face},         {"faces_added", c.faces_added},   {"errors", c.errors}};
+          {"no_face", c.no_face},         {"faces_added", c.faces_added},   {"errors", c.errors},
+          {"opted_out", c.opted_out}};
 }
 
 void PrintSummary(const IngestSummary& s, const Gallery& gallery) {
@@ -35,9 +36,9 @@ void PrintSummary(const IngestSummary& s, const Gallery& gallery) {
               static_cast<long long>(c.images_added), static_cast<long long>(c.faces_added),
               static_cast<long long>(c.no_face));
   std::printf("  duplicates: %lld (same file already in the collection)\n", static_cast<long long>(c.duplicates));
-  if (s.faces_opted_out > 0) {
-    std::printf("  opted out:  %lld faces not added (%lld images) because they match an opt-out request\n",
-                static_cast<long long>(s.faces_opted_out), static_cast<long long>(s.images_opted_out));
+  if (c.opted_out > 0) {
+    std::printf("  opted out:  %lld faces not added (%lld whole images) because they match an opt-out request\n",
+                static_cast<long long>(c.opted_out), static_cast<long long>(s.images_opted_out));
   }
   std::printf("  errors:     %lld\n", static_cast<long long>(c.errors));
   for (const JobError& e : s.errors) std::printf("    %s: %s\n", e.item.c_str(), e.reason.c_str());
@@ -65,7 +66,6 @@ void Run(IngestFlags& flags) {
     nlohmann::json j = {{"job", summary.job_id},          {"resumed", summary.resumed},
                         {"already_done", summary.already_done}, {"seconds", summary.seconds},
                         {"counters", CountersJson(summary.counters)}, {"errors", errors},
-                        {"faces_opted_out", summary.faces_opted_out},
                         {"images_opted_out", summary.images_opted_out},
                         {"warnings", gallery->warnings()}};
     std::cout << j.dump(2) << "\n";

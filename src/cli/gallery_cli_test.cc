@@ -280,7 +280,9 @@ TEST_F(ErasureCli, OptOutAsksWhichFaceRemovesMatchesAndKeepsThemOut) {
   fs::copy_file(testing::DemoPhoto(1), again / "again.jpg");
   nlohmann::json ingest = Json(Lineup("ingest " + Quote(again.string()) +
                                       " --collection other --legal-basis t --no-progress --json" + Data()));
-  EXPECT_GE(ingest["faces_opted_out"].get<int>(), 1);
+  EXPECT_GE(ingest["counters"]["opted_out"].get<int>(), 1);
+  nlohmann::json jobs = Json(Lineup("gallery jobs --json" + Data()));
+  EXPECT_EQ(jobs[0]["opted_out"], ingest["counters"]["opted_out"]) << "the job keeps the count";
   nlohmann::json search = Json(Lineup("search --json --face 0 " + group + Data()));
   for (const auto& c : search["candidates"]) EXPECT_NE(c["band"], "strong") << c;
 

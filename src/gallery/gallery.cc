@@ -175,6 +175,7 @@ WriteResult Gallery::WriteBatch(std::vector<AnalyzedImage>& images, int64_t job_
   size_t slots_before = store_->size();
   std::vector<ImageWrite> writes = StageMedia(images, face_count);
   JobCounters delta = extra_counters;
+  delta.opted_out += result.faces_opted_out;
   for (const AnalyzedImage& a : images) {
     delta.images_added += 1;
     delta.faces_added += static_cast<int64_t>(a.write.faces.size());

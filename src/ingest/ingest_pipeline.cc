@@ -312,7 +312,7 @@ void IngestRun::Flush(std::vector<AnalyzedImage>& batch, JobCounters& pending) {
     gallery_.catalog().AddJobCounters(summary_.job_id, pending);
   } else {
     WriteResult written = gallery_.WriteBatch(batch, summary_.job_id, pending);
-    summary_.faces_opted_out += written.faces_opted_out;
+    summary_.counters.opted_out += written.faces_opted_out;
     summary_.images_opted_out += written.images_opted_out;
     for (const AnalyzedImage& a : batch) {
       summary_.counters.images_added += 1;

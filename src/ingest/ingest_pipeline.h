@@ -51,8 +51,8 @@ struct IngestSummary {
   int64_t already_done = 0;        // items skipped because this job added them before an interruption
   JobCounters counters;            // this run only
   std::vector<JobError> errors;    // this run's first errors (up to 100)
-  int64_t faces_opted_out = 0;     // faces not added: they match the opt-out blocklist
-  int64_t images_opted_out = 0;    // images not added: every face in them did
+  int64_t images_opted_out = 0;    // images not added: every face in them matched an opt-out
+                                   // (the faces: counters.opted_out)
   double seconds = 0;
 };
 

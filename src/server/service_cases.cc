@@ -444,7 +444,8 @@ nlohmann::json Service::Jobs(const Caller& caller) {
                    {"finished_at", j.finished_at},
                    {"counters",
                     {{"images_seen", n.images_seen}, {"images_added", n.images_added}, {"duplicates", n.duplicates},
-                     {"no_face", n.no_face}, {"faces_added", n.faces_added}, {"errors", n.errors}}}});
+                     {"no_face", n.no_face}, {"faces_added", n.faces_added}, {"errors", n.errors},
+                     {"opted_out", n.opted_out}}}});
   }
   return {{"jobs", out}};
 }
