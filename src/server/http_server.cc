@@ -3,7 +3,9 @@
 #include <httplib.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -60,6 +62,13 @@ Reply Json(nlohmann::json j, int status = 200) {
   r.status = status;
   r.json = std::move(j);
   return r;
+}
+
+// 429 with the limiter's wait, whole seconds rounded up (Retry-After and the body's retry_after).
+ApiError RateLimited(const std::string& what, double wait_seconds) {
+  int64_t seconds = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(wait_seconds)));
+  return ApiError(429, "rate_limited", what + "; retry in " + std::to_string(seconds) + " s",
+                  {{"retry_after", seconds}});
 }
 
 // The day a query parameter names (00:00 UTC), nullopt when it is absent.
@@ -230,12 +239,16 @@ const std::vector<Route>& Routes() {
        Body::kJson, [](Service& s, RouteContext& c) { return Json(s.WithdrawOptOut(c.caller, c.ids[0], c.body)); }},
       {"GET", "/api/v1/audit", "Audit records (filters: user, case, action, text, since, until, after, limit)", "auditor",
        Access::kUser, Body::kNone,
-       [](Service& s, RouteContext& c) { return Json(s.AuditQuery(c.caller, FilterFromQuery(c.req))); }},
+       [](Service& s, RouteContext& c) {
+         s.RequireRole(c.caller, {Role::kAuditor});  // before the query is read: 403 beats 400
+         return Json(s.AuditQuery(c.caller, FilterFromQuery(c.req)));
+       }},
       {"GET", "/api/v1/audit/verify", "Verify the audit hash chain", "auditor", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.AuditVerify(c.caller)); }},
       {"GET", "/api/v1/report", "Oversight report of a period (since, until: YYYY-MM-DD; format=html|csv); audited",
        "auditor", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) {
+         s.RequireRole(c.caller, {Role::kAuditor});
          std::string format = c.req.has_param("format") ? c.req.get_param_value("format") : "html";
          FileText report =
              s.OversightReportFile(c.caller, DayParam(c.req, "since"), DayParam(c.req, "until"), format);
@@ -254,6 +267,7 @@ const std::vector<Route>& Routes() {
       {"GET", "/api/v1/audit/export", "Export audit records (format=csv|jsonl, same filters); audited", "auditor",
        Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) {
+         s.RequireRole(c.caller, {Role::kAuditor});
          std::string format = c.req.has_param("format") ? c.req.get_param_value("format") : "csv";
          Reply r;
          r.text = s.AuditExport(c.caller, format, FilterFromQuery(c.req));
@@ -416,7 +430,7 @@ class HttpServer::Impl {
       }
     } catch (const ApiError& e) {
       SendError(res, e.status(), e.code(), e.what(), e.details());
-      if (e.status() == 429) res.set_header("Retry-After", "60");
+      if (e.status() == 429) res.set_header("Retry-After", std::to_string(e.details().value("retry_after", 60)));
     } catch (const Error& e) {
       SendError(res, 400, "bad_request", e.what());
     }
@@ -445,8 +459,8 @@ class HttpServer::Impl {
       throw ApiError(401, "unauthenticated", "log in first");
     }
     std::string key = c.caller.user.id ? "user:" + std::to_string(c.caller.user.id) : "addr:" + c.caller.client;
-    if (requests_.Take(key, MonotonicSeconds()) > 0) {
-      throw ApiError(429, "rate_limited", "too many requests; slow down and retry in a minute");
+    if (double wait = requests_.Take(key, MonotonicSeconds()); wait > 0) {
+      throw RateLimited("too many requests; slow down", wait);
     }
   }
 
@@ -472,8 +486,8 @@ class HttpServer::Impl {
   }
 
   void Login(const httplib::Request& req, httplib::Response& res, const std::string& client) {
-    if (logins_.Take("login:" + client, MonotonicSeconds()) > 0) {
-      throw ApiError(429, "rate_limited", "too many login attempts from this address; wait a minute");
+    if (double wait = logins_.Take("login:" + client, MonotonicSeconds()); wait > 0) {
+      throw RateLimited("too many login attempts from this address", wait);
     }
     std::string type = req.get_header_value("Content-Type");
     nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);

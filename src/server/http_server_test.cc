@@ -577,6 +577,37 @@ TEST_F(Server, OptOutByFaceRemovesTheMatchesAndHidesThemFromSearches) {
   EXPECT_EQ(ada.Get("/api/v1/audit?action=optout_process").json["records"].size(), 1u);
 }
 
+// A rate-limited answer says how long to wait (the limiter's own figure),
+// and a caller without the role learns nothing from a malformed query: 403
+// comes before the parameters are read.
+TEST_F(Server, RateLimitsSayWhenToRetryAndRolesComeBeforeParameters) {
+  HttpServerOptions ho;
+  ho.port = 0;
+  ho.logins_per_minute = 6;  // a token every 10 s
+  ho.login_burst = 1;
+  HttpServer strict(*service_, ho);
+  int port = strict.Bind();
+  std::thread serving([&] { strict.Run(); });
+  Agent a(port);
+  a.Login("ivan", kPassword);
+  Reply limited = a.Login("ivan", kPassword);
+  strict.Stop();
+  serving.join();
+  ASSERT_EQ(limited.status, 429) << limited.body;
+  auto retry = limited.headers.find("Retry-After");
+  ASSERT_NE(retry, limited.headers.end());
+  int seconds = std::stoi(retry->second);
+  EXPECT_GE(seconds, 1);
+  EXPECT_LE(seconds, 10);
+  EXPECT_EQ(limited.json["retry_after"], seconds);
+
+  Agent ivan = As("ivan");
+  EXPECT_EQ(ivan.Get("/api/v1/report?since=yesterday").status, 403);
+  EXPECT_EQ(ivan.Get("/api/v1/audit?since=yesterday").status, 403);
+  EXPECT_EQ(ivan.Get("/api/v1/audit/export?until=never").status, 403);
+  EXPECT_EQ(As("ada").Get("/api/v1/report?since=yesterday").status, 400);
+}
+
 TEST_F(Server, OversightReportCountsTheSearchesOfTheRun) {
   IvanSearches();
   fs::path html = testing::TempDir("server-report") / "report.html";

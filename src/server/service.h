@@ -168,6 +168,9 @@ class Service {
                    const nlohmann::json& details);
 
   // --- for the HTTP layer
+  // 403 unless the caller has one of the roles (every operation checks its
+  // own; the HTTP layer also calls it before reading query parameters).
+  void RequireRole(const Caller& caller, std::initializer_list<Role> roles) const;
   Accounts& accounts() { return *accounts_; }
   int64_t GalleryFaces();  // live faces, 0 without a gallery
   const ServiceOptions& options() const { return options_; }
@@ -180,7 +183,6 @@ class Service {
   Blocklist& WritableBlocklist();
   cv::Mat DecodeUpload(const std::string& bytes, const std::string& filename, std::string* extension);
   void MaintenanceLoop();
-  void RequireRole(const Caller& caller, std::initializer_list<Role> roles) const;
   Case VisibleCase(const Caller& caller, int64_t case_id);  // 404 unless the caller may read it
   Case OwnCase(const Caller& caller, int64_t case_id);      // 404 unless the caller owns it
   bool CanRead(const Caller& caller, const Case& c) const;
