@@ -6,7 +6,7 @@
 //
 // Rows: ServerLoad/clients:<n>/ingest:<0|1>, one iteration of kSeconds each.
 // Every client is an investigator with its own session, case and probe (demo
-// photo 1, three faces), looping POST /api/v1/searches (detect + embed the
+// photo 1, three faces), looping POST /api/v1/searches (embed the
 // probe's largest face, gallery search, record the search and its audit
 // record) with top_k 20. Counters: searches_per_s, p50_ms, p95_ms (request
 // latency), errors (any non-201), ingest_images_per_s (the ingest process's

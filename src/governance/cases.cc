@@ -132,11 +132,20 @@ Case ReadCase(const SqliteQuery& q) {
   return c;
 }
 
+// One line per face: "x y w h score" and, when known, the 10 landmark
+// coordinates; %.9g, so every float reads back exactly.
 std::string FacesToText(const std::vector<ProbeFace>& faces) {
   std::string out;
+  char number[32];
+  auto add = [&](float v, char after) {
+    std::snprintf(number, sizeof number, "%.9g%c", static_cast<double>(v), after);
+    out += number;
+  };
   for (const ProbeFace& f : faces) {
-    out += std::to_string(f.box[0]) + " " + std::to_string(f.box[1]) + " " + std::to_string(f.box[2]) + " " +
-           std::to_string(f.box[3]) + " " + std::to_string(f.score) + "\n";
+    for (int k = 0; k < 4; ++k) add(f.box[k], ' ');
+    add(f.score, f.has_landmarks ? ' ' : '\n');
+    if (!f.has_landmarks) continue;
+    for (int k = 0; k < 10; ++k) add(f.landmarks[k], k == 9 ? '\n' : ' ');
   }
   return out;
 }
@@ -148,8 +157,12 @@ std::vector<ProbeFace> FacesFromText(const std::string& text) {
     size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
     ProbeFace f;
-    if (std::sscanf(text.substr(start, end - start).c_str(), "%f %f %f %f %f", &f.box[0], &f.box[1], &f.box[2],
-                    &f.box[3], &f.score) == 5) {
+    float* l = f.landmarks;
+    int read = std::sscanf(text.substr(start, end - start).c_str(), "%f %f %f %f %f %f %f %f %f %f %f %f %f %f %f",
+                           &f.box[0], &f.box[1], &f.box[2], &f.box[3], &f.score, &l[0], &l[1], &l[2], &l[3], &l[4],
+                           &l[5], &l[6], &l[7], &l[8], &l[9]);
+    if (read == 5 || read == 15) {
+      f.has_landmarks = read == 15;
       faces.push_back(f);
     }
     start = end + 1;

@@ -58,6 +58,11 @@ struct CaseExpiry {
 struct ProbeFace {
   float box[4] = {0, 0, 0, 0};  // x, y, w, h in probe pixels
   float score = 0;
+  // The 5 landmarks as detected (x, y each), stored exactly so that a search
+  // embeds the face without detecting again; false for probes stored before
+  // landmarks were kept (and for faces the detector gave none).
+  bool has_landmarks = false;
+  float landmarks[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 };
 
 struct Probe {

@@ -577,6 +577,32 @@ TEST_F(Server, OptOutByFaceRemovesTheMatchesAndHidesThemFromSearches) {
   EXPECT_EQ(ada.Get("/api/v1/audit?action=optout_process").json["records"].size(), 1u);
 }
 
+// A search by face number embeds the face as detected at upload (no second
+// detection); it must find exactly what a search by the same face's box,
+// which detects again, finds.
+TEST_F(Server, SearchByFaceNumberMatchesASearchThatDetectsAgain) {
+  Flow f = IvanSearches();
+  Agent ivan = As("ivan");
+  Reply probe = ivan.Get("/api/v1/cases/" + std::to_string(f.case_id));
+  ASSERT_EQ(probe.status, 200) << probe.body;
+  const nlohmann::json& faces = probe.json["probes"][0]["faces"];
+  ASSERT_GE(faces.size(), 2u);
+  for (int face : {0, 1}) {
+    Reply stored = ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"face", face}, {"top_k", 5}});
+    Reply again = ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"box", faces[face]["box"]}, {"top_k", 5}});
+    ASSERT_EQ(stored.status, 201) << stored.body;
+    ASSERT_EQ(again.status, 201) << again.body;
+    const auto& a = stored.json["search"]["candidates"];
+    const auto& b = again.json["search"]["candidates"];
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i]["face_id"], b[i]["face_id"]);
+      EXPECT_NEAR(a[i]["score"].get<double>(), b[i]["score"].get<double>(), 1e-6);
+    }
+    EXPECT_EQ(stored.json["search"]["face_box"], again.json["search"]["face_box"]);
+  }
+}
+
 // A rate-limited answer says how long to wait (the limiter's own figure),
 // and a caller without the role learns nothing from a malformed query: 403
 // comes before the parameters are read.

@@ -163,7 +163,15 @@ nlohmann::json Service::AddProbe(const Caller& caller, int64_t case_id, const st
   }
   std::vector<ProbeFace> boxes;
   for (const FaceResult& f : faces) {
-    boxes.push_back({{f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height}, f.face.score});
+    ProbeFace p{{f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height}, f.face.score};
+    if (f.face.landmarks.size() == 5) {
+      p.has_landmarks = true;
+      for (int k = 0; k < 5; ++k) {
+        p.landmarks[2 * k] = f.face.landmarks[k].x;
+        p.landmarks[2 * k + 1] = f.face.landmarks[k].y;
+      }
+    }
+    boxes.push_back(p);
   }
   Probe p = cases_->AddProbe(case_id, caller.user.id, data, extension, image.cols,
                              image.rows, boxes);
@@ -220,11 +228,26 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
   std::shared_ptr<Gallery> gallery = CurrentGallery();
   cv::Mat image = LoadImage(cases_->ProbePath(*probe).string());
   FaceResult chosen;
-  {
+  bool by_box = body.contains("box") && !body["box"].is_null();
+  int64_t face = IntField(body, "face", 0);
+  if (!by_box && face >= 0 && face < static_cast<int64_t>(probe->faces.size()) &&
+      probe->faces[static_cast<size_t>(face)].has_landmarks) {
+    // The face as detected at upload: embedding it again gives the same
+    // descriptor as detecting again would, without the detector's cost.
+    const ProbeFace& stored = probe->faces[static_cast<size_t>(face)];
+    FaceResult f;
+    f.face.box = cv::Rect2f(stored.box[0], stored.box[1], stored.box[2], stored.box[3]);
+    f.face.score = stored.score;
+    for (int k = 0; k < 5; ++k) f.face.landmarks.emplace_back(stored.landmarks[2 * k], stored.landmarks[2 * k + 1]);
+    std::vector<FaceResult> one = {f};
+    auto pipeline = pipelines_->Acquire();
+    pipeline->Embed(image, one);
+    chosen = one[0];
+  } else {
     auto pipeline = pipelines_->Acquire();
     std::vector<FaceResult> faces = pipeline->Detect(image);
     size_t index = 0;
-    if (body.contains("box") && !body["box"].is_null()) {
+    if (by_box) {
       const auto& b = body["box"];
       if (!b.is_array() || b.size() != 4 || !std::all_of(b.begin(), b.end(), [](const auto& v) { return v.is_number(); })) {
         throw ApiError(400, "bad_request", "box: [x, y, width, height] in pixels of the probe");
@@ -238,7 +261,6 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
       }
     } else {
       if (faces.empty()) throw ApiError(400, "no_face", "no face found in this photo; draw a box around the face");
-      int64_t face = IntField(body, "face", 0);
       if (face < 0 || face >= static_cast<int64_t>(faces.size())) {
         throw ApiError(400, "bad_request", "face: 0 to " + std::to_string(faces.size() - 1) + " (faces found:" +
                                                FaceList(faces) + ")");
