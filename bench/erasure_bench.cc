@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "gallery/erasure.h"
 #include "gallery/gallery.h"
+#include "synthetic_gallery.h"
 
 namespace lineup {
 namespace {
@@ -25,17 +26,7 @@ namespace fs = std::filesystem;
 constexpr int kDim = 192;
 const GalleryModel kModel{"bench-embedder-192", kDim};
 
-std::vector<float> Unit(std::mt19937& rng) {
-  std::normal_distribution<float> normal;
-  std::vector<float> v(kDim);
-  float norm = 0;
-  for (float& x : v) {
-    x = normal(rng);
-    norm += x * x;
-  }
-  for (float& x : v) x /= std::sqrt(norm);
-  return v;
-}
+std::vector<float> Unit(std::mt19937& rng) { return testing::RandomUnitVector(rng, kDim); }
 
 AnalyzedImage Image(int64_t collection, int64_t n, std::mt19937& rng) {
   AnalyzedImage a;

@@ -2,7 +2,6 @@
 // evaluation outputs, and clear errors (non-zero exit, no crash) on bad input.
 #include <gtest/gtest.h>
 #include <pwd.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,34 +14,15 @@
 
 #include "common/file_util.h"
 #include "governance/audit_log.h"
+#include "cli_run.h"
 #include "test_env.h"
 
 namespace lineup {
 namespace {
 
-struct CliRun {
-  int status;
-  std::string output;  // stdout, then stderr
-  std::string out, err;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-CliRun Lineup(const std::string& args) {
-  std::filesystem::path dir = testing::TempDir("cli");
-  std::string cmd = "LINEUP_MODELS=" + Quote(testing::ImportedModelsDir().string()) + " " +
-                    Quote(LINEUP_BINARY) + " " + args + " >" + Quote((dir / "out").string()) +
-                    " 2>" + Quote((dir / "err").string()) + " </dev/null";
-  int raw = std::system(cmd.c_str());
-  CliRun r{WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw), "", ReadFileText(dir / "out"),
-        ReadFileText(dir / "err")};
-  r.output = r.out + r.err;
-  return r;
-}
+using testing::CliRun;
+std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
+CliRun Lineup(const std::string& args, const std::string& prefix = "") { return testing::RunLineup(args, prefix); }
 
 std::string Photo(int n) { return Quote(testing::DemoPhoto(n).string()); }
 
@@ -63,7 +43,7 @@ TEST(Cli, HelpListsEverySubcommand) {
 
 TEST(Cli, DetectJsonFollowsTheContract) {
   CliRun r = Lineup("detect --json " + Photo(1) + " " + Photo(5));
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 0) << r.output();
   nlohmann::json j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["images"].size(), 2u);
   EXPECT_EQ(j["model"]["profile"], "accurate");
@@ -83,7 +63,7 @@ TEST(Cli, DetectJsonFollowsTheContract) {
 TEST(Cli, EmbedJsonHasUnitDescriptorsAndAnnotates) {
   std::string annotated = (testing::TempDir("annot") / "faces.png").string();
   CliRun r = Lineup("embed --json --profile licence-clean --annotate " + Quote(annotated) + " " + Photo(5));
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 0) << r.output();
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["model"]["embedder"], "dlib-resnet-128");
   auto embedding = j["images"][0]["faces"][0]["embedding"].get<std::vector<double>>();
@@ -102,13 +82,13 @@ TEST(Cli, CompareSaysSameForACopyAndExplainsSeveralFaces) {
   std::string copy = (testing::TempDir("copy") / "copy.jpg").string();
   cv::imwrite(copy, smaller);
   CliRun r = Lineup("compare --json " + Photo(5) + " " + Quote(copy));
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 0) << r.output();
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["verdict"], "same");
   EXPECT_GT(j["similarity"].get<double>(), j["threshold"].get<double>());
   EXPECT_TRUE(j["a"].contains("note"));  // several faces: it says which it used
   CliRun different = Lineup("compare --json --face-b 2 " + Photo(5) + " " + Quote(copy));
-  ASSERT_EQ(different.status, 0) << different.output;
+  ASSERT_EQ(different.status, 0) << different.output();
   EXPECT_EQ(nlohmann::json::parse(different.out)["verdict"], "different");
   CliRun text = Lineup("compare " + Photo(5) + " " + Quote(copy));
   EXPECT_NE(text.out.find("investigative lead"), std::string::npos);
@@ -138,7 +118,7 @@ TEST(Cli, BadFilesGiveClearErrorsAndTheRestIsProcessed) {
   std::string bomb = WriteBytes("bomb.png", bomb_bytes);
   CliRun r = Lineup("detect --json " + Quote(truncated) + " " + Quote(empty) + " " + Quote(text) + " " +
                  Quote(bomb) + " " + Quote(photo));
-  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(r.status, 1) << r.output();
   nlohmann::json j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["images"].size(), 5u);
   for (int i = 0; i < 4; ++i) {
@@ -156,7 +136,7 @@ TEST(Cli, BadFilesGiveClearErrorsAndTheRestIsProcessed) {
 
 TEST(Cli, ModelsListShowsLicencesAndProfileInUse) {
   CliRun r = Lineup("models list");
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 0) << r.output();
   EXPECT_NE(r.out.find("Public domain"), std::string::npos);
   EXPECT_NE(r.out.find("accurate [in use]"), std::string::npos);
   EXPECT_NE(r.out.find("non-commercial"), std::string::npos);
@@ -177,7 +157,7 @@ TEST(Cli, EvalVerifyAndDetectWriteReports) {
                                       "a2.jpg,b2.jpg,1\na3.jpg,b3.jpg,1\n";
   CliRun r = Lineup("eval verify --json --pairs " + Quote((dir / "pairs.csv").string()) + " --root " +
                  Quote(dir.string()) + " --out " + Quote((dir / "report").string()));
-  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.status, 0) << r.output();
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["pairs"], 4);
   EXPECT_TRUE(std::filesystem::exists(dir / "report/verify.svg"));
@@ -197,7 +177,7 @@ TEST(Cli, EvalVerifyAndDetectWriteReports) {
   std::filesystem::copy_file(testing::DemoPhoto(5), dir / "sample5.jpg");
   CliRun e = Lineup("eval detect --json --wider " + Quote((dir / "gt.txt").string()) + " --images " +
                  Quote(dir.string()) + " --out " + Quote((dir / "report").string()));
-  ASSERT_EQ(e.status, 0) << e.output;
+  ASSERT_EQ(e.status, 0) << e.output();
   nlohmann::json ej = nlohmann::json::parse(e.out);
   EXPECT_NEAR(ej["all_faces"]["average_precision"].get<double>(), 1.0, 1e-9);
   EXPECT_TRUE(std::filesystem::exists(dir / "report/detect.svg"));
@@ -255,7 +235,7 @@ TEST_F(GovernanceCli, ReportAndAuditExportLeaveAuditRecordsAndTheChainStaysIntac
   const std::string html = (testing::TempDir("cli-governance-out") / "report.html").string();
   CliRun report = Lineup("report --json --html " + Quote(html) + " --working-hours-begin 6 --working-hours-end 22 " +
                          "--median-multiple 1.5 --min-excess 3 --max-searches-per-case 7" + Data());
-  ASSERT_EQ(report.status, 0) << report.output;
+  ASSERT_EQ(report.status, 0) << report.output();
   const nlohmann::json options = nlohmann::json::parse(report.out)["options"];
   EXPECT_EQ(options, nlohmann::json({{"working_hours_begin", 6}, {"working_hours_end", 22}, {"median_multiple", 1.5},
                                      {"min_excess", 3}, {"max_searches_per_case", 7}}));
@@ -271,13 +251,13 @@ TEST_F(GovernanceCli, ReportAndAuditExportLeaveAuditRecordsAndTheChainStaysIntac
   EXPECT_TRUE(details.contains("since") && details.contains("until")) << details.dump();
 
   CliRun summary = Lineup("report" + Data());  // the text summary is a report too
-  ASSERT_EQ(summary.status, 0) << summary.output;
+  ASSERT_EQ(summary.status, 0) << summary.output();
   EXPECT_NE(summary.out.find("outside 07:00-19:00 UTC"), std::string::npos) << summary.out;
   EXPECT_EQ(nlohmann::json::parse(Records("report").at(1).event.details_json)["format"], "text");
 
   const std::string exported = (testing::TempDir("cli-governance-out") / "audit.jsonl").string();
   CliRun e = Lineup("audit export --format jsonl --out " + Quote(exported) + Data());
-  ASSERT_EQ(e.status, 0) << e.output;
+  ASSERT_EQ(e.status, 0) << e.output();
   const std::string lines = ReadFileText(exported);
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 3) << "login and two reports; not its own record";
   std::vector<AuditRecord> exports = Records("export");
@@ -290,7 +270,7 @@ TEST_F(GovernanceCli, ReportAndAuditExportLeaveAuditRecordsAndTheChainStaysIntac
   EXPECT_EQ(export_details["filter"]["action"], "");
 
   CliRun to_stdout = Lineup("audit export --format csv --action report" + Data());
-  ASSERT_EQ(to_stdout.status, 0) << to_stdout.output;
+  ASSERT_EQ(to_stdout.status, 0) << to_stdout.output();
   EXPECT_NE(to_stdout.out.find(ExpectedActor()), std::string::npos) << to_stdout.out;
   const nlohmann::json second = nlohmann::json::parse(Records("export").at(1).event.details_json);
   EXPECT_EQ(second["records"], 2);
@@ -298,7 +278,7 @@ TEST_F(GovernanceCli, ReportAndAuditExportLeaveAuditRecordsAndTheChainStaysIntac
   EXPECT_EQ(second["filter"]["action"], "report");
 
   CliRun verify = Lineup("audit verify --json" + Data());
-  ASSERT_EQ(verify.status, 0) << verify.output;
+  ASSERT_EQ(verify.status, 0) << verify.output();
   EXPECT_EQ(nlohmann::json::parse(verify.out)["ok"], true);
   EXPECT_EQ(nlohmann::json::parse(verify.out)["records"], 5);
 }
@@ -307,14 +287,14 @@ TEST_F(GovernanceCli, NothingIsWrittenWhenTheAuditRecordCannotBe) {
   RefuseAppends();
   const std::filesystem::path out = testing::TempDir("cli-governance-refused");
   CliRun report = Lineup("report --json --html " + Quote((out / "report.html").string()) + Data());
-  EXPECT_EQ(report.status, 1) << report.output;
+  EXPECT_EQ(report.status, 1) << report.output();
   EXPECT_NE(report.err.find("could not be audited"), std::string::npos) << report.err;
   EXPECT_NE(report.err.find("the test refuses audit records"), std::string::npos) << report.err;
   EXPECT_EQ(report.out, "") << "no JSON report either";
   EXPECT_FALSE(std::filesystem::exists(out / "report.html"));
 
   CliRun e = Lineup("audit export --format csv --out " + Quote((out / "audit.csv").string()) + Data());
-  EXPECT_EQ(e.status, 1) << e.output;
+  EXPECT_EQ(e.status, 1) << e.output();
   EXPECT_NE(e.err.find("nothing written"), std::string::npos) << e.err;
   EXPECT_FALSE(std::filesystem::exists(out / "audit.csv"));
   CliRun to_stdout = Lineup("audit export --format jsonl" + Data());

@@ -2,7 +2,6 @@
 // without a face counted per group (never dropped), and clear errors naming
 // the line of an ill-formed labels file.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <fstream>
 
@@ -11,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/file_util.h"
+#include "cli_run.h"
 #include "test_env.h"
 
 namespace lineup {
@@ -18,26 +18,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status;
-  std::string out, err;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-CliRun Lineup(const std::string& args) {
-  fs::path dir = testing::TempDir("fairness-cli");
-  std::string cmd = "LINEUP_MODELS=" + Quote(testing::ImportedModelsDir().string()) + " " + Quote(LINEUP_BINARY) +
-                    " " + args + " >" + Quote((dir / "out").string()) + " 2>" + Quote((dir / "err").string()) +
-                    " </dev/null";
-  int raw = std::system(cmd.c_str());
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw), ReadFileText(dir / "out"),
-          ReadFileText(dir / "err")};
-}
+using testing::CliRun;
+std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
+CliRun Lineup(const std::string& args, const std::string& prefix = "") { return testing::RunLineup(args, prefix); }
 
 // Two demo photos, each also at half size (same identity), and two blank
 // images of a third identity; column "size" is full / half.

@@ -3,7 +3,6 @@
 // crash, nothing lost) on bad probes, bad arguments, a full disk and
 // damaged gallery files.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <fstream>
 #include <random>
@@ -13,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "common/file_util.h"
+#include "cli_run.h"
 #include "test_env.h"
 
 namespace lineup {
@@ -20,27 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status;
-  std::string out, err;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// `prefix` runs first in the same shell (e.g. a ulimit).
-CliRun Lineup(const std::string& args, const std::string& prefix = "") {
-  fs::path dir = testing::TempDir("gallery-cli");
-  std::string cmd = prefix + " LINEUP_MODELS=" + Quote(testing::ImportedModelsDir().string()) + " " +
-                    Quote(LINEUP_BINARY) + " " + args + " >" + Quote((dir / "out").string()) + " 2>" +
-                    Quote((dir / "err").string()) + " </dev/null";
-  int raw = std::system(("sh -c " + Quote(cmd)).c_str());
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw), ReadFileText(dir / "out"),
-          ReadFileText(dir / "err")};
-}
+using testing::CliRun;
+std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
+CliRun Lineup(const std::string& args, const std::string& prefix = "") { return testing::RunLineup(args, prefix); }
 
 nlohmann::json Json(const CliRun& r) {
   EXPECT_EQ(r.status, 0) << r.out << r.err;

@@ -10,15 +10,7 @@ namespace lineup {
 IdentificationSplit SplitLabelledSet(const LabelledSet& set, const IdentificationSplitOptions& options) {
   std::map<std::string, std::vector<std::filesystem::path>> by_identity;
   for (const LabelledImage& image : set.images) by_identity[image.identity].push_back(image.path);
-  std::vector<IdentityImages> identities;
-  for (auto& [identity, images] : by_identity) {
-    std::sort(images.begin(), images.end(), [](const auto& a, const auto& b) {
-      return std::make_pair(a.filename().string(), a.string()) <
-             std::make_pair(b.filename().string(), b.string());
-    });
-    identities.push_back({identity, std::move(images)});
-  }
-  return SplitIdentities(identities, options);
+  return SplitIdentities(SortedIdentities(std::move(by_identity)), options);
 }
 
 ProbeOutcome SearchExhaustive(const ProbeImage& probe, const std::optional<std::vector<float>>& descriptor,

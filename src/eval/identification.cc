@@ -115,6 +115,10 @@ std::vector<IdentityImages> ListIdentityImages(const std::vector<std::filesystem
       }
     }
   }
+  return SortedIdentities(std::move(by_identity));
+}
+
+std::vector<IdentityImages> SortedIdentities(std::map<std::string, std::vector<std::filesystem::path>> by_identity) {
   std::vector<IdentityImages> identities;
   for (auto& [identity, images] : by_identity) {
     std::sort(images.begin(), images.end(), [](const auto& a, const auto& b) {

@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,10 @@ struct IdentityImages {
 // Identities under `roots` (merged by folder name), sorted by name. Throws
 // Error if a root is not a folder.
 std::vector<IdentityImages> ListIdentityImages(const std::vector<std::filesystem::path>& roots);
+
+// The identities of a by-name map, sorted by name, each one's images sorted
+// by (file name, path): the order every split and report relies on.
+std::vector<IdentityImages> SortedIdentities(std::map<std::string, std::vector<std::filesystem::path>> by_identity);
 
 // True for the files ListIdentityImages takes as images.
 bool IsEvalImageFile(const std::filesystem::path& path);

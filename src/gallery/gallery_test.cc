@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "postgres_server.h"
+#include "synthetic_gallery.h"
 #include "test_env.h"
 
 namespace lineup {
@@ -21,17 +22,7 @@ namespace fs = std::filesystem;
 constexpr int kDim = 32;
 const GalleryModel kModel{"test-embedder-32", kDim};
 
-std::vector<float> RandomUnit(std::mt19937& rng) {
-  std::normal_distribution<float> normal;
-  std::vector<float> v(kDim);
-  float norm = 0;
-  for (float& x : v) {
-    x = normal(rng);
-    norm += x * x;
-  }
-  for (float& x : v) x /= std::sqrt(norm);
-  return v;
-}
+std::vector<float> RandomUnit(std::mt19937& rng) { return testing::RandomUnitVector(rng, kDim); }
 
 class GalleryTest : public ::testing::Test {
  protected:
