@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
 #include "common/error.h"
 #include "ingest/ingest_input.h"
 
@@ -41,11 +42,6 @@ std::string QuotedCsv(const std::string& field) {
     quoted += c;
   }
   return quoted + "\"";
-}
-
-std::string ToLower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
 }
 
 // Number of identities enrolled out of `count` (rounded half up).
@@ -97,7 +93,7 @@ bool IsEvalImageFile(const std::filesystem::path& path) {
   std::string name = path.filename().string();
   if (name.empty() || name[0] == '.') return false;
   static const std::set<std::string> kPnm = {".pgm", ".ppm", ".pnm", ".pbm"};
-  return HasImageExtension(path) || kPnm.count(ToLower(path.extension().string())) > 0;
+  return HasImageExtension(path) || kPnm.count(ToLowerAscii(path.extension().string())) > 0;
 }
 
 std::vector<IdentityImages> ListIdentityImages(const std::vector<std::filesystem::path>& roots) {

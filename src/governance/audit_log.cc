@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
 #include "common/csv_writer.h"
 #include "common/error.h"
 #include "common/file_util.h"
@@ -112,11 +113,6 @@ std::string RecordHash(const AuditRecord& r) {
   return Sha256Hex(message.data(), message.size());
 }
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 std::string SeqRange(int64_t first, int64_t last) {
   return first == last ? "record " + std::to_string(first)
                        : "records " + std::to_string(first) + ".." + std::to_string(last);
@@ -211,7 +207,7 @@ void CheckHead(SqliteDb& db, const ChainWalk& walk, AuditVerification& v) {
 void CheckAnchors(std::vector<AuditAnchor> anchors, const ChainWalk& walk, AuditVerification& v) {
   std::sort(anchors.begin(), anchors.end(), [](const AuditAnchor& a, const AuditAnchor& b) { return a.seq < b.seq; });
   for (const AuditAnchor& anchor : anchors) {
-    const std::string wanted = Lower(anchor.hash);
+    const std::string wanted = ToLowerAscii(anchor.hash);
     const std::string name = "anchor " + std::to_string(anchor.seq) + ":" + anchor.hash + " not in the chain: ";
     if (anchor.seq < 0) return Fail(v, anchor.seq, name + "records are numbered from 1");
     if (anchor.seq == 0) {

@@ -73,12 +73,4 @@ std::string PrintableLabel(std::string_view text) {
   return out;
 }
 
-std::string ToLowerAscii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 }  // namespace lineup::ingest_internal

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/ascii.h"
+
 namespace lineup::ingest_internal {
 
 // True if `text` is well-formed UTF-8: no overlong forms, no surrogates,
@@ -17,7 +19,6 @@ bool IsValidUtf8(std::string_view text);
 // never for paths that are opened.
 std::string PrintableLabel(std::string_view text);
 
-// ASCII lower-case copy (bytes >= 0x80 unchanged).
-std::string ToLowerAscii(std::string_view text);
+using lineup::ToLowerAscii;  // common/ascii.h
 
 }  // namespace lineup::ingest_internal
