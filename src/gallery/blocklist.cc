@@ -64,13 +64,41 @@ std::unique_ptr<SqliteDb> OpenFile(const fs::path& path, bool read_only) {
   return db;
 }
 
+constexpr char kEntryColumns[] =
+    "id, request_id, note, created_by, created_at, threshold, status, faces_removed, images_removed, completed_at";
+
+OptOut ReadEntry(const SqliteQuery& q) {
+  OptOut e;
+  e.id = q.Int64(0);
+  e.request_id = q.Text(1);
+  e.note = q.Text(2);
+  e.created_by = q.Text(3);
+  e.created_at = q.Text(4);
+  e.threshold = q.Double(5);
+  e.status = StatusFromText(q.Text(6));
+  e.faces_removed = q.Int64(7);
+  e.images_removed = q.Int64(8);
+  e.completed_at = q.Text(9);
+  return e;
+}
+
 }  // namespace
 
 std::string ToString(OptOutStatus status) { return status == OptOutStatus::kDone ? "done" : "pending"; }
 
+std::optional<int64_t> OptOutSet::Match(const float* descriptor) const {
+  for (const Entry& e : entries_) {
+    if (InnerProduct(descriptor, e.descriptor.data(), dim_) >= e.threshold) return e.id;
+  }
+  return std::nullopt;
+}
+
 Blocklist::Blocklist(const fs::path& data_dir, std::string model_id, int dim, bool read_only)
     : path_(data_dir / "blocklist.db"), model_id_(std::move(model_id)), dim_(dim), read_only_(read_only) {
   std::lock_guard lock(mu_);
+  auto empty = std::make_shared<OptOutSet>();
+  empty->dim_ = dim_;
+  current_ = std::move(empty);
   if (read_only_) {
     OpenIfPresentLocked();
     return;
@@ -106,35 +134,30 @@ void Blocklist::RequireWritable() const {
 }
 
 void Blocklist::RefreshLocked() {
-  if (!OpenIfPresentLocked()) {
-    cache_.clear();
-    return;
-  }
+  if (!OpenIfPresentLocked()) return;  // no file yet: still the empty set
   int64_t version = db_->QueryInt64("PRAGMA data_version");
   if (version == data_version_) return;
   SqliteTransaction snapshot(*db_, SqliteTransaction::Mode::kRead);
-  if (db_->QueryInt64("PRAGMA user_version") == 0) {  // being created by another process
-    cache_.clear();
-    return;
-  }
+  if (db_->QueryInt64("PRAGMA user_version") == 0) return;  // being created by another process
   auto setting = db_->Query("SELECT value FROM settings WHERE key = 'model'");
   std::string model = setting.Step() ? setting.Text(0) : "";
   if (model != model_id_) {
     throw Error(Context(path_.string(), "holds opt-out descriptors of " + model + ", the gallery uses " + model_id_));
   }
-  std::vector<Cached> fresh;
+  auto fresh = std::make_shared<OptOutSet>();
+  fresh->dim_ = dim_;
   auto q = db_->Query("SELECT id, threshold, descriptor FROM optouts ORDER BY id");
   while (q.Step()) {
     std::string blob = q.Blob(2);
     if (blob.size() != static_cast<size_t>(dim_) * sizeof(float)) {
       throw Error(Context(path_.string(), "opt-out " + std::to_string(q.Int64(0)) + " has a descriptor of the wrong size"));
     }
-    Cached c{q.Int64(0), static_cast<float>(q.Double(1)), std::vector<float>(static_cast<size_t>(dim_))};
-    std::memcpy(c.descriptor.data(), blob.data(), blob.size());
-    fresh.push_back(std::move(c));
+    OptOutSet::Entry e{q.Int64(0), static_cast<float>(q.Double(1)), std::vector<float>(static_cast<size_t>(dim_))};
+    std::memcpy(e.descriptor.data(), blob.data(), blob.size());
+    fresh->entries_.push_back(std::move(e));
   }
   snapshot.Commit();
-  cache_ = std::move(fresh);
+  current_ = std::move(fresh);
   data_version_ = version;
 }
 
@@ -160,10 +183,15 @@ int64_t Blocklist::Add(OptOut entry) {
   q.BindText(4, IsoUtc(UnixNow())).BindDouble(5, entry.threshold);
   q.BindBlob(6, entry.descriptor.data(), entry.descriptor.size() * sizeof(float)).Run();
   int64_t id = db_->LastInsertRowId();
-  // data_version moves only for other connections' commits: keep the cache
+  // data_version moves only for other connections' commits: keep the set
   // in step with this one's by hand.
-  if (data_version_ == -1) RefreshLocked();
-  else cache_.push_back({id, static_cast<float>(entry.threshold), entry.descriptor});
+  if (data_version_ == -1) {
+    RefreshLocked();
+  } else {
+    auto grown = std::make_shared<OptOutSet>(*current_);
+    grown->entries_.push_back({id, static_cast<float>(entry.threshold), entry.descriptor});
+    current_ = std::move(grown);
+  }
   return id;
 }
 
@@ -173,7 +201,9 @@ bool Blocklist::Remove(int64_t id) {
   db_->Query("DELETE FROM optouts WHERE id = ?1").Bind(1, id).Run();
   bool removed = db_->Changes() == 1;
   db_->TruncateWal();
-  std::erase_if(cache_, [&](const Cached& c) { return c.id == id; });
+  auto shrunk = std::make_shared<OptOutSet>(*current_);
+  std::erase_if(shrunk->entries_, [&](const OptOutSet::Entry& e) { return e.id == id; });
+  current_ = std::move(shrunk);
   return removed;
 }
 
@@ -190,54 +220,28 @@ std::vector<OptOut> Blocklist::List() {
   std::lock_guard lock(mu_);
   std::vector<OptOut> out;
   if (!OpenIfPresentLocked() || db_->QueryInt64("PRAGMA user_version") == 0) return out;
-  auto q = db_->Query(
-      "SELECT id, request_id, note, created_by, created_at, threshold, status, faces_removed, "
-      "images_removed, completed_at FROM optouts ORDER BY id");
-  while (q.Step()) {
-    OptOut e;
-    e.id = q.Int64(0);
-    e.request_id = q.Text(1);
-    e.note = q.Text(2);
-    e.created_by = q.Text(3);
-    e.created_at = q.Text(4);
-    e.threshold = q.Double(5);
-    e.status = StatusFromText(q.Text(6));
-    e.faces_removed = q.Int64(7);
-    e.images_removed = q.Int64(8);
-    e.completed_at = q.Text(9);
-    out.push_back(std::move(e));
-  }
+  auto q = db_->Query(std::string("SELECT ") + kEntryColumns + " FROM optouts ORDER BY id");
+  while (q.Step()) out.push_back(ReadEntry(q));
   return out;
 }
 
 std::optional<OptOut> Blocklist::Get(int64_t id) {
-  for (OptOut& e : List()) {
-    if (e.id != id) continue;
-    std::lock_guard lock(mu_);
-    auto q = db_->Query("SELECT descriptor FROM optouts WHERE id = ?1");
-    q.Bind(1, id);
-    if (!q.Step()) return std::nullopt;
-    std::string blob = q.Blob(0);
-    e.descriptor.resize(blob.size() / sizeof(float));
-    std::memcpy(e.descriptor.data(), blob.data(), e.descriptor.size() * sizeof(float));
-    return e;
-  }
-  return std::nullopt;
+  std::lock_guard lock(mu_);
+  if (!OpenIfPresentLocked() || db_->QueryInt64("PRAGMA user_version") == 0) return std::nullopt;
+  auto q = db_->Query(std::string("SELECT ") + kEntryColumns + ", descriptor FROM optouts WHERE id = ?1");
+  q.Bind(1, id);
+  if (!q.Step()) return std::nullopt;
+  OptOut e = ReadEntry(q);
+  std::string blob = q.Blob(10);
+  e.descriptor.resize(blob.size() / sizeof(float));
+  std::memcpy(e.descriptor.data(), blob.data(), e.descriptor.size() * sizeof(float));
+  return e;
 }
 
-std::optional<int64_t> Blocklist::Match(const float* descriptor) {
+std::shared_ptr<const OptOutSet> Blocklist::Current() {
   std::lock_guard lock(mu_);
   RefreshLocked();
-  for (const Cached& c : cache_) {
-    if (InnerProduct(descriptor, c.descriptor.data(), dim_) >= c.threshold) return c.id;
-  }
-  return std::nullopt;
-}
-
-bool Blocklist::HasEntries() {
-  std::lock_guard lock(mu_);
-  RefreshLocked();
-  return !cache_.empty();
+  return current_;
 }
 
 }  // namespace lineup

@@ -19,8 +19,8 @@
 //  - Deleted entries leave no copy in the file (secure_delete, WAL truncated).
 //
 // Thread safety: all methods may be called from several threads. Other
-// processes may change the file: Match() and List() see their changes at the
-// next call (SQLite's data_version).
+// processes may change the file: Current() and List() see their changes at
+// the next call (SQLite's data_version).
 #pragma once
 
 #include <cstdint>
@@ -52,11 +52,30 @@ struct OptOut {
   std::vector<float> descriptor;  // empty in List() results
 };
 
+// The entries at one moment, immutable: what one search or one ingest batch
+// checks its faces against (one refresh, then no lock per face).
+class OptOutSet {
+ public:
+  bool empty() const { return entries_.empty(); }
+  // Id of the first entry `descriptor` (dim values, unit length) matches.
+  std::optional<int64_t> Match(const float* descriptor) const;
+
+ private:
+  friend class Blocklist;
+  struct Entry {
+    int64_t id;
+    float threshold;
+    std::vector<float> descriptor;
+  };
+  int dim_ = 0;
+  std::vector<Entry> entries_;
+};
+
 class Blocklist {
  public:
   // Opens data_dir/blocklist.db for descriptors of `model_id` with `dim`
   // values. Read-only: a missing file is an empty list (and is looked for
-  // again at every Match/List); otherwise the file is created when missing.
+  // again at every Current/List); otherwise the file is created when missing.
   Blocklist(const std::filesystem::path& data_dir, std::string model_id, int dim, bool read_only);
   ~Blocklist();
   Blocklist(const Blocklist&) = delete;
@@ -72,18 +91,12 @@ class Blocklist {
 
   std::vector<OptOut> List();                 // ascending id, without descriptors
   std::optional<OptOut> Get(int64_t id);      // with its descriptor
-  // Id of the first entry `descriptor` (dim values, unit length) matches.
-  std::optional<int64_t> Match(const float* descriptor);
-  bool HasEntries();
+  // The entries now (re-read only when another connection changed the file).
+  std::shared_ptr<const OptOutSet> Current();
 
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  struct Cached {
-    int64_t id;
-    float threshold;
-    std::vector<float> descriptor;
-  };
   bool OpenIfPresentLocked();
   void RefreshLocked();
   void RequireWritable() const;
@@ -94,8 +107,9 @@ class Blocklist {
   const bool read_only_;
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;     // null while a read-only open has no file yet
-  int64_t data_version_ = -1;        // of the cache; -1 = stale (never loaded, or written by this connection)
-  std::vector<Cached> cache_;
+  int64_t data_version_ = -1;        // of current_; -1 = never loaded
+  // Replaced, never changed in place: callers keep the set they got.
+  std::shared_ptr<const OptOutSet> current_;
 };
 
 }  // namespace lineup

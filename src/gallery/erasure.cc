@@ -4,11 +4,10 @@
 #include <cctype>
 #include <fstream>
 #include <random>
-#include <sstream>
-#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
 #include "common/error.h"
 #include "common/file_util.h"
 #include "common/utc_time.h"
@@ -40,11 +39,6 @@ int64_t ParseId(const ErasureSelector& s) {
   return id;
 }
 
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 bool HostInDomain(const std::string& host, const std::string& domain) {
   return host == domain ||
          (host.size() > domain.size() && host.compare(host.size() - domain.size(), domain.size(), domain) == 0 &&
@@ -52,7 +46,7 @@ bool HostInDomain(const std::string& host, const std::string& domain) {
 }
 
 std::string CheckedDomain(const std::string& value) {
-  std::string domain = Lower(value);
+  std::string domain = ToLowerAscii(value);
   while (!domain.empty() && domain.back() == '.') domain.pop_back();
   bool ok = !domain.empty() && domain.size() <= 253 && domain.front() != '.' &&
             std::all_of(domain.begin(), domain.end(), [](unsigned char c) {
@@ -116,6 +110,14 @@ std::vector<int64_t> MatchingImages(Gallery& gallery, const ErasureSelector& s, 
   throw Error("erase: unknown selector");
 }
 
+// The images a selector names now, without counting their faces.
+ErasurePlan MatchPlan(Gallery& gallery, const ErasureSelector& selector) {
+  ErasurePlan plan;
+  plan.selector = selector;
+  plan.image_ids = MatchingImages(gallery, selector, &plan.collection);
+  return plan;
+}
+
 nlohmann::json SelectorJson(const ErasureSelector& s) {
   return {{"by", ToString(s.by)}, {"value", s.value}, {"before", s.before}};
 }
@@ -126,6 +128,15 @@ ErasureSelector SelectorFromJson(const nlohmann::json& j) {
   s.value = j.at("value").get<std::string>();
   s.before = j.value("before", "");
   return s;
+}
+
+ErasureSelector ReadJournal(const fs::path& file) {
+  std::ifstream in(file);
+  try {
+    return SelectorFromJson(nlohmann::json::parse(in).at("selector"));
+  } catch (const std::exception& e) {
+    throw Error(Context(file.string(), std::string("unreadable erasure journal: ") + e.what()));
+  }
 }
 
 std::vector<fs::path> JournalFiles(const fs::path& data_dir) {
@@ -160,25 +171,17 @@ void Stage(const ErasureHooks& hooks, const std::string& stage) {
   if (hooks.after_stage) hooks.after_stage(stage);
 }
 
-// Steps 2-5 of the header for one journalled selector.
-// With `resuming`, media and vector records orphaned by the crash are swept
-// too (before the journal goes, so that a second crash repeats the sweep).
-ErasureReport RunJournalled(Gallery& gallery, const ErasureSelector& s, const fs::path& journal,
+// Steps 2-5 of the header for the plan of a journalled selector. With
+// `resuming`, media and vector records orphaned by the crash are swept too
+// (before the journal goes, so that a second crash repeats the sweep).
+ErasureReport RunJournalled(Gallery& gallery, const ErasurePlan& plan, const fs::path& journal,
                             const ErasureHooks& hooks, bool resuming) {
   ErasureReport report;
-  report.selector = s;
-  std::optional<Collection> collection;
-  std::vector<int64_t> images;
-  try {
-    images = MatchingImages(gallery, s, &collection);
-  } catch (const Error&) {
-    // On resume, a collection or job erased before the crash is gone: done.
-    if (s.by != EraseBy::kCollection && s.by != EraseBy::kJob) throw;
-  }
-  if (collection) {
-    report.deleted = gallery.DeleteCollection(collection->name);
-  } else if (!images.empty()) {
-    report.deleted = gallery.DeleteImages(images);
+  report.selector = plan.selector;
+  if (plan.collection) {
+    report.deleted = gallery.DeleteCollection(plan.collection->name);
+  } else if (!plan.image_ids.empty()) {
+    report.deleted = gallery.DeleteImages(plan.image_ids);
   }
   Stage(hooks, "committed");
   report.bytes_reclaimed = gallery.Compact();
@@ -223,42 +226,39 @@ std::string UrlHost(const std::string& url) {
   if (size_t at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
   if (!authority.empty() && authority.front() == '[') return "";  // IPv6 literal: no domain
   if (size_t colon = authority.find(':'); colon != std::string::npos) authority = authority.substr(0, colon);
-  std::string host = Lower(authority);
+  std::string host = ToLowerAscii(authority);
   while (!host.empty() && host.back() == '.') host.pop_back();
   return host;
 }
 
 ErasurePlan PlanErasure(Gallery& gallery, const ErasureSelector& selector) {
-  ErasurePlan plan;
-  plan.selector = selector;
-  plan.image_ids = MatchingImages(gallery, selector, &plan.collection);
+  ErasurePlan plan = MatchPlan(gallery, selector);
   for (int64_t id : plan.image_ids) plan.faces += static_cast<int64_t>(gallery.catalog().FacesOfImage(id).size());
   return plan;
 }
 
 ErasureReport Erase(Gallery& gallery, const ErasureSelector& selector, const ErasureHooks& hooks) {
   if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
-  ErasurePlan plan = PlanErasure(gallery, selector);
+  return Erase(gallery, MatchPlan(gallery, selector), hooks);
+}
+
+ErasureReport Erase(Gallery& gallery, const ErasurePlan& plan, const ErasureHooks& hooks) {
+  if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
   if (plan.image_ids.empty() && !plan.collection) {
-    throw Error("erase " + selector.Describe() + ": nothing in the gallery matches; nothing was erased");
+    throw Error("erase " + plan.selector.Describe() + ": nothing in the gallery matches; nothing was erased");
   }
-  fs::path journal = WriteJournal(gallery.options().data_dir, selector);
+  fs::path journal = WriteJournal(gallery.options().data_dir, plan.selector);
   Stage(hooks, "journaled");
-  return RunJournalled(gallery, selector, journal, hooks, false);
+  return RunJournalled(gallery, plan, journal, hooks, false);
 }
 
 std::vector<ErasureSelector> PendingErasures(const fs::path& data_dir) {
   std::vector<ErasureSelector> pending;
-  for (const fs::path& file : JournalFiles(data_dir)) {
-    std::ifstream in(file);
-    try {
-      pending.push_back(SelectorFromJson(nlohmann::json::parse(in).at("selector")));
-    } catch (const std::exception& e) {
-      throw Error(Context(file.string(), std::string("unreadable erasure journal: ") + e.what()));
-    }
-  }
+  for (const fs::path& file : JournalFiles(data_dir)) pending.push_back(ReadJournal(file));
   return pending;
 }
+
+bool HasUnfinishedErasures(const fs::path& data_dir) { return !JournalFiles(data_dir).empty(); }
 
 namespace {
 
@@ -280,8 +280,17 @@ std::vector<ErasureReport> ResumeErasures(Gallery& gallery) {
   std::vector<fs::path> files = JournalFiles(gallery.options().data_dir);
   if (files.empty()) return reports;
   if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
-  std::vector<ErasureSelector> selectors = PendingErasures(gallery.options().data_dir);
-  for (size_t i = 0; i < files.size(); ++i) reports.push_back(RunJournalled(gallery, selectors[i], files[i], {}, true));
+  for (const fs::path& file : files) {
+    ErasureSelector selector = ReadJournal(file);
+    ErasurePlan plan{selector, {}, 0, std::nullopt};
+    try {
+      plan = MatchPlan(gallery, selector);
+    } catch (const Error&) {
+      // A collection or job erased before the crash is gone: nothing left to delete.
+      if (selector.by != EraseBy::kCollection && selector.by != EraseBy::kJob) throw;
+    }
+    reports.push_back(RunJournalled(gallery, plan, file, {}, true));
+  }
   return reports;
 }
 

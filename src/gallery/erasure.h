@@ -77,9 +77,13 @@ ErasurePlan PlanErasure(Gallery& gallery, const ErasureSelector& selector);
 // Erases what the selector names (steps above). Throws Error, erasing
 // nothing, if it names nothing. Needs a gallery opened for writing.
 ErasureReport Erase(Gallery& gallery, const ErasureSelector& selector, const ErasureHooks& hooks = {});
+// The same for a plan PlanErasure has just made (not resolved again).
+ErasureReport Erase(Gallery& gallery, const ErasurePlan& plan, const ErasureHooks& hooks = {});
 
 // Erasures begun and not finished (their journals), oldest first.
 std::vector<ErasureSelector> PendingErasures(const std::filesystem::path& data_dir);
+// Whether there is one (without reading the journals).
+bool HasUnfinishedErasures(const std::filesystem::path& data_dir);
 // Finishes every pending erasure and returns their reports.
 std::vector<ErasureReport> ResumeErasures(Gallery& gallery);
 

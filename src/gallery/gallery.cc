@@ -8,6 +8,7 @@
 #include "common/file_util.h"
 #include "common/paths.h"
 #include "common/progress.h"
+#include "gallery/erasure.h"
 
 namespace lineup {
 
@@ -73,12 +74,8 @@ Gallery::Gallery(const GalleryOptions& options, const GalleryModel& model)
 // Journals of gallery/erasure.h. Their erasures committed nothing yet or
 // everything (one transaction), but media or descriptors may remain.
 void Gallery::WarnOfUnfinishedErasures() {
-  std::error_code ec;
-  for (fs::directory_iterator it(options_.data_dir / "erasures", ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().extension() == ".json") {
-      warnings_.push_back("an erasure was interrupted before it finished; `lineup erase --resume` completes it");
-      return;
-    }
+  if (HasUnfinishedErasures(options_.data_dir)) {
+    warnings_.push_back("an erasure was interrupted before it finished; `lineup erase --resume` completes it");
   }
 }
 
@@ -190,14 +187,15 @@ WriteResult Gallery::WriteBatch(std::vector<AnalyzedImage>& images, int64_t job_
 // batch, and images that had faces and have none left.
 WriteResult Gallery::DropOptedOutFaces(std::vector<AnalyzedImage>& images) {
   WriteResult result;
-  if (!blocklist_->HasEntries()) return result;
+  std::shared_ptr<const OptOutSet> optouts = blocklist_->Current();
+  if (optouts->empty()) return result;
   std::vector<AnalyzedImage> kept;
   kept.reserve(images.size());
   for (AnalyzedImage& a : images) {
     const size_t had = a.write.faces.size();
     size_t k = 0;
     for (size_t f = 0; f < had; ++f) {
-      if (blocklist_->Match(a.descriptors[f].data())) {
+      if (optouts->Match(a.descriptors[f].data())) {
         ++result.faces_opted_out;
         continue;
       }
@@ -289,7 +287,8 @@ SearchResult Gallery::Search(const SearchQuery& query) {
   if (query.top_k == 0 || query.top_k > 10000) throw Error("search: top-k must be between 1 and 10000");
   SearchResult result;
   std::vector<Neighbor> neighbors;
-  const bool blocklist = blocklist_->HasEntries();
+  std::shared_ptr<const OptOutSet> optouts = blocklist_->Current();
+  const bool blocklist = !optouts->empty();
   {
     std::shared_lock lock(mutex_);
     SlotFilter filter;
@@ -303,7 +302,7 @@ SearchResult Gallery::Search(const SearchQuery& query) {
     while (true) {
       std::vector<Neighbor> found = FindNeighbors(wider, filter, &result.index_used);
       const bool exhausted = found.size() < wider.top_k;
-      neighbors = blocklist ? DropBlockedNeighbors(std::move(found)) : std::move(found);
+      neighbors = blocklist ? DropBlockedNeighbors(std::move(found), *optouts) : std::move(found);
       if (!blocklist || exhausted || neighbors.size() >= query.top_k || wider.top_k >= kMaxWidenedTopK) break;
       wider.top_k = std::min(wider.top_k * 4, kMaxWidenedTopK);
     }
@@ -334,18 +333,19 @@ SearchResult Gallery::Search(const SearchQuery& query) {
   return result;
 }
 
-std::vector<Neighbor> Gallery::DropBlockedNeighbors(std::vector<Neighbor> neighbors) {
-  std::erase_if(neighbors, [&](const Neighbor& n) { return blocklist_->Match(store_->Vector(n.slot)).has_value(); });
+std::vector<Neighbor> Gallery::DropBlockedNeighbors(std::vector<Neighbor> neighbors, const OptOutSet& optouts) const {
+  std::erase_if(neighbors, [&](const Neighbor& n) { return optouts.Match(store_->Vector(n.slot)).has_value(); });
   return neighbors;
 }
 
 std::vector<FaceProvenance> Gallery::DescribeVisibleFaces(const std::vector<int64_t>& face_ids) {
   std::vector<FaceProvenance> described = catalog_->DescribeFaces(face_ids);
-  if (!blocklist_->HasEntries()) return described;
+  std::shared_ptr<const OptOutSet> optouts = blocklist_->Current();
+  if (optouts->empty()) return described;
   std::shared_lock lock(mutex_);
   std::erase_if(described, [&](const FaceProvenance& p) {
     std::optional<size_t> slot = store_->FindSlot(p.face.id);
-    return slot && blocklist_->Match(store_->Vector(*slot)).has_value();
+    return slot && optouts->Match(store_->Vector(*slot)).has_value();
   });
   return described;
 }

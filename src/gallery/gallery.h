@@ -165,18 +165,17 @@ class Gallery {
   // blocklist are first removed from `images` (with their descriptors and
   // crops), and so are images that had faces and have none left.
   // images.size() <= 256 and total faces <= VectorStore::kMaxAppendBatch.
-  WriteResult WriteBatch(std::vector<AnalyzedImage>& images, int64_t job_id,
-                                  const JobCounters& extra_counters);
+  WriteResult WriteBatch(std::vector<AnalyzedImage>& images, int64_t job_id, const JobCounters& extra_counters);
 
   // --- searching
   SearchResult Search(const SearchQuery& query);
-  // Every live face whose exact similarity to `descriptor` is >= threshold
-  // (an exhaustive scan, never the approximate index), best first, at most
-  // `limit`. Blocklisted faces are included: this is how they are found.
   // Provenance of the faces that are still in the gallery and not opted out,
   // in the order given: what may be shown of a face a search returned
   // earlier (an opt-out hides it even before its removal has run).
   std::vector<FaceProvenance> DescribeVisibleFaces(const std::vector<int64_t>& face_ids);
+  // Every live face whose exact similarity to `descriptor` is >= threshold
+  // (an exhaustive scan, never the approximate index), best first, at most
+  // `limit`. Blocklisted faces are included: this is how they are found.
   std::vector<FaceMatch> FindMatches(const std::vector<float>& descriptor, float threshold, size_t limit);
 
   // --- deleting (catalog first, then live set, then media)
@@ -213,7 +212,7 @@ class Gallery {
   void WarnOfUnfinishedErasures();
   std::vector<ImageWrite> StageMedia(std::vector<AnalyzedImage>& images, size_t face_count);
   WriteResult DropOptedOutFaces(std::vector<AnalyzedImage>& images);
-  std::vector<Neighbor> DropBlockedNeighbors(std::vector<Neighbor> neighbors);
+  std::vector<Neighbor> DropBlockedNeighbors(std::vector<Neighbor> neighbors, const OptOutSet& optouts) const;
   void MarkLive(size_t slots_before);
   size_t LiveFacesIn(const std::vector<uint32_t>& collections) const;
   void ClearLive(const std::vector<int64_t>& face_ids);

@@ -18,7 +18,7 @@ void ExpireCollections(Gallery& gallery, int64_t now, const RetentionOptions& op
     CollectionExpiry e{c.name, c.retention_days, selector.before, static_cast<int64_t>(plan.image_ids.size()),
                        plan.faces};
     if (!options.dry_run) {
-      ErasureReport r = Erase(gallery, selector);
+      ErasureReport r = Erase(gallery, plan);
       e.images = r.deleted.images;
       e.faces = r.deleted.faces;
       audit("retention", "",
