@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "common/ascii.h"
 #include "common/error.h"
 #include "common/file_util.h"
 #include "eval/text_lines.h"
@@ -19,14 +20,8 @@ using eval_internal::Trim;
 
 namespace {
 
-std::string Lowercase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
 std::vector<std::string> ParseHeader(const std::vector<std::string>& fields, const std::string& where) {
-  if (fields.size() < 2 || Lowercase(fields[0]) != "path" || Lowercase(fields[1]) != "identity") {
+  if (fields.size() < 2 || ToLowerAscii(fields[0]) != "path" || ToLowerAscii(fields[1]) != "identity") {
     throw Error(Context(where, "header must start with 'path,identity' followed by the group columns "
                                "(e.g. path,identity,sex,age_band)"));
   }
@@ -36,7 +31,7 @@ std::vector<std::string> ParseHeader(const std::vector<std::string>& fields, con
     if (columns[k].empty()) {
       throw Error(Context(where, "group column " + std::to_string(k + 3) + " has no name"));
     }
-    if (!seen.insert(Lowercase(columns[k])).second) {
+    if (!seen.insert(ToLowerAscii(columns[k])).second) {
       throw Error(Context(where, "column '" + columns[k] + "' appears twice"));
     }
   }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "common/ascii.h"
 #include "common/error.h"
 #include "common/file_util.h"
 #include "eval/text_lines.h"
@@ -117,15 +118,8 @@ void ApplyLfwLayout(const LfwLayout& layout, int64_t index, const NumberedLine& 
 
 // ---- CSV -----------------------------------------------------------------
 
-std::string Lowercase(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 std::optional<bool> ParseLabel(std::string_view field) {
-  const std::string value = Lowercase(Trim(field));
+  const std::string value = ToLowerAscii(Trim(field));
   if (value == "1" || value == "true" || value == "yes") return true;
   if (value == "0" || value == "false" || value == "no") return false;
   return std::nullopt;
@@ -183,7 +177,7 @@ std::vector<ImagePair> ParseCsvPairs(std::string_view text, const std::string& s
       first = false;
       if (!same) {  // a header row
         for (size_t i = 0; i < fields.size(); ++i) {
-          if (Lowercase(Trim(fields[i])) == "fold") fold_column = static_cast<int>(i);
+          if (ToLowerAscii(Trim(fields[i])) == "fold") fold_column = static_cast<int>(i);
         }
         continue;
       }
@@ -216,7 +210,7 @@ std::vector<ImagePair> ParseCsvPairs(std::string_view text, const std::string& s
 std::vector<ImagePair> ReadPairsFile(const std::filesystem::path& path,
                                      const std::filesystem::path& root) {
   const std::string text = ReadFileText(path);
-  bool csv = Lowercase(path.extension().string()) == ".csv";
+  bool csv = ToLowerAscii(path.extension().string()) == ".csv";
   if (!csv) {
     for (const NumberedLine& line : SplitLines(text)) {
       if (Trim(line.text).empty()) continue;
