@@ -82,9 +82,11 @@ void Serve(const ModelManifest& manifest, const ServiceOptions& service_options,
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   Service service(manifest, service_options);
-  std::string password = service.EnsureAdmin();
   HttpServer server(service, options);
   int port = server.Bind();
+  // Only once the server can serve: a password created and then lost to a
+  // bad certificate or a taken port could never be printed again.
+  std::string password = service.EnsureAdmin();
   service.StartMaintenance();
   bool tls = !options.tls_cert.empty();
   std::printf("Lineup serving %s on %s://%s:%d/  (data: %s)\n", service_options.data_dir.c_str(),

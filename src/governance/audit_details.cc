@@ -3,8 +3,9 @@
 namespace lineup {
 
 nlohmann::json AuditFilterJson(const AuditFilter& f) {
-  return {{"user", f.actor}, {"case", f.case_number}, {"action", f.action},
-          {"since", f.since ? IsoTime(f.since) : ""}, {"until", f.until ? IsoTime(f.until) : ""}};
+  return {{"user", f.actor}, {"case", f.case_number}, {"action", f.action}, {"text", f.text},
+          {"since", f.since ? IsoTime(f.since) : ""}, {"until", f.until ? IsoTime(f.until) : ""},
+          {"after", f.after_seq}};
 }
 
 nlohmann::json ExportAuditDetails(const std::string& format, int64_t records, const AuditFilter& filter) {

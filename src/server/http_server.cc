@@ -538,7 +538,10 @@ class HttpServer::Impl {
   }
 
   void ServeMetrics(const httplib::Request& req, httplib::Response& res) {
-    bool loopback = req.remote_addr == "127.0.0.1" || req.remote_addr == "::1";
+    // The client's address as the rest of the server sees it: behind a
+    // trusted proxy on this host every request comes from loopback.
+    const std::string client = ClientAddress(req);
+    bool loopback = client == "127.0.0.1" || client == "::1";
     if (!loopback) {
       std::optional<std::string> bearer = BearerToken(req);
       std::optional<User> u = bearer ? service_.accounts().ValidateApiToken(*bearer) : std::nullopt;

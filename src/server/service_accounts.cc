@@ -101,21 +101,29 @@ nlohmann::json Service::UpdateUser(const Caller& caller, int64_t user_id, const 
   RequireRole(caller, {Role::kAdmin});
   std::optional<User> u = accounts_->GetUser(user_id);
   if (!u) throw ApiError(404, "not_found", "no such user");
-  nlohmann::json changes = nlohmann::json::object();
+  // Every field is checked before anything changes, so that a request with
+  // one bad field changes nothing (and nothing goes unaudited).
+  std::optional<Role> role;
+  std::optional<bool> active;
   if (body.contains("role")) {
-    Role role = RoleField(body);
-    if (user_id == caller.user.id && role != Role::kAdmin) {
+    role = RoleField(body);
+    if (user_id == caller.user.id && *role != Role::kAdmin) {
       throw ApiError(400, "bad_request", "you cannot take the admin role from yourself");
     }
-    accounts_->SetRole(user_id, role);
-    changes["role"] = ToString(role);
   }
   if (body.contains("active")) {
     if (!body["active"].is_boolean()) throw ApiError(400, "bad_request", "field \"active\" must be true or false");
-    bool active = body["active"].get<bool>();
-    if (user_id == caller.user.id && !active) throw ApiError(400, "bad_request", "you cannot deactivate yourself");
-    accounts_->SetActive(user_id, active);
-    changes["active"] = active;
+    active = body["active"].get<bool>();
+    if (user_id == caller.user.id && !*active) throw ApiError(400, "bad_request", "you cannot deactivate yourself");
+  }
+  nlohmann::json changes = nlohmann::json::object();
+  if (role) {
+    accounts_->SetRole(user_id, *role);
+    changes["role"] = ToString(*role);
+  }
+  if (active) {
+    accounts_->SetActive(user_id, *active);
+    changes["active"] = *active;
   }
   RecordAudit(caller, "account_change", "", {{"event", "user updated"}, {"user", u->username}, {"changes", changes}});
   return {{"user", UserJson(*accounts_->GetUser(user_id))}};

@@ -379,7 +379,11 @@ nlohmann::json Service::RecentSearches(const Caller& caller, int64_t limit) {
   std::map<int64_t, Case> cases;
   nlohmann::json out = nlohmann::json::array();
   for (const SearchRecord& s : searches) {
-    if (!cases.count(s.case_id)) cases[s.case_id] = *cases_->Get(s.case_id);
+    if (!cases.count(s.case_id)) {
+      std::optional<Case> c = cases_->Get(s.case_id);
+      if (!c) continue;  // deleted since the list was read
+      cases[s.case_id] = *c;
+    }
     out.push_back(SearchJson(s, cases[s.case_id], false));
   }
   return {{"searches", out}};
