@@ -332,10 +332,11 @@ void VectorStore::Impl::OpenForWriting(int expected_dim) {
     fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) throw Error(Context(path.string(), "cannot open vector store: " + Errno()));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      std::string reason = errno == EWOULDBLOCK ? "in use by another process (opened for writing)"
-                                                : "cannot lock: " + Errno();
+      const bool in_use = errno == EWOULDBLOCK;
+      std::string reason = in_use ? "in use by another process (opened for writing)" : "cannot lock: " + Errno();
       ::close(fd);
       fd = -1;
+      if (in_use) throw StoreInUseError(Context(path.string(), reason));
       throw Error(Context(path.string(), reason));
     }
     struct stat by_fd;

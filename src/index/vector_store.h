@@ -35,7 +35,16 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+
 namespace lineup {
+
+// Opening a store for writing while another process has it open for
+// writing (its message names the file): callers may wait and retry.
+class StoreInUseError : public Error {
+ public:
+  using Error::Error;
+};
 
 class VectorStore {
  public:

@@ -177,10 +177,10 @@ class Service {
 
  private:
   std::shared_ptr<Gallery> CurrentGallery();  // throws ApiError 503 when there is none yet
-  // A writable gallery for a deletion, or nullptr while another process
-  // (an ingest) holds the write lock.
-  std::unique_ptr<Gallery> WritableGallery();
-  Blocklist& WritableBlocklist();
+  // A writable copy of `current` for a deletion, or nullptr while another
+  // process (an ingest) holds the write lock.
+  std::unique_ptr<Gallery> WritableGallery(const Gallery& current);
+  Blocklist& WritableBlocklist(const GalleryModel& model);
   cv::Mat DecodeUpload(const std::string& bytes, const std::string& filename, std::string* extension);
   void MaintenanceLoop();
   Case VisibleCase(const Caller& caller, int64_t case_id);  // 404 unless the caller may read it

@@ -47,23 +47,19 @@ Caller SystemCaller() {
 
 }  // namespace
 
-std::unique_ptr<Gallery> Service::WritableGallery() {
-  std::shared_ptr<Gallery> current = CurrentGallery();  // 503 without a gallery
-  GalleryOptions go = current->options();
+std::unique_ptr<Gallery> Service::WritableGallery(const Gallery& current) {
+  GalleryOptions go = current.options();
   go.read_only = false;
   try {
-    return Gallery::Open(go, current->model());
-  } catch (const Error& e) {
-    // The vector store's write lock: an ingest (or another writer) has it.
-    if (std::string(e.what()).find("in use by another process") != std::string::npos) return nullptr;
-    throw;
+    return Gallery::Open(go, current.model());
+  } catch (const StoreInUseError&) {
+    return nullptr;  // an ingest (or another writer) holds the store's write lock
   }
 }
 
-Blocklist& Service::WritableBlocklist() {
-  std::shared_ptr<Gallery> g = CurrentGallery();
+Blocklist& Service::WritableBlocklist(const GalleryModel& model) {
   std::lock_guard lock(write_mu_);
-  if (!blocklist_) blocklist_ = std::make_unique<Blocklist>(options_.data_dir, g->model().model_id, g->model().dim, false);
+  if (!blocklist_) blocklist_ = std::make_unique<Blocklist>(options_.data_dir, model.model_id, model.dim, false);
   return *blocklist_;
 }
 
@@ -102,13 +98,13 @@ nlohmann::json Service::AddOptOut(const Caller& caller, const std::string& photo
   entry.created_by = caller.user.username;
   entry.threshold = AsClientError([&] { return DefaultOptOutThreshold(gallery->model().model_id); });
   entry.descriptor = faces[chosen].embedding;
-  Blocklist& blocklist = WritableBlocklist();
+  Blocklist& blocklist = WritableBlocklist(gallery->model());
   int64_t id = AsClientError([&] { return blocklist.Add(entry); });
   // From here on the face is hidden from searches and refused at ingest.
   nlohmann::json result = {{"id", id}, {"request_id", request_id}, {"threshold", entry.threshold},
                            {"photo_kept", false}};
   std::lock_guard lock(write_mu_);
-  std::unique_ptr<Gallery> writable = WritableGallery();
+  std::unique_ptr<Gallery> writable = WritableGallery(*gallery);
   if (writable) {
     DeletionReport removed = RemoveOptedOutFaces(*writable, blocklist, id);
     result["faces_removed"] = removed.faces;
@@ -125,7 +121,7 @@ nlohmann::json Service::AddOptOut(const Caller& caller, const std::string& photo
 nlohmann::json Service::WithdrawOptOut(const Caller& caller, int64_t id, const nlohmann::json& body) {
   RequireRole(caller, {Role::kAdmin});
   std::string reason = StringField(body, "reason", true);
-  Blocklist& blocklist = WritableBlocklist();
+  Blocklist& blocklist = WritableBlocklist(CurrentGallery()->model());
   std::optional<OptOut> e = blocklist.Get(id);
   if (!e) throw ApiError(404, "not_found", "no such opt-out");
   RecordAudit(caller, "optout_remove", "", {{"id", id}, {"request_id", e->request_id}, {"reason", reason}});
@@ -143,7 +139,7 @@ nlohmann::json Service::RunMaintenance() {
   std::unique_ptr<Gallery> gallery;
   bool gallery_busy = false;
   try {
-    gallery = WritableGallery();
+    gallery = WritableGallery(*CurrentGallery());
     gallery_busy = !gallery;
   } catch (const ApiError&) {
     // no gallery yet: only the cases' retention applies
@@ -168,7 +164,7 @@ nlohmann::json Service::RunMaintenance() {
   }
   if (gallery_busy) out["gallery"] = "busy: another process is writing it; the gallery part runs next time";
   RetentionReport retention =
-      RunRetention(gallery.get(), *cases_, UnixNow(), {options_.case_retention_days, false}, audit);
+      RunRetention(gallery.get(), *cases_, db_->Now(), {options_.case_retention_days, false}, audit);
   out["retention"] = RetentionJson(retention);
   return out;
 }
