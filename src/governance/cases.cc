@@ -246,21 +246,22 @@ bool Cases::Delete(int64_t case_id) {
   return deleted;
 }
 
-std::vector<CaseExpiry> Cases::ExpireProbes(int64_t default_days, bool dry_run) {
-  const int64_t now = db_.Now();
-  // Per case: its retention in force, and the probes (with their searches) older than it.
+std::vector<CaseExpiry> Cases::ExpireProbes(int64_t default_days, int64_t now, bool dry_run) {
+  // Per case: its retention in force (?1 = the default for cases without
+  // their own), and the probes (with their searches) older than it (?3 =
+  // seconds per day).
   constexpr char kExpired[] =
-      "SELECT c.id, c.number, r.days, count(p.id), "
+      "SELECT c.id, c.number, c.days, count(p.id), "
       "  (SELECT count(*) FROM searches s JOIN probes q ON q.id = s.probe_id "
-      "   WHERE q.case_id = c.id AND q.created_at < ?2 - r.days * 86400) "
-      "FROM cases c JOIN (SELECT id, CASE WHEN retention_days > 0 THEN retention_days ELSE ?1 END AS days "
-      "                   FROM cases) r ON r.id = c.id "
+      "   WHERE q.case_id = c.id AND q.created_at < ?2 - c.days * ?3) "
+      "FROM (SELECT id, number, CASE WHEN retention_days > 0 THEN retention_days ELSE ?1 END AS days "
+      "      FROM cases) c "
       "JOIN probes p ON p.case_id = c.id "
-      "WHERE r.days > 0 AND p.created_at < ?2 - r.days * 86400 GROUP BY c.id ORDER BY c.id";
+      "WHERE c.days > 0 AND p.created_at < ?2 - c.days * ?3 GROUP BY c.id ORDER BY c.id";
   auto collect = [&](SqliteDb& db) {
     std::vector<CaseExpiry> out;
     auto q = db.Query(kExpired);
-    q.Bind(1, default_days).Bind(2, now);
+    q.Bind(1, default_days).Bind(2, now).Bind(3, kSecondsPerDay);
     while (q.Step()) out.push_back({q.Int64(0), q.Text(1), q.Int64(2), q.Int64(3), q.Int64(4)});
     return out;
   };
@@ -269,12 +270,12 @@ std::vector<CaseExpiry> Cases::ExpireProbes(int64_t default_days, bool dry_run) 
   std::vector<CaseExpiry> expired = db_.Write([&](SqliteDb& db) {
     std::vector<CaseExpiry> out = collect(db);
     for (const CaseExpiry& e : out) {
-      auto f = db.Query("SELECT stored_path FROM probes WHERE case_id = ?1 AND created_at < ?2 - ?3 * 86400");
-      f.Bind(1, e.case_id).Bind(2, now).Bind(3, e.retention_days);
+      const int64_t cutoff = now - e.retention_days * kSecondsPerDay;
+      auto f = db.Query("SELECT stored_path FROM probes WHERE case_id = ?1 AND created_at < ?2");
+      f.Bind(1, e.case_id).Bind(2, cutoff);
       while (f.Step()) files.push_back(f.Text(0));
       // Searches, candidates and decisions cascade.
-      auto d = db.Query("DELETE FROM probes WHERE case_id = ?1 AND created_at < ?2 - ?3 * 86400");
-      d.Bind(1, e.case_id).Bind(2, now).Bind(3, e.retention_days).Run();
+      db.Query("DELETE FROM probes WHERE case_id = ?1 AND created_at < ?2").Bind(1, e.case_id).Bind(2, cutoff).Run();
     }
     std::erase_if(files, [&](const std::string& path) {
       auto kept = db.Query("SELECT 1 FROM probes WHERE stored_path = ?1");
@@ -300,7 +301,7 @@ void Cases::RemoveUnreferencedProbeFiles() {
     while (q.Step()) paths.insert(q.Text(0));
     return paths;
   });
-  std::error_code ec;
+  std::error_code ec, ignored;  // a file that cannot be removed must not end the walk
   const fs::path root = data_dir_ / "cases";
   for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file()) continue;
@@ -309,7 +310,7 @@ void Cases::RemoveUnreferencedProbeFiles() {
     std::error_code age_ec;
     auto modified = fs::last_write_time(it->path(), age_ec);
     if (age_ec || fs::file_time_type::clock::now() - modified < std::chrono::hours(1)) continue;
-    if (!named.count(fs::relative(it->path(), data_dir_).string())) fs::remove(it->path(), ec);
+    if (!named.count(fs::relative(it->path(), data_dir_).string())) fs::remove(it->path(), ignored);
   }
 }
 

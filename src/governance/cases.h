@@ -157,7 +157,9 @@ class Cases {
   // not know: ExpireProbes removes files of probes that no longer exist).
   // With `dry_run`, only counts. Cases themselves stay (and their audit
   // records, which are never deleted).
-  std::vector<CaseExpiry> ExpireProbes(int64_t default_days, bool dry_run);
+  // `now`: Unix seconds (the caller's clock, so that one retention run has
+  // one "now").
+  std::vector<CaseExpiry> ExpireProbes(int64_t default_days, int64_t now, bool dry_run);
 
   // The cases whose searches showed this face.
   std::vector<int64_t> CasesThatShowedFace(int64_t face_id);

@@ -235,7 +235,7 @@ void ReadSearchSections(SqliteDb& db, const Schema& schema, OversightReport& r) 
   r.by_user = UsersOf(db, schema, p);
   for (const UserCount& u : r.by_user) r.total_searches += u.searches;
   r.by_unit = CountRows(db, "SELECT " + UnitExpression(schema) + " AS unit, count(*)" + kPeriodSearches +
-                                " GROUP BY unit ORDER BY 2 DESC, 1", p);
+                                " GROUP BY 1 ORDER BY 2 DESC, 1", p);  // 1, not unit: cases has a unit column
   r.by_category = CountRows(
       db, std::string("SELECT c.category, count(*)") + kPeriodSearches + " GROUP BY c.category ORDER BY 2 DESC, 1", p);
   r.by_outcome = OutcomesOf(db, p);

@@ -36,7 +36,7 @@ RetentionReport RunRetention(Gallery* gallery, Cases& cases, int64_t now, const 
   RetentionReport report;
   report.dry_run = options.dry_run;
   if (gallery) ExpireCollections(*gallery, now, options, audit, report);
-  report.cases = cases.ExpireProbes(options.default_case_days, options.dry_run);
+  report.cases = cases.ExpireProbes(options.default_case_days, now, options.dry_run);
   if (!options.dry_run) {
     for (const CaseExpiry& e : report.cases) {
       audit("retention", e.number,
