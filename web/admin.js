@@ -4,18 +4,29 @@ import { h, replace, fmtTime, userName, messageBox, table, field } from './dom.j
 import { get, post, patch, query, API } from './api.js';
 
 const AUDIT_PAGE = 50;
+// The actions the audit trail records (docs/API.md, AuditRecord).
 const ACTIONS = [
   'login',
   'login_failed',
   'logout',
+  'account_change',
+  'case_create',
+  'case_view',
+  'probe_upload',
+  'probe_view',
   'search',
+  'search_view',
   'candidate_view',
   'decision',
-  'case_create',
-  'probe_upload',
+  'case_delete',
+  'audit_verify',
   'export',
-  'delete',
-  'account_change',
+  'report',
+  'optout_add',
+  'optout_remove',
+  'optout_process',
+  'erase',
+  'retention',
   'settings_change',
 ];
 const FILTERS = ['user', 'case', 'action', 'text', 'since', 'until'];

@@ -142,7 +142,7 @@ void PrintRow(const FairnessReport& report, const GroupFigures& g, int t) {
 void PrintSummary(const nlohmann::json& j, const FairnessReport& report) {
   std::printf("model: profile %s, %s + %s\n", j["model"]["profile"].get<std::string>().c_str(),
               j["model"]["detector"].get<std::string>().c_str(), j["model"]["embedder"].get<std::string>().c_str());
-  std::printf("images %lld (without a face %lld, unreadable %lld), identities %lld\n",
+  std::printf("images %lld (without a face %lld, of them unreadable %lld), identities %lld\n",
               (long long)report.overall.images, (long long)report.overall.images_without_face,
               (long long)j["images_unreadable"], (long long)report.overall.identities);
   std::printf("pairs: genuine %lld of %lld, impostor %lld of %lld (missing scores: %s)\n",
