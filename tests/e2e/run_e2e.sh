@@ -74,6 +74,7 @@ curl -sf -b "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" 
 users="$users, \"temporary\": {\"username\": \"tara\", \"password\": \"$user_password\", \"unit\": \"\"}"
 echo "$users}" > "$work/users.json"
 
-echo "e2e: browser scenarios against http://127.0.0.1:$port/ (node $(node --version), playwright-core $(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$playwright/package.json"), $(/usr/bin/chromium --version 2>/dev/null))"
+versions="node $(node --version), playwright-core $(node -p "require('$playwright/package.json').version"), $("${CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null)"
+echo "e2e: browser scenarios against http://127.0.0.1:$port/ ($versions)"
 LINEUP_URL="http://127.0.0.1:$port" LINEUP_E2E_USERS="$work/users.json" LINEUP_E2E_PHOTO="$photos/sample1.jpg" \
   LINEUP_E2E_OUT="$out" PLAYWRIGHT_CORE="$playwright" node "$root/tests/e2e/run.mjs"
