@@ -56,8 +56,10 @@ std::filesystem::path ImportedModelsDir() {
   return dir;
 }
 
+std::filesystem::path DemoPhotoDir() { return PackagesDir() / "@vladmandic/face-api/demo"; }
+
 std::filesystem::path DemoPhoto(int n) {
-  std::filesystem::path p = PackagesDir() / "@vladmandic/face-api/demo" / ("sample" + std::to_string(n) + ".jpg");
+  std::filesystem::path p = DemoPhotoDir() / ("sample" + std::to_string(n) + ".jpg");
   if (!std::filesystem::exists(p)) throw Error(Context(p.string(), "missing; run scripts/setup.sh"));
   return p;
 }

@@ -28,6 +28,9 @@ namespace lineup::testing {
 std::filesystem::path ImportedModelsDir();
 // A photo from the face-api package's demo/ folder (sample1.jpg ... sample6.jpg).
 std::filesystem::path DemoPhoto(int n);
+// The folder of those photos (for manifests that name them: ingest
+// --allow-outside / IngestInputOptions::allow_outside).
+std::filesystem::path DemoPhotoDir();
 // The first regular file under `dir` (recursively, read whole) whose bytes
 // contain `needle`; empty if none does. For erasure tests: no copy may stay.
 std::filesystem::path FileHolding(const std::filesystem::path& dir, const std::string& needle);

@@ -60,6 +60,31 @@ TEST(Cli, DetectJsonFollowsTheContract) {
   }
 }
 
+// A missing path, a folder and a text file named .jpg are three failed images
+// among the others: every path is processed in order, each failure carries
+// its error (never the file's bytes), and the exit status is 1.
+TEST(Cli, DetectAndEmbedReportEachBadPathAndProcessTheRest) {
+  const std::string missing = (testing::TempDir("cli-missing") / "missing.jpg").string();
+  const std::string folder = testing::TempDir("cli-a-folder").string();
+  const std::string text = WriteBytes("secret.jpg", "root:SECRET-HASH:0:0:root\n");
+  for (const char* command : {"detect", "embed"}) {
+    SCOPED_TRACE(command);
+    CliRun r = Lineup(std::string(command) + " --json " + Photo(1) + " " + Quote(missing) + " " + Quote(folder) +
+                      " " + Quote(text) + " " + Photo(5));
+    EXPECT_EQ(r.status, 1) << r.output();
+    nlohmann::json j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j["images"].size(), 5u);
+    EXPECT_FALSE(j["images"][0]["faces"].empty());
+    EXPECT_FALSE(j["images"][4]["faces"].empty());
+    EXPECT_NE(j["images"][1]["error"].get<std::string>().find("no such file"), std::string::npos) << j.dump();
+    EXPECT_NE(j["images"][2]["error"].get<std::string>().find("not a regular file"), std::string::npos);
+    EXPECT_NE(j["images"][3]["error"].get<std::string>().find("not a supported image"), std::string::npos);
+    for (int i : {1, 2, 3}) EXPECT_FALSE(j["images"][i].contains("faces"));
+    EXPECT_EQ(r.output().find("SECRET"), std::string::npos) << r.output();
+    EXPECT_NE(r.err.find("3 of 5 image(s)"), std::string::npos) << r.err;
+  }
+}
+
 TEST(Cli, EmbedJsonHasUnitDescriptorsAndAnnotates) {
   std::string annotated = (testing::TempDir("annot") / "faces.png").string();
   CliRun r = Lineup("embed --json --profile licence-clean --annotate " + Quote(annotated) + " " + Photo(5));

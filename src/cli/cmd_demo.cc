@@ -76,6 +76,7 @@ void Run(const DemoFlags& flags) {
   io.collection = "demo";
   io.legal_basis = "demo photos shipped in the npm package @vladmandic/face-api (MIT licence)";
   io.pipeline = MakePipelineOptions(flags.engine, true);
+  io.input.allow_outside = {photos_dir};  // the generated manifest names the photos where they are
   IngestSummary s = RunIngest(*gallery, manifest, WriteManifest(photos, out), io);
   std::printf("gallery %s: %lld photos, %lld faces ingested in %.1f s\n\n", go.data_dir.c_str(),
               static_cast<long long>(s.counters.images_added), static_cast<long long>(s.counters.faces_added), s.seconds);

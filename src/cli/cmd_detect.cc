@@ -74,9 +74,9 @@ void Run(const DetectFlags& flags, bool embed) {
 void Register(CLI::App& app, const char* name, const char* help, bool embed) {
   auto flags = std::make_shared<DetectFlags>();
   auto* cmd = app.add_subcommand(name, help);
-  cmd->add_option("images", flags->images, "Image files (JPEG, PNG, BMP, WebP, TIFF, PNM)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  // No CLI::ExistingFile: a missing or unreadable path is one failed image
+  // among the others, reported with its error, not a refusal of the command.
+  cmd->add_option("images", flags->images, "Image files (JPEG, PNG, BMP, WebP, TIFF, PNM)")->required();
   cmd->add_flag("--json", flags->json, "Print the stable JSON contract instead of text");
   cmd->add_option("--annotate", flags->annotate,
                   "Write a copy with boxes and landmarks (OUT.png; OUT-<i>.png for several images)");

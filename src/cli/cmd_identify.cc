@@ -269,6 +269,7 @@ void RunIdentify(const IdentifyFlags& flags) {
   ingest.legal_basis = "accuracy evaluation (lineup eval identify): temporary gallery of labelled research images";
   ingest.workers = workers;
   ingest.pipeline = pipeline_options;
+  ingest.input.allow_outside = roots;  // the generated manifest names the images where they are
   IngestSummary summary = RunIngest(*gallery, manifest, manifest_csv, ingest);
   int64_t gallery_faces = 0;
   std::set<std::string> with_face = EnrolledWithFace(*gallery, &gallery_faces);

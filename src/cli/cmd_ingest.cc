@@ -72,6 +72,11 @@ void Run(IngestFlags& flags) {
   } else {
     PrintSummary(summary, *gallery);
   }
+  if (summary.counters.errors > 0) {
+    throw Error(std::to_string(summary.counters.errors) + " of " + std::to_string(summary.counters.images_seen) +
+                " input(s) could not be ingested (listed above; all: lineup gallery errors " +
+                std::to_string(summary.job_id) + ")");
+  }
 }
 
 }  // namespace
@@ -100,11 +105,18 @@ void RegisterIngest(CLI::App& app) {
   cmd->add_option("--min-gallery-score", flags->options.min_gallery_face_score,
                   "Store faces whose detection score reaches this (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--allow-outside", flags->options.input.allow_outside,
+                  "A folder a manifest's rows may name files in besides the manifest's own folder (repeatable); "
+                  "nothing is ever read from the gallery's data directory")
+      ->check(CLI::ExistingDirectory);
   cmd->add_flag("--no-progress", flags->no_progress, "No progress bar");
   cmd->add_flag("--json", flags->json, "Print the summary as JSON");
   AddGalleryFlags(cmd, &flags->gallery);
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });
+  cmd->footer(
+      "Exit status: 0 when every input was ingested (duplicates and images without a face count as ingested), 1 "
+      "when any could not be: the others are still added, each failure is listed (in --json as \"errors\").");
 }
 
 }  // namespace lineup::cli

@@ -29,8 +29,17 @@ struct OptOutFlags {
   GalleryFlags gallery;
 };
 
-// One descriptor per photo, the photo itself only in memory.
-std::vector<std::vector<float>> DescriptorsOf(const OptOutFlags& flags) {
+// A photo's requester face: its descriptor, or why the photo gave none.
+struct PhotoFace {
+  std::string photo;
+  std::vector<float> descriptor;  // empty when `error` is set
+  std::string error;
+};
+
+// One entry per photo, in order; the photo itself only in memory. A photo
+// that cannot be read, shows no face or several without --face is an error
+// of its own: the other photos still count.
+std::vector<PhotoFace> DescriptorsOf(const OptOutFlags& flags) {
   if (!flags.faces.empty() && flags.faces.size() != flags.photos.size()) {
     throw Error("--face: give one number per photo, in the order of the photos (-1 for a photo with one face)");
   }
@@ -38,15 +47,44 @@ std::vector<std::vector<float>> DescriptorsOf(const OptOutFlags& flags) {
   ModelManifest manifest = LoadManifest(engine);
   ChooseProfileForGallery(manifest, flags.gallery, &engine);
   FacePipeline pipeline = MakePipeline(manifest, engine, true);
-  std::vector<std::vector<float>> out;
+  std::vector<PhotoFace> out;
   for (size_t i = 0; i < flags.photos.size(); ++i) {
-    cv::Mat image = LoadImage(flags.photos[i]);
-    std::vector<FaceResult> faces = pipeline.Analyze(image);
-    std::optional<size_t> choice;
-    if (!flags.faces.empty() && flags.faces[i] >= 0) choice = static_cast<size_t>(flags.faces[i]);
-    out.push_back(faces[OptOutFaceIndex(faces, choice, flags.photos[i])].embedding);
+    PhotoFace p{flags.photos[i], {}, ""};
+    try {
+      cv::Mat image = LoadImage(p.photo);
+      std::vector<FaceResult> faces = pipeline.Analyze(image);
+      std::optional<size_t> choice;
+      if (!flags.faces.empty() && flags.faces[i] >= 0) choice = static_cast<size_t>(flags.faces[i]);
+      p.descriptor = faces[OptOutFaceIndex(faces, choice, p.photo)].embedding;
+    } catch (const Error& e) {
+      p.error = e.what();
+      if (!flags.json) std::cerr << "error: " << p.error << "\n";
+    }
+    out.push_back(std::move(p));
   }
   return out;
+}
+
+size_t FailedPhotos(const std::vector<PhotoFace>& photos) {
+  size_t failed = 0;
+  for (const PhotoFace& p : photos) failed += p.error.empty() ? 0 : 1;
+  return failed;
+}
+
+nlohmann::json FailuresJson(const std::vector<PhotoFace>& photos) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const PhotoFace& p : photos) {
+    if (!p.error.empty()) out.push_back({{"photo", p.photo}, {"error", p.error}});
+  }
+  return out;
+}
+
+// Exit status 1 (after the output) when any photo gave no face.
+void ThrowIfAnyFailed(const std::vector<PhotoFace>& photos) {
+  const size_t failed = FailedPhotos(photos);
+  if (failed == 0) return;
+  throw Error(std::to_string(failed) + " of " + std::to_string(photos.size()) +
+              " photo(s) could not be used (each is reported); the others were processed");
 }
 
 double ThresholdOf(const OptOutFlags& flags, const Gallery& g) {
@@ -57,54 +95,72 @@ double ThresholdOf(const OptOutFlags& flags, const Gallery& g) {
   return DefaultOptOutThreshold(g.model().model_id);
 }
 
+void DryRun(const OptOutFlags& flags, Gallery& g, const std::vector<PhotoFace>& photos, double threshold) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const PhotoFace& p : photos) {
+    if (!p.error.empty()) {
+      out.push_back({{"photo", p.photo}, {"error", p.error}});
+      continue;
+    }
+    OptOutPreview preview = PreviewOptOut(g, p.descriptor, threshold);
+    out.push_back({{"photo", p.photo}, {"matching_faces", preview.matches.size()},
+                   {"whole_images", preview.whole_images.size()}});
+    if (!flags.json) {
+      std::printf("%s: %zu gallery face(s) match at >= %.3f; %zu image(s) would go whole\n", p.photo.c_str(),
+                  preview.matches.size(), threshold, preview.whole_images.size());
+    }
+  }
+  if (flags.json) std::cout << nlohmann::json({{"dry_run", true}, {"threshold", threshold}, {"photos", out}}).dump(2) << "\n";
+  else std::printf("dry run: nothing was added or removed\n");
+}
+
 void Add(const OptOutFlags& flags) {
   if (flags.request_id.empty()) throw Error("optout add: --request ID is required (the request's reference)");
   std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, flags.dry_run);
   const double threshold = ThresholdOf(flags, *g);
-  std::vector<std::vector<float>> descriptors = DescriptorsOf(flags);
+  std::vector<PhotoFace> photos = DescriptorsOf(flags);
+  if (FailedPhotos(photos) == photos.size()) {
+    if (flags.json) std::cout << nlohmann::json({{"entries", nlohmann::json::array()}, {"failed_photos", FailuresJson(photos)}}).dump(2) << "\n";
+    throw Error("optout add: no photo gave a face; nothing was added (each photo's error is reported)");
+  }
   if (flags.dry_run) {
-    nlohmann::json photos = nlohmann::json::array();
-    for (size_t i = 0; i < descriptors.size(); ++i) {
-      OptOutPreview p = PreviewOptOut(*g, descriptors[i], threshold);
-      photos.push_back({{"photo", flags.photos[i]}, {"matching_faces", p.matches.size()},
-                        {"whole_images", p.whole_images.size()}});
-      if (!flags.json) {
-        std::printf("%s: %zu gallery face(s) match at >= %.3f; %zu image(s) would go whole\n",
-                    flags.photos[i].c_str(), p.matches.size(), threshold, p.whole_images.size());
-      }
-    }
-    if (flags.json) std::cout << nlohmann::json({{"dry_run", true}, {"threshold", threshold}, {"photos", photos}}).dump(2) << "\n";
-    else std::printf("dry run: nothing was added or removed\n");
-    return;
+    DryRun(flags, *g, photos, threshold);
+    return ThrowIfAnyFailed(photos);
   }
   nlohmann::json entries = nlohmann::json::array();
   DeletionReport total;
-  for (const std::vector<float>& d : descriptors) {
+  size_t added = 0;
+  for (const PhotoFace& p : photos) {
+    if (!p.error.empty()) continue;
     OptOut entry;
     entry.request_id = flags.request_id;
     entry.note = flags.note;
     entry.created_by = LocalActor();
     entry.threshold = threshold;
-    entry.descriptor = d;
+    entry.descriptor = p.descriptor;
     int64_t id = g->blocklist().Add(entry);
     DeletionReport removed = RemoveOptedOutFaces(*g, g->blocklist(), id);
     total.faces += removed.faces;
     total.images += removed.images;
-    entries.push_back({{"id", id}, {"faces_removed", removed.faces}, {"images_removed", removed.images}});
+    ++added;
+    entries.push_back({{"id", id}, {"photo", p.photo}, {"faces_removed", removed.faces},
+                       {"images_removed", removed.images}});
   }
   nlohmann::json result = {{"request_id", flags.request_id}, {"threshold", threshold}, {"entries", entries},
                            {"faces_removed", total.faces}, {"images_removed", total.images},
                            {"photos_kept", false}};
   RecordLocalAudit(g->options().data_dir, "optout_add", result);
   if (flags.json) {
+    result["failed_photos"] = FailuresJson(photos);
     std::cout << result.dump(2) << "\n";
-    return;
+  } else {
+    std::printf("opt-out %s: %zu descriptor(s) added to the blocklist; removed %lld face(s) and %lld image(s) that "
+                "matched at >= %.3f. Matching faces are now refused at ingest and hidden from searches. The photos "
+                "were not stored.\n",
+                flags.request_id.c_str(), added, static_cast<long long>(total.faces),
+                static_cast<long long>(total.images), threshold);
   }
-  std::printf("opt-out %s: %zu descriptor(s) added to the blocklist; removed %lld face(s) and %lld image(s) that "
-              "matched at >= %.3f. Matching faces are now refused at ingest and hidden from searches. The photos "
-              "were not stored.\n",
-              flags.request_id.c_str(), descriptors.size(), static_cast<long long>(total.faces),
-              static_cast<long long>(total.images), threshold);
+  ThrowIfAnyFailed(photos);
 }
 
 void List(const OptOutFlags& flags) {
@@ -163,9 +219,9 @@ void RegisterOptOut(CLI::App& app) {
   auto* add = cmd->add_subcommand(
       "add", "Add the face in each photo to the blocklist and remove every gallery face that matches it; the photos "
              "are read, never stored");
+  // No CLI::ExistingFile: a missing photo is reported as one failed photo.
   add->add_option("photos", flags->photos, "Photos of the requester (one face each, or say which with --face)")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->required();
   add->add_option("--request", flags->request_id, "The request's reference (ticket number); required");
   add->add_option("--note", flags->note, "Free text, e.g. how the requester's identity was checked");
   add->add_option("--face", flags->faces, "Per photo, the number of the requester's face (see the error listing "

@@ -22,6 +22,8 @@ namespace fs = std::filesystem;
 
 using testing::CliRun;
 std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
+// Manifests here name the demo photos where set-up put them.
+std::string AllowDemoPhotos() { return " --allow-outside " + Quote(testing::DemoPhotoDir().string()); }
 CliRun Lineup(const std::string& args, const std::string& prefix = "") { return testing::RunLineup(args, prefix); }
 
 nlohmann::json Json(const CliRun& r) {
@@ -48,7 +50,8 @@ class GalleryCli : public ::testing::Test {
     m.close();
     data_ = new fs::path(testing::TempDir("gallery-cli-data"));
     ingest_ = new CliRun(Lineup("ingest " + Quote((dir / "list.jsonl").string()) + " --collection demo " +
-                                "--legal-basis 'test photos' --no-progress --json --data " + Quote(data_->string())));
+                                "--legal-basis 'test photos' --no-progress --json --data " + Quote(data_->string()) +
+                                AllowDemoPhotos()));
   }
   static std::string Data() { return " --data " + Quote(data_->string()); }
   static fs::path* data_;
@@ -57,8 +60,29 @@ class GalleryCli : public ::testing::Test {
 fs::path* GalleryCli::data_ = nullptr;
 CliRun* GalleryCli::ingest_ = nullptr;
 
+// Ingest reads nothing of the gallery's own data directory, and a manifest
+// only its own folder unless --allow-outside names more.
+TEST_F(GalleryCli, IngestRefusesTheDataDirectoryAndPathsOutsideTheManifest) {
+  CliRun own = Lineup("ingest " + Quote(data_->string()) + " --collection x --legal-basis t --no-progress" + Data());
+  EXPECT_EQ(own.status, 1);
+  EXPECT_NE(own.err.find("gallery's data directory"), std::string::npos) << own.err;
+  fs::path dir = testing::TempDir("gallery-cli-escape");
+  std::ofstream(dir / "list.jsonl") << nlohmann::json({{"path", testing::DemoPhoto(3).string()}}).dump() << "\n";
+  CliRun r = Lineup("ingest " + Quote((dir / "list.jsonl").string()) +
+                    " --collection escape --legal-basis t --no-progress --json --data " +
+                    Quote(testing::TempDir("gallery-cli-escape-data").string()));
+  EXPECT_EQ(r.status, 1) << r.output();
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["counters"]["images_added"], 0);
+  EXPECT_NE(j["errors"].dump().find("--allow-outside"), std::string::npos) << j.dump();
+}
+
+// The bad rows are listed and the others added; the exit status says not
+// everything was ingested.
 TEST_F(GalleryCli, IngestSummaryCountsAddsAndBadRows) {
-  nlohmann::json j = Json(*ingest_);
+  EXPECT_EQ(ingest_->status, 1) << ingest_->err;
+  EXPECT_NE(ingest_->err.find("2 of 8 input(s) could not be ingested"), std::string::npos) << ingest_->err;
+  nlohmann::json j = nlohmann::json::parse(ingest_->out);
   EXPECT_EQ(j["counters"]["images_added"], 6);
   EXPECT_EQ(j["counters"]["errors"], 2);
   std::string errors = j["errors"].dump();
@@ -193,7 +217,7 @@ class ErasureCli : public ::testing::Test {
     }
     m.close();
     Json(Lineup("ingest " + Quote((dir / "list.jsonl").string()) +
-                " --collection news --legal-basis 'test photos' --no-progress --json" + Data()));
+                " --collection news --legal-basis 'test photos' --no-progress --json" + AllowDemoPhotos() + Data()));
   }
   std::string Data() const { return " --data " + Quote(data_.string()); }
   nlohmann::json Audit(const std::string& action) {
@@ -278,6 +302,30 @@ TEST_F(ErasureCli, OptOutAsksWhichFaceRemovesMatchesAndKeepsThemOut) {
   EXPECT_NE(blank.err.find("--request"), std::string::npos) << blank.err;
 }
 
+// Several photos, one missing: the missing one is reported, the others are
+// added and their matches removed, the record says what was added, exit 1.
+TEST_F(ErasureCli, OptOutWithAMissingPhotoAddsTheOthersAndSaysWhichFailed) {
+  const std::string missing = (testing::TempDir("optout-missing") / "gone.jpg").string();
+  CliRun r = Lineup("optout add " + Quote(missing) + " " + Quote(testing::DemoPhoto(1).string()) +
+                    " --face -1 --face 0 --request R-2 --json" + Data());
+  EXPECT_EQ(r.status, 1) << r.output();
+  EXPECT_NE(r.err.find("1 of 2 photo(s) could not be used"), std::string::npos) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["entries"].size(), 1u);
+  EXPECT_EQ(j["entries"][0]["photo"], testing::DemoPhoto(1).string());
+  EXPECT_GE(j["faces_removed"].get<int>(), 1);
+  ASSERT_EQ(j["failed_photos"].size(), 1u);
+  EXPECT_EQ(j["failed_photos"][0]["photo"], missing);
+  EXPECT_NE(j["failed_photos"][0]["error"].get<std::string>().find("no such file"), std::string::npos);
+  EXPECT_EQ(Json(Lineup("optout list --json" + Data())).size(), 1u);
+  EXPECT_EQ(Audit("optout_add").size(), 1u);
+
+  CliRun none = Lineup("optout add " + Quote(missing) + " --request R-3" + Data());
+  EXPECT_EQ(none.status, 1);
+  EXPECT_NE(none.err.find("nothing was added"), std::string::npos) << none.err;
+  EXPECT_EQ(Json(Lineup("optout list --json" + Data())).size(), 1u);
+}
+
 // kill -9 at random moments of `lineup erase`: the gallery holds all or none
 // of the images named (never some), and the next run completes the erasure
 // with nothing orphaned.
@@ -295,7 +343,8 @@ TEST_F(ErasureCli, KilledAtRandomMomentsTheNextRunCompletesTheErasure) {
   std::mt19937 rng(std::random_device{}());
   for (int round = 0; round < 4; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    Json(Lineup("ingest " + Quote(manifest.string()) + " --collection news --no-progress --json" + Data()));
+    Json(Lineup("ingest " + Quote(manifest.string()) + " --collection news --no-progress --json" + AllowDemoPhotos() +
+                Data()));
     ASSERT_EQ(Json(Lineup("gallery stats --json" + Data()))["images"], 6);
     int delay_ms = std::uniform_int_distribution<int>(0, 80)(rng);
     std::string kill = Quote(LINEUP_BINARY) + " erase --domain news.example" + Data() +

@@ -26,23 +26,17 @@ struct Size {
   throw Error(Context(name, what));
 }
 
-// "ff d8 00 12 ..." plus the text when the bytes are printable, for error messages.
+// What the first bytes look like, without quoting them: an error message may
+// reach a log, a terminal or an HTTP answer, and a file that is not an image
+// may be any file (a password list named .jpg), so none of its bytes are
+// echoed.
 std::string DescribeStart(const ByteReader& r) {
-  std::string hex;
-  std::string text;
-  bool printable = true;
-  for (size_t i = 0; i < r.size() && i < 8; ++i) {
-    char buf[4];
-    std::snprintf(buf, sizeof(buf), "%02x", r.data()[i]);
-    if (i > 0) hex += ' ';
-    hex += buf;
+  bool text = true;
+  for (size_t i = 0; i < r.size() && i < 64; ++i) {
     unsigned char c = r.data()[i];
-    printable = printable && (std::isprint(c) || std::isspace(c));
-    text += std::isprint(c) ? static_cast<char>(c) : ' ';
+    text = text && (std::isprint(c) || std::isspace(c));
   }
-  std::string description = "starts with " + hex;
-  if (printable) description += " \"" + text + "\"";
-  return description;
+  return text ? "text, not an image" : "unknown format";
 }
 
 // Names formats we recognise but do not accept, for a clearer refusal.

@@ -388,8 +388,14 @@ TEST(ImageLoaderBadInput, RandomBytes) {
 TEST(ImageLoaderBadInput, TextFile) {
   std::string text = "<!DOCTYPE html><html>not a photo</html>\n";
   auto path = WriteFile("text", "page.jpg", Bytes(text.begin(), text.end()));
-  ExpectError([&] { LoadImage(path.string()); },
-              {path.string(), "not a supported image", "3c 21 44 4f", "\"<!DOCTYP\""});
+  ExpectError([&] { LoadImage(path.string()); }, {path.string(), "not a supported image", "text, not an image"});
+  // The message never echoes the file's bytes (it may reach a log or an HTTP answer).
+  try {
+    LoadImage(path.string());
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("DOCTYP"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("3c 21"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ImageLoaderBadInput, TruncatedJpeg) {

@@ -43,7 +43,8 @@ std::string Join(const std::string& relative, const std::string& name) {
 
 }  // namespace
 
-FolderInput::FolderInput(const fs::path& root, const IngestInputOptions& options) {
+FolderInput::FolderInput(const fs::path& root, const IngestInputOptions& options)
+    : rules_({}, options.forbidden_roots) {
   std::error_code ec;
   fs::path absolute_root = fs::absolute(root, ec);
   if (ec) throw Error(Context(root.string(), "cannot make the path absolute: " + ec.message()));
@@ -113,6 +114,8 @@ void FolderInput::AddFile(const std::string& relative, const fs::path& path,
   if (!HasImageExtension(path)) return;
   if (!S_ISREG(st.st_mode)) {
     entries_.push_back({relative, path, "not a regular file"});
+  } else if (std::string refused = rules_.Check(path); !refused.empty()) {
+    entries_.push_back({relative, path, refused});
   } else if (st.st_size > options.max_file_bytes) {
     entries_.push_back({relative, path,
                         "file is " + std::to_string(st.st_size) + " bytes, over the limit of " +

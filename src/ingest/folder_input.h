@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "ingest/ingest_input.h"
+#include "ingest/input_paths.h"
 
 namespace lineup {
 
@@ -59,6 +60,7 @@ class FolderInput : public IngestInput {
   void AddFile(const std::string& relative, const std::filesystem::path& path,
                const struct stat& st, const IngestInputOptions& options);
 
+  InputPathRules rules_;  // options.forbidden_roots: a file linked from inside one is an error entry
   std::vector<Entry> entries_;
   size_t next_ = 0;
 };

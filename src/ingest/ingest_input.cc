@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "ingest/archive_input.h"
 #include "ingest/folder_input.h"
+#include "ingest/input_paths.h"
 #include "ingest/input_text.h"
 #include "ingest/manifest_input.h"
 
@@ -35,6 +36,8 @@ std::unique_ptr<IngestInput> OpenIngestInput(const std::filesystem::path& path,
   if (!std::filesystem::exists(status)) {
     throw Error(Context(path.string(), "no such file or folder"));
   }
+  const std::string refused = InputPathRules({}, options.forbidden_roots).CheckInput(path);
+  if (!refused.empty()) throw Error(Context(path.string(), refused));
   if (std::filesystem::is_directory(status)) return std::make_unique<FolderInput>(path, options);
   if (!std::filesystem::is_regular_file(status)) {
     throw Error(Context(path.string(), "not a folder, a manifest or an archive file"));

@@ -4,10 +4,17 @@
 // row whose image is an http(s) URL is an error for that row ("Lineup does
 // not download"), never a fetch.
 //
+// Where files may come from (ingest/input_paths.h): a manifest's rows only
+// from the manifest's folder and the folders of `allow_outside`; no item
+// ever from a forbidden root (the gallery's data directory: probe photos,
+// crops, copies), whatever the input kind; symlinks are judged by their
+// target.
+//
 // Manifest fields (JSON keys or CSV header names; unknown names are errors
 // reported once for the whole manifest; only `path` is required):
 //   path          local file, absolute or relative to the manifest's folder,
-//                 or a file:// URL
+//                 or a file:// URL; inside the manifest's folder unless
+//                 allowed by `allow_outside`
 //   source_url    where the image came from
 //   page_url      page it appeared on
 //   title
@@ -53,6 +60,12 @@ struct IngestItem {
 struct IngestInputOptions {
   int64_t max_file_bytes = int64_t{256} << 20;     // larger images / members are errors
   int64_t max_archive_total_bytes = int64_t{64} << 30;  // stop reading an archive beyond this (zip bombs)
+  // Folders a manifest's rows may name files in besides the manifest's own
+  // folder (lineup ingest --allow-outside); see ingest/input_paths.h.
+  std::vector<std::filesystem::path> allow_outside;
+  // Folders no item may come from; RunIngest adds the gallery's data
+  // directory. An input inside one (or holding one) is refused as a whole.
+  std::vector<std::filesystem::path> forbidden_roots;
 };
 
 inline constexpr size_t kMaxFieldBytes = 8192;

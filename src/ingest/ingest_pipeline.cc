@@ -120,7 +120,9 @@ class IngestRun {
 
 IngestSummary IngestRun::Run(const fs::path& input) {
   auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<IngestInput> in = OpenIngestInput(input, options_.input);
+  IngestInputOptions input_options = options_.input;
+  input_options.forbidden_roots.push_back(gallery_.options().data_dir);  // probe photos, crops, copies
+  std::unique_ptr<IngestInput> in = OpenIngestInput(input, input_options);
   default_collection_ = ResolveCollection(gallery_.catalog(), options_);
   StartJob(input);
   std::optional<int64_t> total = in->EstimatedCount();

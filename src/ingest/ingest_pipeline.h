@@ -13,6 +13,9 @@
 //    again. Items already added by the same job before it was interrupted
 //    are skipped without being counted twice, so re-running an interrupted
 //    ingest (same collection, same input) resumes it.
+//  - Nothing is read from inside the gallery's data directory (its probe
+//    photos, crops and copies): the input is refused, or the item is an
+//    error (IngestInputOptions::forbidden_roots always holds the data dir).
 //  - Faces go into the gallery only if they score at least
 //    min_gallery_face_score and are at least min_gallery_face_px wide;
 //    images without such a face are still catalogued (no_face counter).

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "ingest/input_paths.h"
 #include "ingest/input_text.h"
 
 namespace lineup {
@@ -267,7 +268,7 @@ std::string CheckFile(const fs::path& file, int64_t max_bytes) {
 }
 
 IngestItem MakeItem(const std::string& name, const RowValues& values, const fs::path& folder,
-                    int64_t max_file_bytes) {
+                    const InputPathRules& rules, int64_t max_file_bytes) {
   IngestItem item;
   item.name = name;
   for (int f = 0; f < kFieldCount; ++f) {
@@ -275,6 +276,8 @@ IngestItem MakeItem(const std::string& name, const RowValues& values, const fs::
     if (!item.error.empty()) return item;
   }
   item.error = ResolvePath(values[kPath], folder, &item.file);
+  if (!item.error.empty()) return item;
+  item.error = rules.Check(item.file);
   if (!item.error.empty()) return item;
   item.error = CheckFile(item.file, max_file_bytes);
   if (!item.error.empty()) return item;
@@ -319,6 +322,9 @@ ManifestInput::ManifestInput(const fs::path& path, ManifestFormat format,
   fs::path absolute = fs::absolute(path, ec);
   if (ec) throw Error(Context(path.string(), "cannot make the path absolute: " + ec.message()));
   folder_ = absolute.lexically_normal().parent_path();
+  std::vector<fs::path> allowed = options.allow_outside;
+  allowed.push_back(folder_);
+  rules_ = InputPathRules(allowed, options.forbidden_roots);
   if (format_ == ManifestFormat::kCsv) {
     OpenStream();
     ReadCsvHeader();
@@ -457,7 +463,7 @@ std::optional<IngestItem> ManifestInput::NextJsonLine() {
       }
       values[*field] = value.get<std::string>();
     }
-    return MakeItem(item.name, values, folder_, options_.max_file_bytes);
+    return MakeItem(item.name, values, folder_, rules_, options_.max_file_bytes);
   }
   return std::nullopt;
 }
@@ -482,7 +488,7 @@ std::optional<IngestItem> ManifestInput::NextCsvRecord() {
     for (size_t column = 0; column < record.fields.size(); ++column) {
       values[csv_fields_[column]] = std::move(record.fields[column]);
     }
-    return MakeItem(item.name, values, folder_, options_.max_file_bytes);
+    return MakeItem(item.name, values, folder_, rules_, options_.max_file_bytes);
   }
   return std::nullopt;
 }

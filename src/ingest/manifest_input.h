@@ -32,7 +32,10 @@
 //  - path: missing or empty -> row error. http(s) and other URL schemes ->
 //    row error "not a local file: Lineup does not download". file:// URLs
 //    (no host, or "localhost") are percent-decoded to an absolute path.
-//    A relative path is taken relative to the manifest's folder.
+//    A relative path is taken relative to the manifest's folder. The file
+//    must lie (symlinks resolved) inside the manifest's folder or a folder
+//    of options.allow_outside, and never inside options.forbidden_roots;
+//    else the row is an error naming the rule (ingest/input_paths.h).
 //  - The file is checked when the row is read (decided: an early, precise
 //    message beats a late generic one): a path that does not exist, is not a
 //    regular file or is over max_file_bytes makes the row an error; `file` is
@@ -51,6 +54,7 @@
 #include <vector>
 
 #include "ingest/ingest_input.h"
+#include "ingest/input_paths.h"
 
 namespace lineup {
 
@@ -77,6 +81,7 @@ class ManifestInput : public IngestInput {
 
   std::filesystem::path path_;
   std::filesystem::path folder_;  // relative paths are relative to this (absolute)
+  InputPathRules rules_;          // the folder and allow_outside; never forbidden_roots
   std::string label_;             // printable file name, the prefix of item names
   ManifestFormat format_;
   IngestInputOptions options_;

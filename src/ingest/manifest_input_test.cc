@@ -174,7 +174,9 @@ TEST(ManifestInput, PathRules) {
   fs::create_directories(dir / "list" / "sub");
   const fs::path saved = fs::current_path();
   fs::current_path("/");  // relative paths must not depend on the working directory
-  auto items = ReadAll(*OpenIngestInput(dir / "list" / "list.csv"));
+  IngestInputOptions options;
+  options.allow_outside = {dir / "elsewhere"};  // rows 6, 7, 11 and 12 name files there
+  auto items = ReadAll(*OpenIngestInput(dir / "list" / "list.csv", options));
   fs::current_path(saved);
   ASSERT_EQ(items.size(), 13u);
   EXPECT_ITEM_ERROR(items[0], "missing path");
@@ -200,6 +202,74 @@ TEST(ManifestInput, PathRules) {
   EXPECT_TRUE(items[12].error.empty()) << items[12].error;
   EXPECT_EQ(items[12].file, dir / "list" / "a.jpg");
   EXPECT_EQ(items[12].name, "list.csv:14");
+}
+
+// A manifest reads files of its own folder and of the folders it is allowed,
+// never of a forbidden one (the gallery's data directory), judging links by
+// their target; the reasons name the path, never the file's bytes.
+TEST(ManifestInput, RowsOutsideTheirFolderOrInsideAForbiddenOneAreErrors) {
+  const fs::path dir = testing::TempDir("paths-confined");
+  WriteBytes(dir / "list" / "a.jpg", "a");
+  WriteBytes(dir / "list" / "data" / "cases" / "1" / "probe.png", "secret probe bytes");
+  WriteBytes(dir / "outside" / "x.jpg", "x");
+  WriteBytes(dir / "allowed" / "y.jpg", "y");
+  fs::create_symlink(dir / "outside" / "x.jpg", dir / "list" / "link.jpg");
+  fs::create_symlink(dir / "list" / "data" / "cases" / "1" / "probe.png", dir / "allowed" / "probe-link.png");
+  const std::string csv = "path\n"
+                          "a.jpg\n"                                   // 2: its own folder
+                          "../outside/x.jpg\n"                        // 3: escapes
+                          + (dir / "outside" / "x.jpg").string() + "\n" // 4: absolute, elsewhere
+                          "link.jpg\n"                                // 5: a link out of the folder
+                          + (dir / "allowed" / "y.jpg").string() + "\n" // 6: allowed folder
+                          "data/cases/1/probe.png\n"                  // 7: inside the forbidden root
+                          + (dir / "allowed" / "probe-link.png").string() + "\n"  // 8: a link into it
+                          "sub/../../list/a.jpg\n";                   // 9: back inside
+  WriteBytes(dir / "list" / "list.csv", csv);
+  IngestInputOptions options;
+  options.allow_outside = {dir / "allowed"};
+  options.forbidden_roots = {dir / "list" / "data"};
+  auto items = ReadAll(*OpenIngestInput(dir / "list" / "list.csv", options));
+  ASSERT_EQ(items.size(), 8u);
+  EXPECT_TRUE(items[0].error.empty()) << items[0].error;
+  for (size_t i : {1u, 2u, 3u}) {
+    EXPECT_ITEM_ERROR(items[i], "outside the manifest's folder");
+    EXPECT_ITEM_ERROR(items[i], "--allow-outside");
+  }
+  EXPECT_TRUE(items[4].error.empty()) << items[4].error;
+  for (size_t i : {5u, 6u}) {
+    EXPECT_ITEM_ERROR(items[i], "inside the gallery's data directory");
+    EXPECT_EQ(items[i].error.find("secret"), std::string::npos) << items[i].error;
+  }
+  EXPECT_TRUE(items[7].error.empty()) << items[7].error;
+
+  // Without allow_outside, the allowed folder is outside too.
+  options.allow_outside.clear();
+  items = ReadAll(*OpenIngestInput(dir / "list" / "list.csv", options));
+  ASSERT_EQ(items.size(), 8u);
+  EXPECT_ITEM_ERROR(items[4], "outside the manifest's folder");
+}
+
+// A folder or archive inside a forbidden root, or holding one, is refused
+// whole; a file linked into one from a folder being walked is an item error.
+TEST(IngestInput, ForbiddenRootsAreNeverRead) {
+  const fs::path dir = testing::TempDir("paths-forbidden");
+  WriteBytes(dir / "data" / "cases" / "1" / "probe.jpg", "p");
+  WriteBytes(dir / "photos" / "a.jpg", "a");
+  fs::create_symlink(dir / "data" / "cases" / "1" / "probe.jpg", dir / "photos" / "b.jpg");
+  IngestInputOptions options;
+  options.forbidden_roots = {dir / "data"};
+  for (const fs::path& input : {dir / "data" / "cases", dir, dir / "data"}) {
+    try {
+      OpenIngestInput(input, options);
+      ADD_FAILURE() << "no Error for " << input;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("gallery's data directory"), std::string::npos) << e.what();
+    }
+  }
+  auto items = ReadAll(*OpenIngestInput(dir / "photos", options));
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_TRUE(items[0].error.empty()) << items[0].error;
+  EXPECT_ITEM_ERROR(items[1], "inside the gallery's data directory");
 }
 
 TEST(ManifestInput, OversizedFileIsARowError) {

@@ -51,6 +51,7 @@ const fs::path& IngestedGallery() {
     io.collection = "demo";
     io.legal_basis = "test photos (MIT)";
     io.show_progress = false;
+    io.input.allow_outside = {testing::DemoPhotoDir()};
     RunIngest(*gallery, manifest, input / "list.jsonl", io);
     return data;
   }();
