@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/serve.h"
 #include "common/error.h"
+#include "common/private_dir.h"
 #include "server/http_server.h"
 
 namespace lineup::cli {
@@ -27,6 +28,7 @@ struct ServeFlags {
   double logins_per_minute = 10;
   double maintenance_hours = 24;
   int64_t case_retention_days = 0;
+  bool fix_permissions = false;
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -37,6 +39,11 @@ void Run(ServeFlags& flags) {
   GalleryOptions go = MakeGalleryOptions(flags.gallery, true);
   so.data_dir = go.data_dir;
   so.catalog = go.catalog;
+  if (flags.fix_permissions) {
+    std::printf("--fix-permissions: %lld file(s) and folder(s) of %s made private to this user\n",
+                static_cast<long long>(MakePrivate(go.data_dir)), go.data_dir.c_str());
+  }
+  CheckPrivate(go.data_dir);
   if (flags.engine.profile.empty() && (fs::exists(go.data_dir / "catalog.db") || !go.catalog.empty())) {
     ChooseProfileForGallery(manifest, flags.gallery, &flags.engine);
   }
@@ -144,6 +151,9 @@ void RegisterServe(CLI::App& app) {
                   "own retention; 0 = keep")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{36500}));
+  cmd->add_flag("--fix-permissions", flags->fix_permissions,
+                "Remove other users' access to the data directory and everything in it, then serve (the server "
+                "refuses a data directory others can read)");
   AddGalleryFlags(cmd, &flags->gallery);
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

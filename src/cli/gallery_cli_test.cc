@@ -3,6 +3,10 @@
 // crash, nothing lost) on bad probes, bad arguments, a full disk and
 // damaged gallery files.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
@@ -75,6 +79,67 @@ TEST_F(GalleryCli, IngestRefusesTheDataDirectoryAndPathsOutsideTheManifest) {
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["counters"]["images_added"], 0);
   EXPECT_NE(j["errors"].dump().find("--allow-outside"), std::string::npos) << j.dump();
+}
+
+// Entries under `dir` (itself included) that group or other users can use.
+std::vector<std::string> OpenToOthers(const fs::path& dir) {
+  std::vector<std::string> out;
+  auto check = [&](const fs::path& p) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) == 0 && !S_ISLNK(st.st_mode) && (st.st_mode & 077)) out.push_back(p.string());
+  };
+  check(dir);
+  for (const auto& e : fs::recursive_directory_iterator(dir)) check(e.path());
+  return out;
+}
+
+// A loopback port held open by the test, so that a server cannot bind it.
+struct TakenPort {
+  TakenPort() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), len), 0);
+    EXPECT_EQ(::listen(fd, 1), 0);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~TakenPort() { ::close(fd); }
+  int fd;
+  int port;
+};
+
+// Everything lineup creates is private whatever the umask; the server
+// refuses a data directory others can read until --fix-permissions.
+TEST(DataDirectory, IsPrivateAndTheServerRefusesOneOthersCanRead) {
+  fs::path photos = testing::TempDir("private-photos");
+  fs::copy_file(testing::DemoPhoto(2), photos / "a.jpg");
+  const fs::path data = testing::TempDir("private-data") / "gallery";
+  const std::string flags = " --data " + Quote(data.string());
+  CliRun ingest = Lineup("ingest " + Quote(photos.string()) + " --collection c --legal-basis t --no-progress" +
+                         flags, "umask 022;");
+  ASSERT_EQ(ingest.status, 0) << ingest.output();
+  ASSERT_TRUE(fs::exists(data / "catalog.db"));
+  EXPECT_EQ(OpenToOthers(data), std::vector<std::string>{}) << "created under umask 022";
+
+  fs::permissions(data, fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                            fs::perms::others_exec, fs::perm_options::add);
+  fs::permissions(data / "catalog.db", fs::perms::others_read, fs::perm_options::add);
+  TakenPort taken;
+  const std::string listen = " --listen 127.0.0.1:" + std::to_string(taken.port);
+  CliRun refused = Lineup("serve" + listen + flags);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("can be read by other local users"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("catalog.db (mode 0604)"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--fix-permissions"), std::string::npos) << refused.err;
+
+  // Fixed, then the server goes on (and stops at the port the test holds).
+  CliRun fixed = Lineup("serve --fix-permissions" + listen + flags);
+  EXPECT_NE(fixed.out.find("--fix-permissions: 2 file(s) and folder(s)"), std::string::npos) << fixed.output();
+  EXPECT_NE(fixed.err.find("cannot listen"), std::string::npos) << fixed.err;
+  EXPECT_EQ(OpenToOthers(data), std::vector<std::string>{});
 }
 
 // The bad rows are listed and the others added; the exit status says not
