@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/file_util.h"
+#include "common/utf8.h"
 #include "governance/totp.h"
 
 namespace lineup {
@@ -200,25 +201,6 @@ void CheckUsername(const std::string& name) {
   }
 }
 
-// The code point starting at text[i] and its length in bytes, or length 0 if
-// the bytes there are not well-formed UTF-8 (overlong forms, surrogates and
-// values above U+10FFFF are not).
-std::pair<uint32_t, size_t> DecodeUtf8(const std::string& text, size_t i) {
-  constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};  // by length; smaller values are overlong
-  const auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
-  const uint8_t lead = byte(i);
-  if (lead < 0x80) return {lead, 1};
-  const size_t length = (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3 : (lead & 0xF8) == 0xF0 ? 4 : 0;
-  if (length == 0 || i + length > text.size()) return {0, 0};
-  uint32_t value = lead & (0x7Fu >> length);
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return {0, 0};
-    value = value << 6 | (byte(i + k) & 0x3Fu);
-  }
-  if (value < kSmallest[length] || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return {0, 0};
-  return {value, length};
-}
-
 bool IsControl(uint32_t code_point) { return code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F); }
 
 // Display names, units, token names: UTF-8, at most 200 bytes, no control characters.
@@ -227,10 +209,10 @@ void CheckLabel(const std::string& text, const std::string& what) {
     throw Error(what + " is too long (" + std::to_string(text.size()) + " bytes; at most 200)");
   }
   for (size_t i = 0; i < text.size();) {
-    const auto [code_point, length] = DecodeUtf8(text, i);
-    if (length == 0) throw Error(what + " is not valid UTF-8");
-    if (IsControl(code_point)) throw Error(what + " must not contain control characters (tabs, line breaks, ...)");
-    i += length;
+    const Utf8Char c = DecodeUtf8At(text, i);
+    if (c.length == 0) throw Error(what + " is not valid UTF-8");
+    if (IsControl(c.code_point)) throw Error(what + " must not contain control characters (tabs, line breaks, ...)");
+    i += c.length;
   }
 }
 

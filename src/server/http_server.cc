@@ -303,7 +303,7 @@ void SendError(httplib::Response& res, int status, const std::string& code, cons
   res.status = status;
   nlohmann::json body{{"error", code}, {"message", message}};
   if (details.is_object()) body.update(details);
-  res.set_content(body.dump(), "application/json");
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
 std::string CookieValue(const httplib::Request& req, const std::string& name) {
@@ -534,7 +534,8 @@ class HttpServer::Impl {
       res.set_content(r.text, r.content_type);
       return;
     }
-    res.set_content(r.json.dump(), "application/json");
+    // Bytes that are not UTF-8 (stored before they were refused) show as U+FFFD, never as a 500.
+    res.set_content(r.json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
   }
 
   void ServeMetrics(const httplib::Request& req, httplib::Response& res) {

@@ -702,6 +702,43 @@ TEST_F(Server, BruteForceLocksTheAccountAndIsAudited) {
   EXPECT_GE(failed.json["records"].size(), 6u) << failed.body;
 }
 
+// A failed login's name is audited as the actor; cut at 64 bytes inside a
+// character it was invalid UTF-8, and every audit page that held the record
+// answered 500 for good. Bytes already stored like that still page.
+TEST_F(Server, ClientTextThatIsNotUtf8NeverBreaksTheAuditPages) {
+  const std::string name = std::string(63, 'a') + "\xc3\xa9";  // byte 64 is inside the é
+  EXPECT_EQ(Agent(port_).Login(name, "whatever password").status, 401);
+  Agent ada = As("ada");
+  Reply page = ada.Get("/api/v1/audit?action=login_failed");
+  ASSERT_EQ(page.status, 200) << page.body;
+  ASSERT_EQ(page.json["records"].size(), 1u);
+  EXPECT_EQ(page.json["records"][0]["actor"], std::string(63, 'a'));
+
+  {  // a record written behind Lineup's back (or by an older version)
+    GovernanceDb direct(data_ / "governance.db");
+    direct.Write([](SqliteDb& db) {
+      db.Exec("INSERT INTO audit_records (seq, time, actor_id, actor, role, action, client, case_number, "
+              "details_json, prev_hash, hash) SELECT seq + 1, 0, 0, CAST(X'61FF62' AS TEXT), '', 'login_failed', "
+              "CAST(X'C3' AS TEXT), '', '{}', hash, hash FROM audit_head");
+      db.Exec("UPDATE audit_head SET seq = seq + 1");
+    });
+  }
+  Reply all = ada.Get("/api/v1/audit");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(all.json["records"].back()["actor"], "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(ada.Get("/api/v1/audit/export?format=jsonl").status, 200);
+  EXPECT_EQ(ada.Get("/api/v1/audit/export?format=csv").status, 200);
+  EXPECT_EQ(ada.Get("/api/v1/report?format=csv").status, 200);
+
+  // An upload's name cut at 100 bytes inside a character, in the 400 message.
+  Agent ivan = As("ivan");
+  Reply c = ivan.Post("/api/v1/cases", {{"number", "U-1"}, {"purpose", "names"}, {"category", "other"}});
+  Reply bad = ivan.Upload("/api/v1/cases/" + std::to_string(c.json["case"]["id"].get<int64_t>()) + "/probes",
+                          "not a photo", std::string(99, 'f') + "\xe5\xb1\xb1.jpg");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(bad.json["error"], "bad_image");
+}
+
 TEST_F(Server, RecentSearchesFollowOwnershipAndUnit) {
   Flow f = IvanSearches();
   EXPECT_EQ(As("ivan").Get("/api/v1/searches").json["searches"].size(), 1u);

@@ -111,7 +111,7 @@ void Service::RecordAudit(const Caller& caller, const std::string& action, const
   e.action = action;
   e.client = caller.client;
   e.case_number = case_number;
-  e.details_json = details.dump();
+  e.details_json = details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   audit_->Append(e);
 }
 

@@ -1,6 +1,7 @@
 // Service: accounts, sessions, tokens and TOTP.
 #include <sodium.h>
 
+#include "common/utf8.h"
 #include "server/request_fields.h"
 #include "server/service.h"
 
@@ -43,7 +44,7 @@ LoginResult Service::Login(const nlohmann::json& body, const std::string& client
   std::string totp = StringField(body, "totp");
   LoginResult r = accounts_->Login(username, password, totp);
   Caller who{r.user.value_or(User{}), client, false};
-  if (!r.user) who.user.username = username.substr(0, 64);
+  if (!r.user) who.user.username = SafeUtf8(username, 64);  // the name tried: any bytes a client sent
   nlohmann::json details = {{"status", ToString(r.status)}};
   RecordAudit(who, r.status == LoginStatus::kOk ? "login" : "login_failed", "", details);
   return r;
