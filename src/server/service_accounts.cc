@@ -132,6 +132,8 @@ nlohmann::json Service::Register(const nlohmann::json& body, const std::string& 
     RecordAudit(applicant, "account_change", "", {{"event", "registration refused: the name is taken"}});
   } catch (const RateLimitedError& e) {
     throw ApiError(429, "rate_limited", e.what(), {{"retry_after", e.retry_after_seconds()}});
+  } catch (const SqliteError&) {
+    throw;  // the server's fault, not the request's
   } catch (const Error& e) {
     throw ApiError(400, "bad_request", e.what());  // the name's form, the password's strength: nothing about others
   }
