@@ -78,7 +78,7 @@ class LoadEnv {
     service_ = std::make_unique<Service>(*manifest_, so);
     service_->EnsureAdmin();
     // The printed password is one-time; the benchmark sets its own directly.
-    service_->accounts().SetPassword(service_->accounts().FindUser("admin")->id, kPassword);
+    service_->accounts().SetPassword(service_->accounts().FindUser("admin")->id, kPassword, Actor{User{}, "bench", ""});
     admin_password_ = kPassword;
     HttpServerOptions ho;
     ho.port = 0;

@@ -17,6 +17,7 @@ apt_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libdlib-dev
   libsqlite3-dev libpqxx-dev postgresql libfaiss-dev libhnswlib-dev libarchive-dev libssl-dev
   libcpp-httplib-dev chromium curl python3
+  libcrack2-dev cracklib-runtime wamerican
 )
 
 missing=()

@@ -76,8 +76,16 @@ function totpSection(ctx, box, enabledAtStart) {
   let enabled = enabledAtStart;
   const status = h('p', { testid: 'totp-status', class: 'totp-status' });
   const begin = h('button', { type: 'button', class: 'btn', testid: 'totp-begin' });
+  const turnOff = h('button', { type: 'button', class: 'btn', testid: 'totp-disable' }, 'Turn off');
+  // Replacing or removing an authenticator needs its current code or the password.
+  const proof = h('input', { type: 'password', testid: 'totp-proof', autocomplete: 'current-password' });
+  const proofField = field('Current authenticator code, or your password', proof, 'Needed to replace or turn off two-step sign-in.');
   const setupBox = h('div', { class: 'totp-setup' });
   const beginStatus = h('div', { 'aria-live': 'polite' });
+  const proofBody = () => {
+    const v = proof.value.trim();
+    return /^\d{6,8}$/.test(v) ? { code: v } : { password: proof.value };
+  };
 
   function showStatus() {
     status.dataset.enabled = enabled ? 'true' : 'false';
@@ -90,6 +98,8 @@ function totpSection(ctx, box, enabledAtStart) {
         : 'Signing in needs only your password. Add an authenticator app to require a code as well.',
     );
     begin.textContent = enabled ? 'Set up a new authenticator' : 'Set up';
+    proofField.hidden = !enabled;
+    turnOff.hidden = !enabled;
   }
   showStatus();
 
@@ -97,7 +107,8 @@ function totpSection(ctx, box, enabledAtStart) {
     begin.disabled = true;
     replace(beginStatus);
     try {
-      const data = await post('/totp/begin', {});
+      const data = await post('/totp/begin', enabled ? proofBody() : {});
+      proof.value = '';
       if (!ctx.alive()) return;
       const otp = parseOtpauth(data.uri);
       if (!otp.secret) throw new Error('The server sent no usable key.');
@@ -191,11 +202,30 @@ function totpSection(ctx, box, enabledAtStart) {
     );
   }
 
+  turnOff.addEventListener('click', async () => {
+    turnOff.disabled = true;
+    replace(beginStatus);
+    try {
+      await post('/totp/disable', proofBody());
+      if (!ctx.alive()) return;
+      proof.value = '';
+      enabled = false;
+      showStatus();
+      replace(setupBox);
+      replace(beginStatus, messageBox('ok', 'Two-step sign-in is off. Signing in needs only your password.'));
+    } catch (e) {
+      replace(beginStatus, messageBox('error', e.message));
+    } finally {
+      turnOff.disabled = false;
+    }
+  });
+
   replace(
     box,
     h('h2', { id: 'totp-h' }, 'Two-step sign-in (authenticator app)'),
     status,
-    h('div', { class: 'actions' }, begin),
+    proofField,
+    h('div', { class: 'actions' }, begin, turnOff),
     beginStatus,
     setupBox,
   );
@@ -215,11 +245,32 @@ async function tokensSection(ctx, box) {
   const newBox = h('div', { 'aria-live': 'polite' });
   const revokeBox = h('div', { 'aria-live': 'polite' });
   const name = h('input', { type: 'text', testid: 'token-name', maxlength: '100', autocomplete: 'off' });
+  const scope = h(
+    'select',
+    { testid: 'token-scope' },
+    h('option', { value: 'read' }, 'Read only: look at cases, searches and results'),
+    h('option', { value: 'search' }, 'Search: also open cases, upload photos, search, record decisions'),
+    h('option', { value: 'admin' }, 'Everything your account may do'),
+  );
+  const days = h('input', { type: 'number', testid: 'token-days', min: '1', max: '365', value: '90', inputmode: 'numeric' });
+  const password = h('input', { type: 'password', testid: 'token-password', autocomplete: 'current-password' });
+  const code = h('input', {
+    type: 'text',
+    testid: 'token-code',
+    inputmode: 'numeric',
+    autocomplete: 'one-time-code',
+    maxlength: '8',
+    class: 'code-input',
+  });
   const create = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'token-create' }, 'Create token');
   const form = h(
     'form',
     { class: 'form', novalidate: true },
     field('Name of the new token', name, 'What the token is for, e.g. the program that will use it (1 to 100 characters).'),
+    field('What it may do', scope, 'Give a program no more than it needs.'),
+    field('Valid for (days)', days, '1 to 365 days; after that the token stops working.'),
+    field('Your password', password, 'Asked again, so that an open session alone cannot make tokens.'),
+    field('Authenticator code', code, 'Only if two-step sign-in is on.'),
     h('div', { class: 'actions' }, create),
   );
   form.addEventListener('submit', async (ev) => {
@@ -230,21 +281,31 @@ async function tokensSection(ctx, box) {
       name.focus();
       return;
     }
+    if (!password.value) {
+      replace(newBox, messageBox('error', 'Enter your password to create a token.'));
+      password.focus();
+      return;
+    }
     create.disabled = true;
     replace(revokeBox);
     try {
-      const data = await post('/tokens', { name: n });
+      const body = { name: n, scope: scope.value, days: Number(days.value) || 90, password: password.value };
+      const c = code.value.replace(/\s+/g, '');
+      if (c) body.code = c;
+      const data = await post('/tokens', body);
       if (!ctx.alive()) return;
       const t = data.token || {};
       name.value = '';
+      password.value = '';
+      code.value = '';
       replace(
         newBox,
         h(
           'div',
           { class: 'msg msg-ok token-new', role: 'status' },
-          h('p', null, `Token "${t.name || n}" created. Its value:`),
+          h('p', null, `Token "${t.name || n}" created (${t.scope || scope.value}, until ${fmtTime(t.expires_at)}). Its value:`),
           h('p', null, h('code', { class: 'secret token-value', testid: 'token-value' }, t.token || '')),
-          h('p', { class: 'warn' }, h('strong', null, 'Copy it now: it is not shown again.'), ' Anyone who has it can act as you until it is revoked.'),
+          h('p', { class: 'warn' }, h('strong', null, 'Copy it now: it is not shown again.'), ' Anyone who has it can act as you, within its scope, until it expires or is revoked.'),
         ),
       );
       await load();
@@ -262,7 +323,7 @@ async function tokensSection(ctx, box) {
     replace(
       listBox,
       tokens.length
-        ? stacked(table('Your API tokens', ['Name', 'Created', 'Last used', ''], tokens.map(tokenRow)))
+        ? stacked(table('Your API tokens', ['Name', 'May', 'Created', 'Expires', 'Last used', ''], tokens.map(tokenRow)))
         : messageBox('info', 'You have no API tokens.', 'no-tokens'),
     );
   }
@@ -291,7 +352,9 @@ async function tokensSection(ctx, box) {
       'tr',
       { testid: 'token-row', 'data-id': String(t.id) },
       h('td', { class: 'token-name' }, t.name || '—'),
+      h('td', { 'data-label': 'May' }, t.scope || '—'),
       h('td', { 'data-label': 'Created' }, fmtTime(t.created_at)),
+      h('td', { 'data-label': 'Expires' }, fmtTime(t.expires_at)),
       h('td', { 'data-label': 'Last used' }, t.last_used_at ? fmtTime(t.last_used_at) : 'never'),
       h('td', null, revoke, status),
     );
@@ -303,7 +366,7 @@ async function tokensSection(ctx, box) {
     h(
       'p',
       { class: 'hint' },
-      'For programs that use the HTTP API: send the token as "Authorization: Bearer <token>". A token acts with your account and role; revoke it when it is no longer needed.',
+      'For programs that use the HTTP API: send the token as "Authorization: Bearer <token>". A token acts with your account and role, within what you let it do, until it expires; changing your password revokes every token. Revoke one when it is no longer needed.',
     ),
     listBox,
     revokeBox,

@@ -338,6 +338,25 @@ function userRow(ctx, u) {
   };
   roleSel.addEventListener('change', () => update({ role: roleSel.value }));
   toggle.addEventListener('click', () => update({ active: !u.active }));
+  // After too many failed sign-ins a name is locked for the address they came from (and, after
+  // very many, for every address); this clears it everywhere. Audited.
+  const unlock = h(
+    'button',
+    { type: 'button', class: 'btn btn-small', testid: 'user-unlock', 'aria-label': `Clear the sign-in lock-out of ${u.username}` },
+    'Clear lock-out',
+  );
+  unlock.addEventListener('click', async () => {
+    replace(status);
+    unlock.disabled = true;
+    try {
+      await post(`/users/${encodeURIComponent(u.id)}/unlock`, {});
+      replace(status, messageBox('ok', `${u.username} can sign in again from every address.`));
+    } catch (e) {
+      replace(status, messageBox('error', e.message));
+    } finally {
+      unlock.disabled = false;
+    }
+  });
   return h(
     'tr',
     { testid: 'user-row', 'data-id': String(u.id), 'data-username': u.username },
@@ -345,7 +364,7 @@ function userRow(ctx, u) {
     h('td', null, u.display_name || '—'),
     h('td', null, u.unit || '—'),
     h('td', null, roleSel),
-    h('td', null, activeText, ' ', toggle, status),
+    h('td', null, activeText, ' ', toggle, ' ', unlock, status),
     h('td', null, u.totp_enabled ? 'on' : 'off'),
     h('td', null, fmtTime(u.created_at)),
     h('td', null, u.approved_by ? userName(u.approved_by) : '—'),

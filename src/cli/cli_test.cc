@@ -13,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/file_util.h"
+#include "governance/accounts.h"
 #include "governance/audit_log.h"
 #include "cli_run.h"
 #include "test_env.h"
@@ -348,6 +349,41 @@ TEST_F(GovernanceCli, BadReportThresholdsAreClearErrorsAndProduceNothing) {
     EXPECT_EQ(r.out, "") << c.args;
   }
   EXPECT_EQ(RecordCount(), 1u) << "a refused report is not audited";
+}
+
+}  // namespace
+}  // namespace lineup
+
+namespace lineup {
+namespace {
+
+// `lineup users unlock NAME` clears a name's lock-out at the server's
+// machine (when the admin itself is locked out), audited as the operator.
+TEST_F(GovernanceCli, UsersUnlockClearsALockOutAndIsAudited) {
+  {
+    GovernanceDb db(data_ / "governance.db");
+    AuditLog audit(db);
+    AccountPolicy policy;
+    policy.fast_hashing = true;
+    Accounts accounts(db, audit, policy);
+    accounts.CreateUser({.username = "admin", .password = "correct horse battery", .role = Role::kAdmin,
+                         .active = true}, {});
+    for (int i = 0; i < policy.max_failures; ++i) accounts.Login("admin", "wrong password!", "", "10.0.0.9");
+    ASSERT_EQ(accounts.Login("admin", "correct horse battery", "", "10.0.0.9").status, LoginStatus::kLocked);
+  }
+  EXPECT_NE(Lineup("users unlock nobody" + Data()).status, 0);
+  CliRun r = Lineup("users unlock admin" + Data());
+  ASSERT_EQ(r.status, 0) << r.output();
+  GovernanceDb db(data_ / "governance.db");
+  AuditLog audit(db);
+  AccountPolicy policy;
+  policy.fast_hashing = true;
+  Accounts accounts(db, audit, policy);
+  EXPECT_EQ(accounts.Login("admin", "correct horse battery", "", "10.0.0.9").status, LoginStatus::kOk);
+  std::vector<AuditRecord> changes = Records("account_change");
+  ASSERT_FALSE(changes.empty());
+  ExpectOperatorRecord(changes.back());
+  EXPECT_NE(changes.back().event.details_json.find("login lock cleared"), std::string::npos);
 }
 
 }  // namespace

@@ -170,7 +170,7 @@ std::vector<ReportOutput> RenderOutputs(const ReportCommandFlags& flags, const O
   std::vector<ReportOutput> outputs;
   if (!flags.html.empty()) outputs.push_back({"html", flags.html, RenderReportHtml(report)});
   if (!flags.csv.empty()) outputs.push_back({"csv", flags.csv, RenderReportCsv(report)});
-  if (flags.json) outputs.push_back({"json", "", ReportJson(report).dump(2) + "\n"});
+  if (flags.json) outputs.push_back({"json", "", ReportJson(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"});
   if (outputs.empty()) outputs.push_back({"text", "", ""});
   return outputs;
 }

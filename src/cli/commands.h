@@ -28,6 +28,8 @@ void RegisterReport(CLI::App& app);
 void RegisterErase(CLI::App& app);
 void RegisterOptOut(CLI::App& app);
 void RegisterRetention(CLI::App& app);
+// `lineup users unlock NAME` (cmd_users.cc).
+void RegisterUsers(CLI::App& app);
 
 inline void RegisterAll(CLI::App& app) {
   RegisterDemo(app);
@@ -41,6 +43,7 @@ inline void RegisterAll(CLI::App& app) {
   RegisterOptOut(app);
   RegisterRetention(app);
   RegisterServe(app);
+  RegisterUsers(app);
   RegisterAudit(app);
   RegisterReport(app);
   RegisterEval(app);

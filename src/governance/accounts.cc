@@ -3,10 +3,14 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <semaphore>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/file_util.h"
+#include "common/utf8.h"
 #include "governance/totp.h"
 
 namespace lineup {
@@ -20,7 +24,8 @@ namespace {
 //  - users.password_hash is a crypto_pwhash_str string ("$argon2id$...").
 //  - users.approved_at is NULL until the account first becomes active.
 //  - users.failed_logins counts consecutive failures; the n-th multiple of
-//    max_failures starts the n-th lockout (see LockoutSeconds).
+//    max_failures starts the n-th lockout (see LockoutSeconds). Moved to
+//    login_throttle by v3.
 //  - users.totp_secret is NULL while TOTP is off; totp_pending_secret holds a
 //    BeginTotp secret until ConfirmTotp; totp_last_step is the highest time
 //    step accepted, and codes at or below it are replays.
@@ -73,6 +78,36 @@ CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
     R"sql(
 ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0 CHECK (must_change_password IN (0, 1));
 )sql",
+    // 3: login throttling per (name, client address) instead of per account,
+    // with a backstop row (client '') per name counting every address; it
+    // also throttles names that do not exist, so that a lockout does not show
+    // which names do. Rows idle for a day without a lock are dropped.
+    // API tokens get a scope and an expiry (tokens made before: 'admin', as
+    // they could do everything, expiring 90 days after creation).
+    // registration_attempts counts self-registrations per client address.
+    R"sql(
+CREATE TABLE login_throttle (
+  username     TEXT NOT NULL,
+  client       TEXT NOT NULL,
+  failures     INTEGER NOT NULL CHECK (failures >= 0),
+  locked_until INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  PRIMARY KEY (username, client)
+);
+INSERT INTO login_throttle (username, client, failures, locked_until, updated_at)
+  SELECT username, '', failed_logins, locked_until, created_at FROM users WHERE failed_logins > 0 OR locked_until > 0;
+ALTER TABLE users DROP COLUMN failed_logins;
+ALTER TABLE users DROP COLUMN locked_until;
+ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin' CHECK (scope IN ('read', 'search', 'admin'));
+ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+UPDATE api_tokens SET expires_at = created_at + 90 * 86400;
+CREATE TABLE registration_attempts (
+  id     INTEGER PRIMARY KEY,
+  client TEXT NOT NULL,
+  time   INTEGER NOT NULL
+);
+CREATE INDEX registration_attempts_by_time ON registration_attempts (time);
+)sql",
 };
 
 constexpr size_t kTokenBytes = 32;
@@ -80,18 +115,22 @@ constexpr size_t kMinUsernameLength = 2;
 constexpr size_t kMaxUsernameLength = 64;
 constexpr size_t kMaxLabelBytes = 200;
 constexpr size_t kMaxPasswordBytes = 1024;
+constexpr size_t kMaxClientBytes = 100;
 constexpr int64_t kMaxLockoutSeconds = 24 * 3600;
 constexpr int64_t kMaxPolicyLockoutSeconds = 365 * 24 * 3600;
+constexpr int64_t kThrottleMemorySeconds = 24 * 3600;  // unlocked throttle rows idle this long are dropped
+constexpr int64_t kRegistrationWindowSeconds = 3600;
+constexpr char kAccountChange[] = "account_change";
 
-// Column list of ReadUser (alias u).
+// Column list of ReadUser (alias u, and t for the name's backstop throttle row).
 constexpr const char* kUserColumns =
     "u.id, u.username, u.display_name, u.unit, u.role, u.active, u.totp_secret IS NOT NULL, u.created_at, "
-    "u.approved_by, u.approved_at, u.failed_logins, u.locked_until, u.must_change_password";
+    "u.approved_by, u.approved_at, coalesce(t.failures, 0), coalesce(t.locked_until, 0), u.must_change_password";
 constexpr int kUserColumnCount = 13;
+constexpr const char* kUserTables =
+    " FROM users u LEFT JOIN login_throttle t ON t.username = u.username AND t.client = '' ";
 
-std::string UserQuery(const std::string& where) {
-  return std::string("SELECT ") + kUserColumns + " FROM users u " + where;
-}
+std::string UserQuery(const std::string& where) { return std::string("SELECT ") + kUserColumns + kUserTables + where; }
 
 User ReadUser(const SqliteQuery& q) {
   User u;
@@ -152,7 +191,7 @@ Credentials ReadCredentials(const SqliteQuery& q) {
 }
 
 std::string CredentialsQuery(const std::string& where) {
-  return std::string("SELECT ") + kUserColumns + ", u.password_hash, u.totp_secret, u.totp_last_step FROM users u " +
+  return std::string("SELECT ") + kUserColumns + ", u.password_hash, u.totp_secret, u.totp_last_step" + kUserTables +
          where;
 }
 
@@ -200,25 +239,6 @@ void CheckUsername(const std::string& name) {
   }
 }
 
-// The code point starting at text[i] and its length in bytes, or length 0 if
-// the bytes there are not well-formed UTF-8 (overlong forms, surrogates and
-// values above U+10FFFF are not).
-std::pair<uint32_t, size_t> DecodeUtf8(const std::string& text, size_t i) {
-  constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};  // by length; smaller values are overlong
-  const auto byte = [&](size_t k) { return static_cast<uint8_t>(text[k]); };
-  const uint8_t lead = byte(i);
-  if (lead < 0x80) return {lead, 1};
-  const size_t length = (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3 : (lead & 0xF8) == 0xF0 ? 4 : 0;
-  if (length == 0 || i + length > text.size()) return {0, 0};
-  uint32_t value = lead & (0x7Fu >> length);
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return {0, 0};
-    value = value << 6 | (byte(i + k) & 0x3Fu);
-  }
-  if (value < kSmallest[length] || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return {0, 0};
-  return {value, length};
-}
-
 bool IsControl(uint32_t code_point) { return code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F); }
 
 // Display names, units, token names: UTF-8, at most 200 bytes, no control characters.
@@ -227,10 +247,10 @@ void CheckLabel(const std::string& text, const std::string& what) {
     throw Error(what + " is too long (" + std::to_string(text.size()) + " bytes; at most 200)");
   }
   for (size_t i = 0; i < text.size();) {
-    const auto [code_point, length] = DecodeUtf8(text, i);
-    if (length == 0) throw Error(what + " is not valid UTF-8");
-    if (IsControl(code_point)) throw Error(what + " must not contain control characters (tabs, line breaks, ...)");
-    i += length;
+    const Utf8Char c = DecodeUtf8At(text, i);
+    if (c.length == 0) throw Error(what + " is not valid UTF-8");
+    if (IsControl(c.code_point)) throw Error(what + " must not contain control characters (tabs, line breaks, ...)");
+    i += c.length;
   }
 }
 
@@ -238,7 +258,7 @@ size_t CountCodePoints(const std::string& text) {
   return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
-void CheckPassword(const std::string& password, const AccountPolicy& policy) {
+void CheckPasswordLength(const std::string& password, const AccountPolicy& policy) {
   if (CountCodePoints(password) < static_cast<size_t>(policy.min_password_length)) {
     throw Error("password is too short: it needs at least " + std::to_string(policy.min_password_length) +
                 " characters");
@@ -249,8 +269,12 @@ void CheckPassword(const std::string& password, const AccountPolicy& policy) {
 void CheckPolicy(const AccountPolicy& policy) {
   if (policy.min_password_length < 1 || policy.max_failures < 1 || policy.lockout_seconds < 1 ||
       policy.lockout_seconds > kMaxPolicyLockoutSeconds || policy.session_idle_seconds < 1 ||
-      policy.session_max_seconds < 1) {
-    throw Error("account policy: lengths, counts and durations must be positive (lockout at most a year)");
+      policy.session_max_seconds < 1 || policy.account_max_failures < policy.max_failures ||
+      policy.api_token_default_days < 1 || policy.api_token_max_days < policy.api_token_default_days ||
+      policy.registrations_per_hour_per_address < 1 || policy.registrations_per_hour < 1 ||
+      policy.concurrent_hashes < 1) {
+    throw Error("account policy: lengths, counts and durations must be positive (lockout at most a year), the "
+                "backstop at least max_failures, the token maximum at least its default");
   }
 }
 
@@ -274,63 +298,116 @@ bool LooksLikeToken(const std::string& token) {
 
 std::string TokenDigest(const std::string& token) { return Sha256Hex(token.data(), token.size()); }
 
-std::string HashPassword(const std::string& password, const AccountPolicy& policy) {
-  const unsigned long long ops = policy.fast_hashing ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
-  const size_t mem = policy.fast_hashing ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
-  char hash[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str_alg(hash, password.data(), password.size(), ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-    throw Error("cannot hash the password (out of memory)");
-  }
-  return hash;
-}
-
-bool VerifyPassword(const std::string& hash, const std::string& password) {
-  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
-}
-
 // --- login throttling
 
 // The lock that a failure count calls for: none unless it is a multiple of
-// max_failures; the n-th lockout lasts lockout_seconds * 2^(n - 1), capped at
-// a day (or at lockout_seconds, if the policy sets more than a day).
-int64_t LockoutSeconds(int64_t failures, const AccountPolicy& policy) {
-  if (failures <= 0 || failures % policy.max_failures != 0) return 0;
+// `every`; the n-th lockout lasts lockout_seconds * 2^(n - 1), capped at a
+// day (or at lockout_seconds, if the policy sets more than a day).
+int64_t LockoutSeconds(int64_t failures, int64_t every, const AccountPolicy& policy) {
+  if (failures <= 0 || failures % every != 0) return 0;
   const int64_t cap = std::max(kMaxLockoutSeconds, policy.lockout_seconds);
   int64_t seconds = policy.lockout_seconds;
-  for (int64_t n = failures / policy.max_failures; n > 1 && seconds < cap; --n) seconds *= 2;
+  for (int64_t n = failures / every; n > 1 && seconds < cap; --n) seconds *= 2;
   return std::min(seconds, cap);
 }
 
-LoginResult WithStatus(User user, LoginStatus status) {
+// The throttle of one name as seen from one address: its own row and the
+// name's backstop row (client '').
+struct Throttle {
+  int64_t client_failures = 0;
+  int64_t client_locked_until = 0;
+  int64_t all_failures = 0;
+  int64_t all_locked_until = 0;
+  int64_t LockedUntil() const { return std::max(client_locked_until, all_locked_until); }
+};
+
+// The address a throttle row is kept under: valid UTF-8, bounded, never '' (the backstop's).
+std::string ThrottleClient(const std::string& client) {
+  std::string key = SafeUtf8(client, kMaxClientBytes);
+  return key.empty() ? "unknown" : key;
+}
+
+Throttle LoadThrottle(SqliteDb& db, const std::string& username, const std::string& client) {
+  Throttle t;
+  auto q =
+      db.Query("SELECT client, failures, locked_until FROM login_throttle WHERE username = ?1 AND client IN (?2, '')");
+  q.BindText(1, username).BindText(2, ThrottleClient(client));
+  while (q.Step()) {
+    if (q.Text(0).empty()) {
+      t.all_failures = q.Int64(1);
+      t.all_locked_until = q.Int64(2);
+    } else {
+      t.client_failures = q.Int64(1);
+      t.client_locked_until = q.Int64(2);
+    }
+  }
+  return t;
+}
+
+void StoreThrottleRow(SqliteDb& db, const std::string& username, const std::string& client, int64_t failures,
+                      int64_t locked_until, int64_t now) {
+  db.Query(
+        "INSERT INTO login_throttle (username, client, failures, locked_until, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT (username, client) DO UPDATE SET failures = excluded.failures, "
+        "locked_until = excluded.locked_until, updated_at = excluded.updated_at")
+      .BindText(1, username)
+      .BindText(2, client)
+      .Bind(3, failures)
+      .Bind(4, locked_until)
+      .Bind(5, now)
+      .Run();
+}
+
+// Counts one failure of `username` from `client` in both rows; returns the
+// time until which the name is now locked for that address (0 or past: not).
+int64_t CountFailure(SqliteDb& db, const std::string& username, const std::string& client, int64_t now,
+                     const AccountPolicy& policy) {
+  db.Query("DELETE FROM login_throttle WHERE updated_at < ?1 AND locked_until <= ?2")
+      .Bind(1, now - kThrottleMemorySeconds)
+      .Bind(2, now)
+      .Run();
+  Throttle t = LoadThrottle(db, username, client);
+  ++t.client_failures;
+  ++t.all_failures;
+  if (int64_t lock = LockoutSeconds(t.client_failures, policy.max_failures, policy)) t.client_locked_until = now + lock;
+  if (int64_t lock = LockoutSeconds(t.all_failures, policy.account_max_failures, policy)) {
+    t.all_locked_until = now + lock;
+  }
+  StoreThrottleRow(db, username, ThrottleClient(client), t.client_failures, t.client_locked_until, now);
+  StoreThrottleRow(db, username, "", t.all_failures, t.all_locked_until, now);
+  return t.LockedUntil();
+}
+
+// A success from `client`: its row and the backstop start over.
+void ClearThrottle(SqliteDb& db, const std::string& username, const std::string& client) {
+  db.Query("DELETE FROM login_throttle WHERE username = ?1 AND client IN (?2, '')")
+      .BindText(1, username)
+      .BindText(2, ThrottleClient(client))
+      .Run();
+}
+
+LoginResult WithStatus(std::optional<User> user, LoginStatus status) {
   LoginResult result;
   result.status = status;
   result.user = std::move(user);
   return result;
 }
 
-LoginResult Locked(User user, int64_t now) {
-  LoginResult result;
-  result.status = LoginStatus::kLocked;
-  result.retry_after_seconds = user.locked_until - now;
-  result.user = std::move(user);
+LoginResult Locked(std::optional<User> user, int64_t locked_until, int64_t now) {
+  LoginResult result = WithStatus(std::move(user), LoginStatus::kLocked);
+  result.retry_after_seconds = locked_until - now;
   return result;
 }
 
-// Counts one failure of `user` (read in this transaction) and locks the
-// account when that completes a run of max_failures; reports kLocked then.
-LoginResult RecordFailure(SqliteDb& db, const User& user, LoginStatus status, int64_t now,
-                          const AccountPolicy& policy) {
-  const int64_t failures = user.failed_logins + 1;
-  const int64_t lock = LockoutSeconds(failures, policy);
-  const int64_t locked_until = lock > 0 ? now + lock : user.locked_until;
-  db.Query("UPDATE users SET failed_logins = ?2, locked_until = ?3 WHERE id = ?1")
-      .Bind(1, user.id)
-      .Bind(2, failures)
-      .Bind(3, locked_until)
-      .Run();
-  User updated = RequireUser(db, user.id);
-  if (lock > 0) return Locked(std::move(updated), now);
-  return WithStatus(std::move(updated), status);
+// Records a failure (`status` unless it completes a run that locks) and
+// reports it with the user as stored now.
+LoginResult Fail(SqliteDb& db, const std::string& username, const std::string& client, LoginStatus status,
+                 int64_t now, const AccountPolicy& policy) {
+  const int64_t locked_until = CountFailure(db, username, client, now, policy);
+  std::optional<Credentials> stored = LoadCredentialsByName(db, username);
+  std::optional<User> user = stored ? std::optional<User>(stored->user) : std::nullopt;
+  if (locked_until > now) return Locked(std::move(user), locked_until, now);
+  return WithStatus(std::move(user), status);
 }
 
 // --- sessions
@@ -358,6 +435,51 @@ Session StartSession(SqliteDb& db, int64_t user_id, int64_t now, const AccountPo
       .Run();
   s.id = db.LastInsertRowId();
   return s;
+}
+
+struct StoredSession {
+  Session session;
+  int64_t last_seen_at = 0;
+  std::optional<User> user;
+};
+
+std::optional<StoredSession> LoadSession(SqliteDb& db, const std::string& digest) {
+  auto q = db.Query("SELECT id, user_id, csrf_token, created_at, expires_at, last_seen_at FROM sessions "
+                    "WHERE token_sha256 = ?1");
+  if (!q.BindText(1, digest).Step()) return std::nullopt;
+  StoredSession s;
+  s.session.id = q.Int64(0);
+  s.session.user_id = q.Int64(1);
+  s.session.csrf_token = q.Text(2);
+  s.session.created_at = q.Int64(3);
+  s.session.expires_at = q.Int64(4);
+  s.last_seen_at = q.Int64(5);
+  s.user = LoadUser(db, s.session.user_id);
+  return s;
+}
+
+// --- tokens
+
+void RevokeTokensOf(SqliteDb& db, int64_t user_id, int64_t now) {
+  db.Query("UPDATE api_tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL")
+      .Bind(1, user_id)
+      .Bind(2, now)
+      .Run();
+}
+
+// --- audit
+
+// The account_change record of `by` doing `event` (with `details`), in the caller's transaction.
+void AuditChange(AuditLog& audit, SqliteDb& db, const Actor& by, const std::string& event, nlohmann::json details) {
+  AuditEvent e;
+  e.actor_id = by.user.id;
+  e.actor = by.user.username;
+  e.role = !by.role.empty() ? by.role : by.user.id != 0 ? ToString(by.user.role) : "";
+  e.action = kAccountChange;
+  e.client = by.client;
+  details["event"] = event;
+  e.details_json = details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  audit.AppendIn(db, e);
 }
 
 }  // namespace
@@ -391,34 +513,144 @@ std::string ToString(LoginStatus status) {
   return "unknown";
 }
 
-Accounts::Accounts(GovernanceDb& db, AccountPolicy policy) : db_(db), policy_(policy) {
+std::string ToString(TokenScope scope) {
+  switch (scope) {
+    case TokenScope::kRead: return "read";
+    case TokenScope::kSearch: return "search";
+    case TokenScope::kAdmin: return "admin";
+  }
+  return "unknown";
+}
+
+std::optional<TokenScope> TokenScopeFromString(const std::string& text) {
+  for (TokenScope scope : {TokenScope::kRead, TokenScope::kSearch, TokenScope::kAdmin}) {
+    if (ToString(scope) == text) return scope;
+  }
+  return std::nullopt;
+}
+
+// Bounds the Argon2 computations running at once: each holds 64 MiB and a
+// core for about a tenth of a second.
+class Accounts::HashSlots {
+ public:
+  explicit HashSlots(int slots) : slots_(slots) {}
+  class Held {
+   public:
+    explicit Held(HashSlots& s) : s_(s) { s_.slots_.acquire(); }
+    ~Held() { s_.slots_.release(); }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+
+   private:
+    HashSlots& s_;
+  };
+
+ private:
+  std::counting_semaphore<> slots_;
+};
+
+Accounts::Accounts(GovernanceDb& db, AuditLog& audit, AccountPolicy policy)
+    : db_(db), audit_(audit), policy_(policy), passwords_(policy.password_dictionary) {
   if (sodium_init() < 0) throw Error("cannot initialise libsodium");
   CheckPolicy(policy_);
+  hash_slots_ = std::make_unique<HashSlots>(policy_.concurrent_hashes);
   db_.EnsureSchema("accounts", std::vector<std::string>(std::begin(kMigrations), std::end(kMigrations)));
-  dummy_hash_ = HashPassword(RandomHex(kTokenBytes), policy_);
+  dummy_hash_ = Hash(RandomHex(kTokenBytes));
+}
+
+Accounts::~Accounts() = default;
+
+std::string Accounts::Hash(const std::string& password) {
+  const unsigned long long ops = policy_.fast_hashing ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
+  const size_t mem = policy_.fast_hashing ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
+  char hash[crypto_pwhash_STRBYTES];
+  HashSlots::Held slot(*hash_slots_);
+  if (crypto_pwhash_str_alg(hash, password.data(), password.size(), ops, mem, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    throw Error("cannot hash the password (out of memory)");
+  }
+  return hash;
+}
+
+bool Accounts::Verify(const std::string& hash, const std::string& password) {
+  HashSlots::Held slot(*hash_slots_);
+  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+}
+
+void Accounts::CheckNewPassword(const std::string& password, const std::string& username,
+                                const std::string& display_name) {
+  CheckPasswordLength(password, policy_);
+  if (std::optional<std::string> weakness = passwords_.Weakness(password, {username, display_name})) {
+    throw Error("password is too easy to guess: " + *weakness + ". A passphrase of several unrelated words works well");
+  }
 }
 
 // --- users
 
-User Accounts::CreateUser(const NewUser& user) {
+User Accounts::CreateUser(const NewUser& user, const Actor& by) {
   CheckUsername(user.username);
-  CheckPassword(user.password, policy_);
   CheckLabel(user.display_name, "display name");
   CheckLabel(user.unit, "unit");
-  const std::string hash = HashPassword(user.password, policy_);  // slow: outside the database lock
+  CheckNewPassword(user.password, user.username, user.display_name);
+  const std::string hash = Hash(user.password);  // slow: outside the database lock
   return db_.Write([&](SqliteDb& db) {
     auto taken = db.Query("SELECT 1 FROM users WHERE username = ?1");
-    if (taken.BindText(1, user.username).Step()) throw Error("username " + user.username + " is already taken");
+    if (taken.BindText(1, user.username).Step()) {
+      throw NameTakenError("username " + user.username + " is already taken");
+    }
     const int64_t now = db_.Now();
     auto q = db.Query("INSERT INTO users (username, password_hash, display_name, unit, role, active, created_at, "
-                      "approved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                      "approved_at, must_change_password) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     q.BindText(1, user.username).BindText(2, hash).BindText(3, user.display_name).BindText(4, user.unit);
     q.BindText(5, ToString(user.role)).Bind(6, user.active ? 1 : 0).Bind(7, now);
     if (user.active) q.Bind(8, now);
     else q.BindNull(8);
+    q.Bind(9, user.must_change_password ? 1 : 0);
     q.Run();
-    return RequireUser(db, db.LastInsertRowId());
+    const User created = RequireUser(db, db.LastInsertRowId());
+    AuditChange(audit_, db, by, by.user.id == 0 && !user.active ? "registered, awaiting approval" : "user created",
+                {{"user", created.username}, {"role", ToString(created.role)}, {"unit", created.unit}});
+    return created;
   });
+}
+
+// Counts a registration attempt of `client`; RateLimitedError past the
+// hourly limits. Attempts count whether or not they succeed (each costs a hash).
+void Accounts::CountRegistration(const std::string& client) {
+  const std::string key = ThrottleClient(client);
+  db_.Write([&](SqliteDb& db) {
+    const int64_t now = db_.Now();
+    const int64_t since = now - kRegistrationWindowSeconds;
+    db.Query("DELETE FROM registration_attempts WHERE time <= ?1").Bind(1, since).Run();
+    auto count = [&](bool from_client) {
+      auto q =
+          db.Query("SELECT count(*), coalesce(min(time), 0) FROM registration_attempts WHERE ?1 = 0 OR client = ?2");
+      q.Bind(1, from_client ? 1 : 0).BindText(2, key).Step();
+      return std::make_pair(q.Int64(0), q.Int64(1));
+    };
+    const auto [mine, my_oldest] = count(true);
+    const auto [all, oldest] = count(false);
+    if (mine >= policy_.registrations_per_hour_per_address || all >= policy_.registrations_per_hour) {
+      const int64_t first = mine >= policy_.registrations_per_hour_per_address ? my_oldest : oldest;
+      throw RateLimitedError(std::max<int64_t>(1, first + kRegistrationWindowSeconds - now),
+                             "too many account requests; try again later");
+    }
+    db.Query("INSERT INTO registration_attempts (client, time) VALUES (?1, ?2)").BindText(1, key).Bind(2, now).Run();
+  });
+}
+
+User Accounts::Register(const NewUser& user, const std::string& client) {
+  CheckUsername(user.username);
+  CheckLabel(user.display_name, "display name");
+  CheckLabel(user.unit, "unit");
+  CountRegistration(client);
+  NewUser pending = user;
+  pending.role = Role::kInvestigator;
+  pending.active = false;
+  pending.must_change_password = false;
+  Actor applicant;
+  applicant.user.username = user.username;
+  applicant.client = client;
+  return CreateUser(pending, applicant);
 }
 
 std::optional<User> Accounts::FindUser(const std::string& username) {
@@ -470,45 +702,65 @@ void CheckMayApprove(const User& account, const std::optional<User>& approver) {
   }
 }
 
+void StoreActive(SqliteDb& db, int64_t user_id, bool active, int64_t now) {
+  db.Query("UPDATE users SET active = ?2, approved_at = CASE WHEN ?2 = 1 THEN coalesce(approved_at, ?3) "
+           "ELSE approved_at END WHERE id = ?1")
+      .Bind(1, user_id)
+      .Bind(2, active ? 1 : 0)
+      .Bind(3, now)
+      .Run();
+  RequireChangedUser(db, user_id);
+  if (!active) DeleteSessionsOf(db, user_id);
+}
+
+void StoreRole(SqliteDb& db, int64_t user_id, Role role) {
+  db.Query("UPDATE users SET role = ?2 WHERE id = ?1").Bind(1, user_id).BindText(2, ToString(role)).Run();
+  RequireChangedUser(db, user_id);
+}
+
 }  // namespace
 
-User Accounts::Approve(int64_t user_id, const User& approver) {
+User Accounts::Approve(int64_t user_id, const Actor& by) {
   return db_.Write([&](SqliteDb& db) {
     const User account = RequireUser(db, user_id);
-    CheckMayApprove(account, LoadUser(db, approver.id));  // the approver as stored now, not as passed
+    CheckMayApprove(account, LoadUser(db, by.user.id));  // the approver as stored now, not as passed
     if (account.approved_at != 0 || account.active) throw Error(account.username + " is already approved");
     db.Query("UPDATE users SET active = 1, approved_by = ?2, approved_at = ?3 WHERE id = ?1")
         .Bind(1, user_id)
-        .Bind(2, approver.id)
+        .Bind(2, by.user.id)
         .Bind(3, db_.Now())
         .Run();
+    AuditChange(audit_, db, by, "account approved", {{"user", account.username}});
     return RequireUser(db, user_id);
   });
 }
 
-void Accounts::SetActive(int64_t user_id, bool active) {
-  db_.Write([&](SqliteDb& db) {
-    db.Query("UPDATE users SET active = ?2, approved_at = CASE WHEN ?2 = 1 THEN coalesce(approved_at, ?3) "
-             "ELSE approved_at END WHERE id = ?1")
-        .Bind(1, user_id)
-        .Bind(2, active ? 1 : 0)
-        .Bind(3, db_.Now())
-        .Run();
-    RequireChangedUser(db, user_id);
-    if (!active) DeleteSessionsOf(db, user_id);
+User Accounts::Update(int64_t user_id, std::optional<Role> role, std::optional<bool> active, const Actor& by) {
+  return db_.Write([&](SqliteDb& db) {
+    const User account = RequireUser(db, user_id);
+    nlohmann::json changes = nlohmann::json::object();
+    if (role) {
+      StoreRole(db, user_id, *role);
+      changes["role"] = ToString(*role);
+    }
+    if (active) {
+      StoreActive(db, user_id, *active, db_.Now());
+      changes["active"] = *active;
+    }
+    AuditChange(audit_, db, by, "user updated", {{"user", account.username}, {"changes", changes}});
+    return RequireUser(db, user_id);
   });
 }
 
-void Accounts::SetRole(int64_t user_id, Role role) {
-  db_.Write([&](SqliteDb& db) {
-    db.Query("UPDATE users SET role = ?2 WHERE id = ?1").Bind(1, user_id).BindText(2, ToString(role)).Run();
-    RequireChangedUser(db, user_id);
-  });
-}
+void Accounts::SetActive(int64_t user_id, bool active, const Actor& by) { Update(user_id, std::nullopt, active, by); }
 
-void Accounts::SetPassword(int64_t user_id, const std::string& password) {
-  CheckPassword(password, policy_);
-  const std::string hash = HashPassword(password, policy_);
+void Accounts::SetRole(int64_t user_id, Role role, const Actor& by) { Update(user_id, role, std::nullopt, by); }
+
+void Accounts::SetPassword(int64_t user_id, const std::string& password, const Actor& by) {
+  const User account = GetUser(user_id).value_or(User{});
+  if (account.id == 0) throw Error("no user with id " + std::to_string(user_id));
+  CheckNewPassword(password, account.username, account.display_name);
+  const std::string hash = Hash(password);
   db_.Write([&](SqliteDb& db) {
     db.Query("UPDATE users SET password_hash = ?2, must_change_password = 0 WHERE id = ?1")
         .Bind(1, user_id)
@@ -516,39 +768,31 @@ void Accounts::SetPassword(int64_t user_id, const std::string& password) {
         .Run();
     RequireChangedUser(db, user_id);
     DeleteSessionsOf(db, user_id);
+    RevokeTokensOf(db, user_id, db_.Now());
+    AuditChange(audit_, db, by, by.user.id == user_id ? "own password changed" : "password set",
+                {{"user", account.username}, {"sessions_ended", true}, {"tokens_revoked", true}});
   });
 }
 
-void Accounts::ChangeOwnPassword(int64_t user_id, const std::string& current, const std::string& replacement) {
-  std::optional<std::string> hash = db_.Read([&](SqliteDb& db) -> std::optional<std::string> {
-    auto q = db.Query("SELECT password_hash FROM users WHERE id = ?1");
-    q.Bind(1, user_id);
-    if (!q.Step()) return std::nullopt;
-    return q.Text(0);
-  });
-  if (!hash) throw Error("no such user");
-  // Guesses through a stolen session count like failed logins: they lock the account.
-  const int64_t now = db_.Now();
-  if (std::optional<User> u = GetUser(user_id); u && u->locked_until > now) {
-    throw Error("too many failed attempts; try again in " + std::to_string((u->locked_until - now + 59) / 60) +
-                " minute(s)");
-  }
-  if (!VerifyPassword(*hash, current)) {
-    LoginResult r = db_.Write([&](SqliteDb& db) {
-      return RecordFailure(db, RequireUser(db, user_id), LoginStatus::kBadCredentials, now, policy_);
-    });
-    throw Error(r.status == LoginStatus::kLocked ? "the current password is wrong; too many failed attempts, the "
-                                                   "account is locked for a while"
-                                                 : "the current password is wrong");
-  }
+void Accounts::ChangeOwnPassword(const std::string& current, const std::string& replacement, const Actor& by) {
+  Reauthenticate(by.user.id, {current, ""}, by.client, true);
   if (current == replacement) throw Error("choose a new password, not the current one");
-  SetPassword(user_id, replacement);
+  SetPassword(by.user.id, replacement, by);
 }
 
 void Accounts::RequirePasswordChange(int64_t user_id) {
   db_.Write([&](SqliteDb& db) {
     db.Query("UPDATE users SET must_change_password = 1 WHERE id = ?1").Bind(1, user_id).Run();
     RequireChangedUser(db, user_id);
+  });
+}
+
+User Accounts::Unlock(int64_t user_id, const Actor& by) {
+  return db_.Write([&](SqliteDb& db) {
+    const User account = RequireUser(db, user_id);
+    db.Query("DELETE FROM login_throttle WHERE username = ?1").BindText(1, account.username).Run();
+    AuditChange(audit_, db, by, "login lock cleared", {{"user", account.username}});
+    return RequireUser(db, user_id);
   });
 }
 
@@ -565,78 +809,140 @@ bool AcceptTotp(SqliteDb& db, const Credentials& credentials, const std::string&
   return true;
 }
 
-LoginResult Succeed(SqliteDb& db, int64_t user_id, int64_t now, const AccountPolicy& policy) {
-  db.Query("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?1").Bind(1, user_id).Run();
-  LoginResult result = WithStatus(RequireUser(db, user_id), LoginStatus::kOk);
-  result.session = StartSession(db, user_id, now, policy);
+// The outcome of a login for `username` from `client` whose password check
+// against `verified` (nullopt: an unknown name, checked against the dummy)
+// gave `password_ok`, decided on the rows as they are now. The account's
+// state (inactive, TOTP) shows only to someone who gave the right password.
+LoginResult DecideLogin(SqliteDb& db, const std::string& username, const std::string& client,
+                        const std::optional<Credentials>& verified, bool password_ok, const std::string& totp_code,
+                        int64_t now, const AccountPolicy& policy) {
+  const Throttle throttle = LoadThrottle(db, username, client);
+  const std::optional<Credentials> current = LoadCredentialsByName(db, username);
+  std::optional<User> user = current ? std::optional<User>(current->user) : std::nullopt;
+  if (throttle.LockedUntil() > now) return Locked(std::move(user), throttle.LockedUntil(), now);
+  const bool same = current && verified && current->user.id == verified->user.id &&
+                    current->password_hash == verified->password_hash;
+  if (!password_ok || !same) return Fail(db, username, client, LoginStatus::kBadCredentials, now, policy);
+  if (!current->user.active) return WithStatus(std::move(user), LoginStatus::kInactive);
+  if (!current->totp_secret.empty()) {
+    if (totp_code.empty()) return WithStatus(std::move(user), LoginStatus::kTotpRequired);
+    if (!AcceptTotp(db, *current, totp_code, now)) {
+      return Fail(db, username, client, LoginStatus::kBadTotp, now, policy);
+    }
+  }
+  ClearThrottle(db, username, client);
+  LoginResult result = WithStatus(RequireUser(db, current->user.id), LoginStatus::kOk);
+  result.session = StartSession(db, current->user.id, now, policy);
   return result;
 }
 
-// The outcome of a login whose password check against `verified` gave
-// `password_ok`, decided on the row as it is now. The account's state
-// (inactive, TOTP) shows only to someone who gave the right password.
-LoginResult DecideLogin(SqliteDb& db, const Credentials& verified, bool password_ok, const std::string& totp_code,
-                        int64_t now, const AccountPolicy& policy) {
-  const std::optional<Credentials> current = LoadCredentialsById(db, verified.user.id);
-  if (!current) return LoginResult{};
-  const User& user = current->user;
-  if (user.locked_until > now) return Locked(user, now);
-  if (!password_ok) return RecordFailure(db, user, LoginStatus::kBadCredentials, now, policy);
-  if (current->password_hash != verified.password_hash) return WithStatus(user, LoginStatus::kBadCredentials);
-  if (!user.active) return WithStatus(user, LoginStatus::kInactive);
-  if (!current->totp_secret.empty()) {
-    if (totp_code.empty()) return WithStatus(user, LoginStatus::kTotpRequired);
-    if (!AcceptTotp(db, *current, totp_code, now)) return RecordFailure(db, user, LoginStatus::kBadTotp, now, policy);
-  }
-  return Succeed(db, user.id, now, policy);
+std::string LockedMessage(int64_t retry_after_seconds) {
+  return "too many failed attempts; try again in " + std::to_string((retry_after_seconds + 59) / 60) + " minute(s)";
 }
 
 }  // namespace
 
-// Login verifies the password outside the database lock (it is slow on
-// purpose), then decides in one write transaction, so that concurrent
-// attempts neither lose failure counts nor replay a code.
-LoginResult Accounts::Login(const std::string& username, const std::string& password, const std::string& totp_code) {
+// Every login costs one Argon2 verification, whatever the name (unknown
+// names are checked against a dummy hash) and whatever its state (locked,
+// inactive): the answer's timing tells nothing. The verification runs
+// outside the database lock (it is slow on purpose); the decision is one
+// write transaction, so concurrent attempts neither lose failure counts nor
+// replay a code.
+LoginResult Accounts::Login(const std::string& username, const std::string& password, const std::string& totp_code,
+                            const std::string& client) {
+  const bool valid_name = IsValidUsername(username);
   std::optional<Credentials> found;
-  if (IsValidUsername(username)) {
-    found = db_.Read([&](SqliteDb& db) { return LoadCredentialsByName(db, username); });
-  }
-  if (!found) {
-    VerifyPassword(dummy_hash_, password);  // the same time as for a known name
-    return LoginResult{};
-  }
+  if (valid_name) found = db_.Read([&](SqliteDb& db) { return LoadCredentialsByName(db, username); });
+  const bool password_ok = Verify(found ? found->password_hash : dummy_hash_, password) && found.has_value();
+  if (!valid_name) return LoginResult{};
+  return db_.Write([&](SqliteDb& db) {
+    return DecideLogin(db, username, client, found, password_ok, totp_code, db_.Now(), policy_);
+  });
+}
+
+void Accounts::CheckProof(SqliteDb& db, int64_t user_id, const Reauthentication& proof, bool password_ok,
+                          const std::string& client, bool either) {
   const int64_t now = db_.Now();
-  if (found->user.locked_until > now) return Locked(found->user, now);
-  const bool password_ok = VerifyPassword(found->password_hash, password);
-  return db_.Write([&](SqliteDb& db) { return DecideLogin(db, *found, password_ok, totp_code, db_.Now(), policy_); });
+  const std::optional<Credentials> current = LoadCredentialsById(db, user_id);
+  if (!current) throw Error("no user with id " + std::to_string(user_id));
+  const std::string& name = current->user.username;
+  const Throttle throttle = LoadThrottle(db, name, client);
+  if (throttle.LockedUntil() > now) {
+    throw ReauthenticationError(LoginStatus::kLocked, throttle.LockedUntil() - now,
+                                LockedMessage(throttle.LockedUntil() - now));
+  }
+  const auto refuse = [&](LoginStatus status, const std::string& message) {
+    const int64_t locked_until = CountFailure(db, name, client, now, policy_);
+    if (locked_until > now) {
+      throw ReauthenticationError(LoginStatus::kLocked, locked_until - now,
+                                  message + "; " + LockedMessage(locked_until - now));
+    }
+    throw ReauthenticationError(status, 0, message);
+  };
+  const bool totp_on = !current->totp_secret.empty();
+  const bool code_given = totp_on && !proof.totp_code.empty();
+  if (either && code_given && proof.password.empty()) {
+    if (!AcceptTotp(db, *current, proof.totp_code, now)) {
+      refuse(LoginStatus::kBadTotp, "the authenticator code is wrong or already used");
+    }
+    return;
+  }
+  if (!password_ok) refuse(LoginStatus::kBadCredentials, "the password is wrong");
+  if (totp_on && !either) {
+    if (proof.totp_code.empty()) {
+      throw ReauthenticationError(LoginStatus::kTotpRequired, 0, "enter the code from your authenticator app as well");
+    }
+    if (!AcceptTotp(db, *current, proof.totp_code, now)) {
+      refuse(LoginStatus::kBadTotp, "the authenticator code is wrong or already used");
+    }
+  }
+}
+
+// Like Login, the Argon2 verification runs outside the lock and every
+// attempt pays it; the data is written in its own transaction, committed
+// even when the proof is refused (so that failures count).
+void Accounts::Reauthenticate(int64_t user_id, const Reauthentication& proof, const std::string& client, bool either) {
+  std::optional<std::string> hash = db_.Read([&](SqliteDb& db) -> std::optional<std::string> {
+    auto q = db.Query("SELECT password_hash FROM users WHERE id = ?1");
+    if (!q.Bind(1, user_id).Step()) return std::nullopt;
+    return q.Text(0);
+  });
+  if (!hash) throw Error("no user with id " + std::to_string(user_id));
+  const bool password_ok = !proof.password.empty() && Verify(*hash, proof.password);
+  std::optional<ReauthenticationError> refused;
+  db_.Write([&](SqliteDb& db) {
+    try {
+      CheckProof(db, user_id, proof, password_ok, client, either);
+    } catch (const ReauthenticationError& e) {
+      refused = e;  // committed: the failure counts
+    }
+  });
+  if (refused) throw *refused;
 }
 
 std::optional<std::pair<Session, User>> Accounts::ValidateSession(const std::string& token) {
   if (!LooksLikeToken(token)) return std::nullopt;
-  return db_.Write([&](SqliteDb& db) -> std::optional<std::pair<Session, User>> {
-    const int64_t now = db_.Now();
-    auto q = db.Query("SELECT id, user_id, csrf_token, created_at, expires_at FROM sessions WHERE token_sha256 = ?1");
-    if (!q.BindText(1, TokenDigest(token)).Step()) return std::nullopt;
-    Session s;
-    s.id = q.Int64(0);
-    s.user_id = q.Int64(1);
-    s.csrf_token = q.Text(2);
-    s.created_at = q.Int64(3);
-    s.expires_at = q.Int64(4);
-    if (now >= s.expires_at) {
-      db.Query("DELETE FROM sessions WHERE id = ?1").Bind(1, s.id).Run();
-      return std::nullopt;
-    }
-    std::optional<User> user = LoadUser(db, s.user_id);
-    if (!user || !user->active) return std::nullopt;
-    s.expires_at = SessionExpiry(s.created_at, now, policy_);
-    db.Query("UPDATE sessions SET last_seen_at = ?2, expires_at = ?3 WHERE id = ?1")
-        .Bind(1, s.id)
-        .Bind(2, now)
-        .Bind(3, s.expires_at)
-        .Run();
-    return std::make_pair(std::move(s), std::move(*user));
-  });
+  const std::string digest = TokenDigest(token);
+  std::optional<StoredSession> stored = db_.Read([&](SqliteDb& db) { return LoadSession(db, digest); });
+  if (!stored) return std::nullopt;
+  const int64_t now = db_.Now();
+  Session& s = stored->session;
+  if (now >= s.expires_at) {
+    db_.Write([&](SqliteDb& db) { db.Query("DELETE FROM sessions WHERE id = ?1").Bind(1, s.id).Run(); });
+    return std::nullopt;
+  }
+  if (!stored->user || !stored->user->active) return std::nullopt;
+  s.expires_at = SessionExpiry(s.created_at, now, policy_);
+  if (now - stored->last_seen_at >= kSessionTouchSeconds) {
+    db_.Write([&](SqliteDb& db) {
+      db.Query("UPDATE sessions SET last_seen_at = ?2, expires_at = ?3 WHERE id = ?1")
+          .Bind(1, s.id)
+          .Bind(2, now)
+          .Bind(3, s.expires_at)
+          .Run();
+    });
+  }
+  return std::make_pair(std::move(s), std::move(*stored->user));
 }
 
 void Accounts::Logout(const std::string& token) {
@@ -652,46 +958,82 @@ void Accounts::EndSessionsOf(int64_t user_id) {
 
 // --- API tokens
 
-ApiToken Accounts::CreateApiToken(int64_t user_id, const std::string& name) {
-  if (name.empty()) throw Error("an API token needs a name (what it is for)");
-  CheckLabel(name, "API token name");
+ApiToken Accounts::CreateApiToken(int64_t user_id, const NewApiToken& wanted, const Reauthentication& proof,
+                                  const Actor& by) {
+  if (wanted.name.empty()) throw Error("an API token needs a name (what it is for)");
+  CheckLabel(wanted.name, "API token name");
+  const int64_t days = wanted.days == 0 ? policy_.api_token_default_days : wanted.days;
+  if (days < 1 || days > policy_.api_token_max_days) {
+    throw Error("an API token lasts 1 to " + std::to_string(policy_.api_token_max_days) + " days");
+  }
+  if (std::optional<User> user = GetUser(user_id); user && !user->active) {
+    throw Error("cannot create an API token for " + user->username + ": the account is not active");
+  }
+  Reauthenticate(user_id, proof, by.client);
   return db_.Write([&](SqliteDb& db) {
     const User user = RequireUser(db, user_id);
     if (!user.active) throw Error("cannot create an API token for " + user.username + ": the account is not active");
     ApiToken t;
     t.user_id = user_id;
-    t.name = name;
+    t.name = wanted.name;
+    t.scope = wanted.scope;
     t.token = RandomHex(kTokenBytes);
     t.created_at = db_.Now();
-    db.Query("INSERT INTO api_tokens (user_id, name, token_sha256, created_at) VALUES (?1, ?2, ?3, ?4)")
+    t.expires_at = t.created_at + days * kSecondsPerDay;
+    db.Query("INSERT INTO api_tokens (user_id, name, token_sha256, created_at, scope, expires_at) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .Bind(1, user_id)
-        .BindText(2, name)
+        .BindText(2, t.name)
         .BindText(3, TokenDigest(t.token))
         .Bind(4, t.created_at)
+        .BindText(5, ToString(t.scope))
+        .Bind(6, t.expires_at)
         .Run();
     t.id = db.LastInsertRowId();
+    AuditChange(audit_, db, by, "API token created",
+                {{"user", user.username}, {"token_id", t.id}, {"name", t.name}, {"scope", ToString(t.scope)},
+                 {"expires_at", IsoTime(t.expires_at)}});
     return t;
   });
 }
 
-std::optional<User> Accounts::ValidateApiToken(const std::string& token) {
+std::optional<TokenUse> Accounts::UseApiToken(const std::string& token) {
   if (!LooksLikeToken(token)) return std::nullopt;
-  return db_.Write([&](SqliteDb& db) -> std::optional<User> {
-    auto q = db.Query("SELECT id, user_id FROM api_tokens WHERE token_sha256 = ?1 AND revoked_at IS NULL");
-    if (!q.BindText(1, TokenDigest(token)).Step()) return std::nullopt;
-    const int64_t token_id = q.Int64(0);
+  struct Found {
+    int64_t id;
+    int64_t last_used_at;
+    TokenUse use;
+  };
+  const int64_t now = db_.Now();
+  std::optional<Found> found = db_.Read([&](SqliteDb& db) -> std::optional<Found> {
+    auto q = db.Query("SELECT id, user_id, scope, last_used_at FROM api_tokens "
+                      "WHERE token_sha256 = ?1 AND revoked_at IS NULL AND expires_at > ?2");
+    if (!q.BindText(1, TokenDigest(token)).Bind(2, now).Step()) return std::nullopt;
     std::optional<User> user = LoadUser(db, q.Int64(1));
-    if (!user || !user->active) return std::nullopt;
-    db.Query("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1").Bind(1, token_id).Bind(2, db_.Now()).Run();
-    return user;
+    std::optional<TokenScope> scope = TokenScopeFromString(q.Text(2));
+    if (!user || !user->active || !scope) return std::nullopt;
+    return Found{q.Int64(0), q.Int64(3), {std::move(*user), *scope}};
   });
+  if (!found) return std::nullopt;
+  if (now - found->last_used_at >= kSessionTouchSeconds) {
+    db_.Write([&](SqliteDb& db) {
+      db.Query("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1").Bind(1, found->id).Bind(2, now).Run();
+    });
+  }
+  return std::move(found->use);
+}
+
+std::optional<User> Accounts::ValidateApiToken(const std::string& token) {
+  std::optional<TokenUse> use = UseApiToken(token);
+  if (!use) return std::nullopt;
+  return std::move(use->user);
 }
 
 std::vector<ApiToken> Accounts::ListApiTokens(int64_t user_id) {
   return db_.Read([&](SqliteDb& db) {
-    auto q = db.Query("SELECT id, user_id, name, created_at, last_used_at FROM api_tokens "
-                      "WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY id");
-    q.Bind(1, user_id);
+    auto q = db.Query("SELECT id, user_id, name, created_at, last_used_at, scope, expires_at FROM api_tokens "
+                      "WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 ORDER BY id");
+    q.Bind(1, user_id).Bind(2, db_.Now());
     std::vector<ApiToken> tokens;
     while (q.Step()) {
       ApiToken t;
@@ -700,6 +1042,8 @@ std::vector<ApiToken> Accounts::ListApiTokens(int64_t user_id) {
       t.name = q.Text(2);
       t.created_at = q.Int64(3);
       t.last_used_at = q.Int64(4);
+      t.scope = TokenScopeFromString(q.Text(5)).value_or(TokenScope::kRead);
+      t.expires_at = q.Int64(6);
       tokens.push_back(std::move(t));
     }
     return tokens;
@@ -708,7 +1052,7 @@ std::vector<ApiToken> Accounts::ListApiTokens(int64_t user_id) {
 
 // Revoking an already revoked token of the user is a no-op; a token that is
 // not the user's is an error (and stays valid).
-void Accounts::RevokeApiToken(int64_t user_id, int64_t token_id) {
+void Accounts::RevokeApiToken(int64_t user_id, int64_t token_id, const Actor& by) {
   db_.Write([&](SqliteDb& db) {
     auto owned = db.Query("SELECT 1 FROM api_tokens WHERE id = ?1 AND user_id = ?2");
     if (!owned.Bind(1, token_id).Bind(2, user_id).Step()) {
@@ -718,12 +1062,16 @@ void Accounts::RevokeApiToken(int64_t user_id, int64_t token_id) {
         .Bind(1, token_id)
         .Bind(2, db_.Now())
         .Run();
+    if (db.Changes() > 0) AuditChange(audit_, db, by, "API token revoked", {{"token_id", token_id}});
   });
 }
 
 // --- TOTP
 
-std::string Accounts::BeginTotp(int64_t user_id) {
+std::string Accounts::BeginTotp(int64_t user_id, const Reauthentication& proof, const std::string& client) {
+  if (std::optional<User> user = GetUser(user_id); user && user->totp_enabled) {
+    Reauthenticate(user_id, proof, client, true);  // replacing it: the current code or the password
+  }
   return db_.Write([&](SqliteDb& db) {
     const User user = RequireUser(db, user_id);
     TotpSecret fresh = NewTotpSecret(user.username);
@@ -738,11 +1086,13 @@ std::string Accounts::BeginTotp(int64_t user_id) {
 
 // The confirmed code's step becomes the last one accepted, so that the code
 // shown during set-up cannot also be used to log in.
-bool Accounts::ConfirmTotp(int64_t user_id, const std::string& code) {
+bool Accounts::ConfirmTotp(int64_t user_id, const std::string& code, const Actor& by) {
   return db_.Write([&](SqliteDb& db) {
-    auto q = db.Query("SELECT username, totp_pending_secret FROM users WHERE id = ?1");
+    auto q = db.Query("SELECT username, totp_pending_secret, totp_secret IS NOT NULL FROM users WHERE id = ?1");
     if (!q.Bind(1, user_id).Step()) throw Error("no user with id " + std::to_string(user_id));
     if (q.IsNull(1)) throw Error("no TOTP set-up in progress for " + q.Text(0) + " (begin one first)");
+    const std::string username = q.Text(0);
+    const bool replacing = q.Int64(2) != 0;
     const std::vector<uint8_t> pending = BytesOf(q.Blob(1));
     const std::optional<int64_t> step = MatchTotp(pending, code, db_.Now());
     if (!step) return false;
@@ -751,16 +1101,21 @@ bool Accounts::ConfirmTotp(int64_t user_id, const std::string& code) {
         .Bind(1, user_id)
         .Bind(2, *step)
         .Run();
+    AuditChange(audit_, db, by, replacing ? "TOTP replaced" : "TOTP enabled", {{"user", username}});
     return true;
   });
 }
 
-void Accounts::DisableTotp(int64_t user_id) {
+void Accounts::DisableTotp(int64_t user_id, const Reauthentication& proof, const Actor& by) {
+  if (std::optional<User> user = GetUser(user_id); user && user->totp_enabled) {
+    Reauthenticate(user_id, proof, by.client, true);
+  }
   db_.Write([&](SqliteDb& db) {
+    const User user = RequireUser(db, user_id);
     db.Query("UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_last_step = 0 WHERE id = ?1")
         .Bind(1, user_id)
         .Run();
-    RequireChangedUser(db, user_id);
+    AuditChange(audit_, db, by, "TOTP disabled", {{"user", user.username}});
   });
 }
 

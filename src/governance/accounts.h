@@ -17,11 +17,37 @@
 //  - Each session has its own CSRF token (random, stored as is: it is not a
 //    credential on its own), which the server requires on every state-changing
 //    request made with the session cookie.
-//  - Login throttling: after policy.max_failures consecutive failures an
-//    account is locked for policy.lockout_seconds (doubling with each further
-//    lockout, up to a day); a success resets the count. Unknown usernames
-//    take as long as known ones (a dummy hash is verified) and report the
-//    same status, so that names cannot be probed.
+//  - Login throttling is per (username, client address): after
+//    policy.max_failures consecutive failures from one address the name is
+//    locked for that address for policy.lockout_seconds (doubling with each
+//    further lockout, up to a day), so nobody can lock an account out for
+//    everyone from one place. A backstop row per name counts the failures
+//    from every address and locks the name for all after
+//    policy.account_max_failures. A success from an address clears its row
+//    and the backstop. Unknown names are throttled the same way, and every
+//    answer (unknown, locked, inactive, wrong, right) costs one Argon2
+//    verification, so neither the answer nor its timing tells whether a name
+//    exists. Unlock() clears a name's rows.
+//  - Re-authentication (Reauthenticate: token creation, TOTP changes, the
+//    own password change) counts failures like logins from the same address.
+//  - API tokens have a scope and an expiry (at most policy.api_token_max_days);
+//    creating one needs the password (and the TOTP code when TOTP is on); a
+//    new password revokes all of the account's tokens and ends its sessions.
+//  - Sessions slide: last_seen_at (and expires_at from it) is written at most
+//    once per kSessionTouchSeconds per session, so validating a session is a
+//    read on almost every request; a session may therefore end up to that
+//    long before idle_seconds after its very last use. API tokens' last_used_at
+//    likewise.
+//  - Every account change (creation, role, activation, password, approval,
+//    token created or revoked, unlock, TOTP on or off) writes its audit record
+//    (action "account_change") in the same transaction as the change: both
+//    or neither are stored.
+//  - At most policy.concurrent_hashes Argon2 computations run at once (each
+//    takes 64 MiB); the others wait. Self-registration is rate-limited per
+//    client address and overall (policy.registrations_per_hour*).
+//  - Passwords follow NIST SP 800-63B: a minimum length, no composition
+//    rules, and no common, dictionary-based or context-specific passwords
+//    (governance/password_policy.h).
 //  - New investigator accounts are inactive until a supervisor of the same
 //    unit (or an admin) approves them; inactive accounts cannot log in.
 //  - All times come from the GovernanceDb clock.
@@ -35,13 +61,19 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+#include "governance/audit_log.h"
 #include "governance/governance_db.h"
+#include "governance/password_policy.h"
 
 namespace lineup {
+
+inline constexpr int64_t kSessionTouchSeconds = 60;
 
 enum class Role { kAdmin, kSupervisor, kInvestigator, kAuditor };
 std::string ToString(Role role);                 // "admin", "supervisor", "investigator", "auditor"
@@ -58,8 +90,8 @@ struct User {
   int64_t created_at = 0;
   int64_t approved_by = 0;   // user id of the approver, 0 if never approved
   int64_t approved_at = 0;
-  int64_t failed_logins = 0; // consecutive
-  int64_t locked_until = 0;  // 0 or a Unix time
+  int64_t failed_logins = 0; // consecutive, from every address (the backstop count)
+  int64_t locked_until = 0;  // 0 or a Unix time: locked for every address (the backstop)
   bool must_change_password = false;  // set by RequirePasswordChange, cleared by a new password
 };
 
@@ -70,12 +102,28 @@ struct NewUser {
   std::string unit;
   Role role = Role::kInvestigator;
   bool active = false;       // admins create active accounts; self-registration does not
+  bool must_change_password = false;  // a password someone else chose (RequirePasswordChange)
+};
+
+// Who makes an account change, as its audit record names them. user.id 0:
+// no account (self-registration, or the system; user.username says which).
+struct Actor {
+  User user;
+  std::string client;  // address as the server saw it; "cli" for the command line
+  std::string role;    // the record's role; "" = user.role when user.id != 0
 };
 
 struct AccountPolicy {
   int min_password_length = 12;
-  int max_failures = 5;
+  int max_failures = 5;             // per (name, client address)
+  int account_max_failures = 50;    // per name over every address: the backstop
   int64_t lockout_seconds = 300;
+  int64_t api_token_default_days = 90;
+  int64_t api_token_max_days = 365;
+  int registrations_per_hour_per_address = 5;
+  int registrations_per_hour = 60;  // over every address
+  int concurrent_hashes = 2;        // Argon2 computations at once
+  std::string password_dictionary;  // cracklib dictionary prefix; "" = cracklib's default
   int64_t session_idle_seconds = 30 * 60;     // sliding expiry
   int64_t session_max_seconds = 12 * 3600;    // absolute expiry
   bool fast_hashing = false;  // tests only: OPSLIMIT/MEMLIMIT_MIN instead of INTERACTIVE
@@ -107,63 +155,153 @@ struct LoginResult {
   int64_t retry_after_seconds = 0; // set when kLocked
 };
 
+// What an API token may do: kRead only reads (GET), kSearch also works on
+// cases (opens them, uploads probes, searches, records decisions), kAdmin
+// everything the account's role allows. The HTTP layer enforces it.
+enum class TokenScope { kRead, kSearch, kAdmin };
+std::string ToString(TokenScope scope);  // "read", "search", "admin"
+std::optional<TokenScope> TokenScopeFromString(const std::string& text);
+
 struct ApiToken {
   int64_t id = 0;
   int64_t user_id = 0;
   std::string name;
   std::string token;  // only set by CreateApiToken()
+  TokenScope scope = TokenScope::kRead;
   int64_t created_at = 0;
+  int64_t expires_at = 0;
   int64_t last_used_at = 0;
+};
+
+struct NewApiToken {
+  std::string name;
+  TokenScope scope = TokenScope::kRead;
+  int64_t days = 0;  // lifetime; 0 = policy.api_token_default_days; at most policy.api_token_max_days
+};
+
+// A valid token's account and scope.
+struct TokenUse {
+  User user;
+  TokenScope scope = TokenScope::kRead;
+};
+
+// Proof that the account's owner is there, not only their session or token.
+struct Reauthentication {
+  std::string password;
+  std::string totp_code;
+};
+
+// Thrown by Reauthenticate (and what uses it) when the proof is refused:
+// status kBadCredentials (wrong password), kTotpRequired, kBadTotp or
+// kLocked (retry_after_seconds says when).
+class ReauthenticationError : public Error {
+ public:
+  ReauthenticationError(LoginStatus status, int64_t retry_after_seconds, const std::string& message)
+      : Error(message), status_(status), retry_after_seconds_(retry_after_seconds) {}
+  LoginStatus status() const { return status_; }
+  int64_t retry_after_seconds() const { return retry_after_seconds_; }
+
+ private:
+  LoginStatus status_;
+  int64_t retry_after_seconds_;
+};
+
+// CreateUser: the username exists already.
+class NameTakenError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Register: too many registrations from the address (or overall).
+class RateLimitedError : public Error {
+ public:
+  RateLimitedError(int64_t retry_after_seconds, const std::string& message)
+      : Error(message), retry_after_seconds_(retry_after_seconds) {}
+  int64_t retry_after_seconds() const { return retry_after_seconds_; }
+
+ private:
+  int64_t retry_after_seconds_;
 };
 
 class Accounts {
  public:
-  explicit Accounts(GovernanceDb& db, AccountPolicy policy = {});
+  // Throws Error if the password dictionary (cracklib-runtime) is missing.
+  Accounts(GovernanceDb& db, AuditLog& audit, AccountPolicy policy = {});
+  ~Accounts();
 
-  // Throws Error with a message fit for the user (bad name, short password,
-  // name taken).
-  User CreateUser(const NewUser& user);
+  // Throws Error with a message fit for the user (bad name, weak password),
+  // NameTakenError when the name exists. Audited as made `by`.
+  User CreateUser(const NewUser& user, const Actor& by);
+  // Self-registration from `client`: an inactive investigator account.
+  // RateLimitedError past the policy's limits (counted before any hashing).
+  User Register(const NewUser& user, const std::string& client);
   std::optional<User> FindUser(const std::string& username);
   std::optional<User> GetUser(int64_t id);
   std::vector<User> ListUsers();                   // by id
   std::vector<User> PendingApprovals(const std::string& unit);  // inactive, never approved; "" = all units
 
-  // Activates a never-approved account. Throws Error unless `approver` is an
+  // Activates a never-approved account. Throws Error unless `by` is an
   // admin, or a supervisor of the same unit as the account.
-  User Approve(int64_t user_id, const User& approver);
-  void SetActive(int64_t user_id, bool active);    // also ends the user's sessions when deactivating
-  void SetRole(int64_t user_id, Role role);
-  void SetPassword(int64_t user_id, const std::string& password);  // ends the user's sessions
-  // The owner's change: throws Error if `current` is wrong or the new one is
-  // the same or too weak. Ends the user's sessions (log in again).
-  void ChangeOwnPassword(int64_t user_id, const std::string& current, const std::string& replacement);
+  User Approve(int64_t user_id, const Actor& by);
+  // Role and/or activation in one change (deactivating ends the sessions).
+  User Update(int64_t user_id, std::optional<Role> role, std::optional<bool> active, const Actor& by);
+  void SetActive(int64_t user_id, bool active, const Actor& by);
+  void SetRole(int64_t user_id, Role role, const Actor& by);
+  // Ends the user's sessions and revokes their API tokens.
+  void SetPassword(int64_t user_id, const std::string& password, const Actor& by);
+  // The owner's change (by.user): throws ReauthenticationError if `current`
+  // is wrong, Error if the new one is the same or too weak. Ends the
+  // sessions and revokes the tokens (log in again).
+  void ChangeOwnPassword(const std::string& current, const std::string& replacement, const Actor& by);
   // Marks a password someone else chose (the first admin's printed one): the
   // service refuses everything but a password change until it is replaced.
   void RequirePasswordChange(int64_t user_id);
+  // Clears the login throttle of the account's name (every address).
+  User Unlock(int64_t user_id, const Actor& by);
 
-  LoginResult Login(const std::string& username, const std::string& password, const std::string& totp_code);
+  LoginResult Login(const std::string& username, const std::string& password, const std::string& totp_code,
+                    const std::string& client);
+  // Checks the owner's proof: the password, and the TOTP code when TOTP is
+  // on (or, with `either`, the password or the code). Throws
+  // ReauthenticationError. A TOTP code accepted here is spent.
+  void Reauthenticate(int64_t user_id, const Reauthentication& proof, const std::string& client, bool either = false);
   // The session for a token, extending its idle expiry; nullopt if unknown,
   // expired, or the user is no longer active.
   std::optional<std::pair<Session, User>> ValidateSession(const std::string& token);
   void Logout(const std::string& token);
   void EndSessionsOf(int64_t user_id);
 
-  ApiToken CreateApiToken(int64_t user_id, const std::string& name);
-  std::optional<User> ValidateApiToken(const std::string& token);  // updates last_used_at
-  std::vector<ApiToken> ListApiTokens(int64_t user_id);
-  void RevokeApiToken(int64_t user_id, int64_t token_id);
+  // Needs the owner's proof (Reauthenticate) from by.client; audited.
+  ApiToken CreateApiToken(int64_t user_id, const NewApiToken& token, const Reauthentication& proof, const Actor& by);
+  // nullopt if unknown, revoked, expired, or the account inactive.
+  std::optional<TokenUse> UseApiToken(const std::string& token);
+  std::optional<User> ValidateApiToken(const std::string& token);  // UseApiToken's user
+  std::vector<ApiToken> ListApiTokens(int64_t user_id);  // not revoked, not expired
+  void RevokeApiToken(int64_t user_id, int64_t token_id, const Actor& by);
 
   // TOTP: BeginTotp stores a pending secret and returns it; ConfirmTotp
-  // enables it if the code matches. DisableTotp removes it.
-  std::string BeginTotp(int64_t user_id);  // returns the otpauth:// URI (secret inside)
-  bool ConfirmTotp(int64_t user_id, const std::string& code);
-  void DisableTotp(int64_t user_id);
+  // enables it if the code matches. Replacing an enabled TOTP (BeginTotp)
+  // or removing it needs the current code or the password.
+  std::string BeginTotp(int64_t user_id, const Reauthentication& proof, const std::string& client);
+  bool ConfirmTotp(int64_t user_id, const std::string& code, const Actor& by);
+  void DisableTotp(int64_t user_id, const Reauthentication& proof, const Actor& by);
 
   const AccountPolicy& policy() const { return policy_; }
 
  private:
+  class HashSlots;
+  std::string Hash(const std::string& password);
+  bool Verify(const std::string& hash, const std::string& password);
+  void CheckNewPassword(const std::string& password, const std::string& username, const std::string& display_name);
+  void CountRegistration(const std::string& client);
+  void CheckProof(SqliteDb& db, int64_t user_id, const Reauthentication& proof, bool password_ok,
+                  const std::string& client, bool either);
+
   GovernanceDb& db_;
+  AuditLog& audit_;
   AccountPolicy policy_;
+  PasswordPolicy passwords_;
+  std::unique_ptr<HashSlots> hash_slots_;
   std::string dummy_hash_;  // verified for unknown usernames, so that they take as long as known ones
 };
 

@@ -2,12 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 
 #include "catalog/sqlite_db.h"
 #include "common/error.h"
 #include "common/file_util.h"
+#include "governance/audit_log.h"
+#include "governance/password_policy.h"
 #include "governance/totp.h"
 #include "test_env.h"
 
@@ -64,21 +68,32 @@ class AccountsTest : public ::testing::Test {
 
   void Open() {
     db_ = std::make_unique<GovernanceDb>(path_, [this] { return now_; });
-    accounts_ = std::make_unique<Accounts>(*db_, TestPolicy());
+    audit_ = std::make_unique<AuditLog>(*db_);
+    accounts_ = std::make_unique<Accounts>(*db_, *audit_, TestPolicy());
   }
   void Reopen() {
     accounts_.reset();
+    audit_.reset();
     db_.reset();
     Open();
+  }
+  // `user` acting from the test's client address.
+  Actor By(const User& user) const { return {user, client_, ""}; }
+  Actor System() const {
+    Actor a;
+    a.user.username = "system";
+    a.client = "local";
+    return a;
   }
 
   User Create(const std::string& name, Role role, const std::string& unit = "CID North", bool active = true) {
     return accounts_->CreateUser(
         {.username = name, .password = kPassword, .display_name = "D. " + name, .unit = unit, .role = role,
-         .active = active});
+         .active = active},
+        System());
   }
   LoginResult Login(const std::string& name, const std::string& password = kPassword, const std::string& code = "") {
-    return accounts_->Login(name, password, code);
+    return accounts_->Login(name, password, code, client_);
   }
   Session LoggedIn(const std::string& name) {
     LoginResult result = Login(name);
@@ -93,8 +108,8 @@ class AccountsTest : public ::testing::Test {
   }
   // Enables TOTP for `user_id` at the current time; returns the secret.
   std::vector<uint8_t> EnableTotp(int64_t user_id) {
-    std::vector<uint8_t> secret = SecretOf(accounts_->BeginTotp(user_id));
-    EXPECT_TRUE(accounts_->ConfirmTotp(user_id, TotpCode(secret, now_)));
+    std::vector<uint8_t> secret = SecretOf(accounts_->BeginTotp(user_id, {}, client_));
+    EXPECT_TRUE(accounts_->ConfirmTotp(user_id, TotpCode(secret, now_), System()));
     return secret;
   }
   void FailLogins(const std::string& name, int count) {
@@ -102,8 +117,10 @@ class AccountsTest : public ::testing::Test {
   }
 
   int64_t now_ = kStart;
+  std::string client_ = "10.0.0.1";
   std::filesystem::path path_;
   std::unique_ptr<GovernanceDb> db_;
+  std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<Accounts> accounts_;
 };
 
@@ -161,6 +178,7 @@ TEST_F(AccountsTest, StoresPasswordsOnlyAsArgon2idHashes) {
 
 TEST_F(AccountsTest, RefusesDuplicateUsernames) {
   Create("alice", Role::kInvestigator);
+  EXPECT_THROW(Create("alice", Role::kAdmin), NameTakenError);
   ExpectErrorContaining([&] { Create("alice", Role::kAdmin); }, "already taken");
   EXPECT_EQ(accounts_->ListUsers().size(), 1u);
 }
@@ -188,7 +206,7 @@ TEST_F(AccountsTest, RefusesShortPasswords) {
     NewUser user;
     user.username = "alice";
     user.password = password;
-    return accounts_->CreateUser(user);
+    return accounts_->CreateUser(user, System());
   };
   ExpectErrorContaining([&] { create_with("elevenchars"); }, "at least 12 characters");
   // Characters, not bytes: six two-byte letters are six characters.
@@ -201,10 +219,11 @@ TEST_F(AccountsTest, RefusesShortPasswords) {
 
 TEST_F(AccountsTest, ChecksDisplayNamesAndUnits) {
   NewUser user{.username = "alice", .password = kPassword, .display_name = "Émilie Dubois 山田", .unit = "CID Nord"};
-  EXPECT_EQ(accounts_->CreateUser(user).display_name, "Émilie Dubois 山田");
+  EXPECT_EQ(accounts_->CreateUser(user, System()).display_name, "Émilie Dubois 山田");
 
   const auto create = [&](const std::string& display_name, const std::string& unit) {
-    accounts_->CreateUser({.username = "bob", .password = kPassword, .display_name = display_name, .unit = unit});
+    accounts_->CreateUser({.username = "bob", .password = kPassword, .display_name = display_name, .unit = unit},
+                          System());
   };
   ExpectErrorContaining([&] { create("Bob\nSmith", ""); }, "control characters");
   ExpectErrorContaining([&] { create("Bob\tSmith", ""); }, "control characters");
@@ -222,9 +241,9 @@ TEST_F(AccountsTest, ChecksDisplayNamesAndUnits) {
 
 TEST_F(AccountsTest, SetRoleChangesTheRole) {
   const User user = Create("alice", Role::kInvestigator);
-  accounts_->SetRole(user.id, Role::kAuditor);
+  accounts_->SetRole(user.id, Role::kAuditor, System());
   EXPECT_EQ(accounts_->GetUser(user.id)->role, Role::kAuditor);
-  ExpectErrorContaining([&] { accounts_->SetRole(999, Role::kAdmin); }, "no user with id 999");
+  ExpectErrorContaining([&] { accounts_->SetRole(999, Role::kAdmin, System()); }, "no user with id 999");
 }
 
 TEST_F(AccountsTest, RoleIsCheckedByTheDatabase) {
@@ -341,26 +360,26 @@ TEST_F(AccountsTest, DeactivationEndsSessionsAndLogins) {
   const User bob = Create("bob", Role::kInvestigator);
   const Session alice_session = LoggedIn("alice");
   const Session bob_session = LoggedIn("bob");
-  accounts_->SetActive(alice.id, false);
+  accounts_->SetActive(alice.id, false, System());
   EXPECT_FALSE(accounts_->ValidateSession(alice_session.token).has_value());
   EXPECT_TRUE(accounts_->ValidateSession(bob_session.token).has_value());
   EXPECT_EQ(Login("alice").status, LoginStatus::kInactive);
   // Deactivated, not pending: an admin deactivating someone does not make an approval request.
   EXPECT_TRUE(accounts_->PendingApprovals("").empty());
 
-  accounts_->SetActive(alice.id, true);
+  accounts_->SetActive(alice.id, true, System());
   EXPECT_FALSE(accounts_->ValidateSession(alice_session.token).has_value());  // stays ended
   EXPECT_EQ(Login("alice").status, LoginStatus::kOk);
-  ExpectErrorContaining([&] { accounts_->SetActive(999, false); }, "no user with id 999");
+  ExpectErrorContaining([&] { accounts_->SetActive(999, false, System()); }, "no user with id 999");
 }
 
 TEST_F(AccountsTest, ChangingThePasswordEndsSessions) {
   const User alice = Create("alice", Role::kInvestigator);
   const Session session = LoggedIn("alice");
-  ExpectErrorContaining([&] { accounts_->SetPassword(alice.id, "short"); }, "too short");
+  ExpectErrorContaining([&] { accounts_->SetPassword(alice.id, "short", System()); }, "too short");
   EXPECT_TRUE(accounts_->ValidateSession(session.token).has_value());
 
-  accounts_->SetPassword(alice.id, kOtherPassword);
+  accounts_->SetPassword(alice.id, kOtherPassword, System());
   EXPECT_FALSE(accounts_->ValidateSession(session.token).has_value());
   EXPECT_EQ(Login("alice", kPassword).status, LoginStatus::kBadCredentials);
   EXPECT_EQ(Login("alice", kOtherPassword).status, LoginStatus::kOk);
@@ -373,11 +392,11 @@ TEST_F(AccountsTest, OwnersReplaceAPasswordSomeoneElseChose) {
   accounts_->RequirePasswordChange(alice.id);
   EXPECT_TRUE(accounts_->GetUser(alice.id)->must_change_password);
   EXPECT_EQ(Login("alice", kPassword).status, LoginStatus::kOk) << "the service, not login, enforces the change";
-  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, "not it at all", kOtherPassword); }, "wrong");
-  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, kPassword, kPassword); }, "new password");
-  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, kPassword, "short"); }, "too short");
+  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword("not it at all", kOtherPassword, By(alice)); }, "wrong");
+  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(kPassword, kPassword, By(alice)); }, "new password");
+  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(kPassword, "short", By(alice)); }, "too short");
   EXPECT_TRUE(accounts_->GetUser(alice.id)->must_change_password);
-  accounts_->ChangeOwnPassword(alice.id, kPassword, kOtherPassword);
+  accounts_->ChangeOwnPassword(kPassword, kOtherPassword, By(alice));
   EXPECT_FALSE(accounts_->GetUser(alice.id)->must_change_password);
   EXPECT_EQ(Login("alice", kOtherPassword).status, LoginStatus::kOk);
 }
@@ -385,11 +404,11 @@ TEST_F(AccountsTest, OwnersReplaceAPasswordSomeoneElseChose) {
 TEST_F(AccountsTest, WrongCurrentPasswordsCountTowardsLockout) {
   const User alice = Create("alice", Role::kInvestigator);
   for (int i = 0; i < 5; ++i) {
-    ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, "a wrong guess " + std::to_string(i), kOtherPassword); },
+    ExpectErrorContaining([&] { accounts_->ChangeOwnPassword("a wrong guess " + std::to_string(i), kOtherPassword, By(alice)); },
                           "wrong");
   }
   EXPECT_EQ(Login("alice", kPassword).status, LoginStatus::kLocked);
-  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(alice.id, kPassword, kOtherPassword); }, "try again");
+  ExpectErrorContaining([&] { accounts_->ChangeOwnPassword(kPassword, kOtherPassword, By(alice)); }, "try again");
 }
 
 // --- throttling
@@ -419,7 +438,7 @@ TEST_F(AccountsTest, FailuresLockTheAccountUntilTheLockoutEnds) {
   LoginResult locking = Login("alice", "wrong password!");
   EXPECT_EQ(locking.status, LoginStatus::kLocked);
   EXPECT_EQ(locking.retry_after_seconds, policy.lockout_seconds);
-  EXPECT_EQ(accounts_->FindUser("alice")->locked_until, kStart + policy.lockout_seconds);
+  EXPECT_EQ(accounts_->FindUser("alice")->locked_until, 0) << "locked for this address, not for everyone";
 
   now_ += 100;
   LoginResult right_but_locked = Login("alice");
@@ -491,7 +510,7 @@ TEST_F(AccountsTest, SupervisorOfTheSameUnitApproves) {
   const User supervisor = Create("sup", Role::kSupervisor, "CID North");
   const User newbie = Create("newbie", Role::kInvestigator, "CID North", false);
   now_ += 3600;
-  const User approved = accounts_->Approve(newbie.id, supervisor);
+  const User approved = accounts_->Approve(newbie.id, By(supervisor));
   EXPECT_TRUE(approved.active);
   EXPECT_EQ(approved.approved_by, supervisor.id);
   EXPECT_EQ(approved.approved_at, kStart + 3600);
@@ -504,13 +523,13 @@ TEST_F(AccountsTest, ApprovalIsRefusedToOtherUnitsAndRoles) {
   const User investigator = Create("inv", Role::kInvestigator, "CID North");
   const User auditor = Create("aud", Role::kAuditor, "CID North");
   const User newbie = Create("newbie", Role::kInvestigator, "CID North", false);
-  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, other_supervisor); }, "not in your unit");
-  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, investigator); }, "only an admin or a supervisor");
-  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, auditor); }, "only an admin or a supervisor");
+  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, By(other_supervisor)); }, "not in your unit");
+  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, By(investigator)); }, "only an admin or a supervisor");
+  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, By(auditor)); }, "only an admin or a supervisor");
   // The approver is judged as stored, not as passed in.
   User forged = investigator;
   forged.role = Role::kAdmin;
-  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, forged); }, "only an admin or a supervisor");
+  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, By(forged)); }, "only an admin or a supervisor");
   EXPECT_FALSE(accounts_->GetUser(newbie.id)->active);
   EXPECT_EQ(Login("newbie").status, LoginStatus::kInactive);
 }
@@ -518,15 +537,15 @@ TEST_F(AccountsTest, ApprovalIsRefusedToOtherUnitsAndRoles) {
 TEST_F(AccountsTest, SupervisorsApproveOnlyActiveInvestigatorsOfANamedUnit) {
   const User supervisor = Create("sup", Role::kSupervisor, "CID North");
   const User pending_supervisor = Create("sup2", Role::kSupervisor, "CID North", false);
-  ExpectErrorContaining([&] { accounts_->Approve(pending_supervisor.id, supervisor); }, "an admin must approve");
+  ExpectErrorContaining([&] { accounts_->Approve(pending_supervisor.id, By(supervisor)); }, "an admin must approve");
 
   const User unitless_supervisor = Create("sup.none", Role::kSupervisor, "");
   const User unitless = Create("loner", Role::kInvestigator, "", false);
-  ExpectErrorContaining([&] { accounts_->Approve(unitless.id, unitless_supervisor); }, "not in your unit");
+  ExpectErrorContaining([&] { accounts_->Approve(unitless.id, By(unitless_supervisor)); }, "not in your unit");
 
   const User newbie = Create("newbie", Role::kInvestigator, "CID North", false);
-  accounts_->SetActive(supervisor.id, false);
-  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, supervisor); }, "not active");
+  accounts_->SetActive(supervisor.id, false, System());
+  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, By(supervisor)); }, "not active");
   EXPECT_FALSE(accounts_->GetUser(newbie.id)->active);
 }
 
@@ -534,11 +553,11 @@ TEST_F(AccountsTest, AdminApprovesAnyoneOnce) {
   const User admin = Create("admin", Role::kAdmin, "");
   const User newbie = Create("newbie", Role::kInvestigator, "CID South", false);
   const User new_supervisor = Create("sup", Role::kSupervisor, "CID East", false);
-  EXPECT_EQ(accounts_->Approve(newbie.id, admin).approved_by, admin.id);
-  EXPECT_TRUE(accounts_->Approve(new_supervisor.id, admin).active);
-  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, admin); }, "already approved");
-  ExpectErrorContaining([&] { accounts_->Approve(admin.id, admin); }, "already approved");  // created active
-  ExpectErrorContaining([&] { accounts_->Approve(999, admin); }, "no user with id 999");
+  EXPECT_EQ(accounts_->Approve(newbie.id, By(admin)).approved_by, admin.id);
+  EXPECT_TRUE(accounts_->Approve(new_supervisor.id, By(admin)).active);
+  ExpectErrorContaining([&] { accounts_->Approve(newbie.id, By(admin)); }, "already approved");
+  ExpectErrorContaining([&] { accounts_->Approve(admin.id, By(admin)); }, "already approved");  // created active
+  ExpectErrorContaining([&] { accounts_->Approve(999, By(admin)); }, "no user with id 999");
 }
 
 TEST_F(AccountsTest, PendingApprovalsByUnit) {
@@ -557,9 +576,9 @@ TEST_F(AccountsTest, PendingApprovalsByUnit) {
   EXPECT_EQ(accounts_->PendingApprovals("").size(), 3u);
   EXPECT_TRUE(accounts_->PendingApprovals("CID West").empty());
 
-  accounts_->Approve(north1.id, admin);
+  accounts_->Approve(north1.id, By(admin));
   EXPECT_EQ(accounts_->PendingApprovals("CID North").size(), 1u);
-  accounts_->SetActive(north1.id, false);  // deactivated after approval: not pending again
+  accounts_->SetActive(north1.id, false, System());  // deactivated after approval: not pending again
   EXPECT_EQ(accounts_->PendingApprovals("CID North").size(), 1u);
 }
 
@@ -567,7 +586,7 @@ TEST_F(AccountsTest, PendingApprovalsByUnit) {
 
 TEST_F(AccountsTest, BeginTotpReturnsAnOtpauthUri) {
   const User alice = Create("alice", Role::kInvestigator);
-  const std::string uri = accounts_->BeginTotp(alice.id);
+  const std::string uri = accounts_->BeginTotp(alice.id, {}, client_);
   EXPECT_EQ(uri.rfind("otpauth://totp/", 0), 0u) << uri;
   EXPECT_NE(uri.find("alice"), std::string::npos) << uri;
   const std::vector<uint8_t> secret = SecretOf(uri);
@@ -576,9 +595,9 @@ TEST_F(AccountsTest, BeginTotpReturnsAnOtpauthUri) {
   EXPECT_FALSE(accounts_->GetUser(alice.id)->totp_enabled);
   EXPECT_EQ(Login("alice").status, LoginStatus::kOk);
 
-  EXPECT_FALSE(accounts_->ConfirmTotp(alice.id, WrongCode(secret, now_)));
+  EXPECT_FALSE(accounts_->ConfirmTotp(alice.id, WrongCode(secret, now_), System()));
   EXPECT_FALSE(accounts_->GetUser(alice.id)->totp_enabled);
-  ExpectErrorContaining([&] { accounts_->ConfirmTotp(Create("bob", Role::kAdmin).id, "123456"); }, "no TOTP set-up");
+  ExpectErrorContaining([&] { accounts_->ConfirmTotp(Create("bob", Role::kAdmin).id, "123456", System()); }, "no TOTP set-up");
 }
 
 TEST_F(AccountsTest, TotpGuardsLogin) {
@@ -635,18 +654,18 @@ TEST_F(AccountsTest, BadTotpCodesLeadToLockout) {
 TEST_F(AccountsTest, DisableTotp) {
   const User alice = Create("alice", Role::kInvestigator);
   EnableTotp(alice.id);
-  accounts_->DisableTotp(alice.id);
+  accounts_->DisableTotp(alice.id, {kPassword, ""}, System());
   EXPECT_FALSE(accounts_->GetUser(alice.id)->totp_enabled);
   EXPECT_EQ(RawInt("SELECT count(*) FROM users WHERE totp_secret IS NOT NULL OR totp_pending_secret IS NOT NULL"), 0);
   EXPECT_EQ(Login("alice").status, LoginStatus::kOk);
-  ExpectErrorContaining([&] { accounts_->DisableTotp(999); }, "no user with id 999");
+  ExpectErrorContaining([&] { accounts_->DisableTotp(999, {kPassword, ""}, System()); }, "no user with id 999");
 }
 
 // --- API tokens
 
 TEST_F(AccountsTest, ApiTokensAreValidUntilRevoked) {
   const User alice = Create("alice", Role::kInvestigator);
-  const ApiToken token = accounts_->CreateApiToken(alice.id, "nightly batch");
+  const ApiToken token = accounts_->CreateApiToken(alice.id, {"nightly batch", TokenScope::kAdmin, 0}, {kPassword, ""}, System());
   EXPECT_TRUE(IsHexToken(token.token));
   EXPECT_EQ(token.user_id, alice.id);
   EXPECT_EQ(token.created_at, kStart);
@@ -660,7 +679,7 @@ TEST_F(AccountsTest, ApiTokensAreValidUntilRevoked) {
   EXPECT_FALSE(accounts_->ValidateApiToken(RawText("SELECT token_sha256 FROM api_tokens")).has_value());
   EXPECT_FALSE(accounts_->ValidateSession(token.token).has_value());  // not a session token
 
-  const ApiToken second = accounts_->CreateApiToken(alice.id, "dashboard");
+  const ApiToken second = accounts_->CreateApiToken(alice.id, {"dashboard", TokenScope::kAdmin, 0}, {kPassword, ""}, System());
   std::vector<ApiToken> listed = accounts_->ListApiTokens(alice.id);
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0].name, "nightly batch");
@@ -668,32 +687,32 @@ TEST_F(AccountsTest, ApiTokensAreValidUntilRevoked) {
   EXPECT_EQ(listed[1].name, "dashboard");
   for (const ApiToken& t : listed) EXPECT_TRUE(t.token.empty()) << t.name;
 
-  accounts_->RevokeApiToken(alice.id, token.id);
+  accounts_->RevokeApiToken(alice.id, token.id, System());
   EXPECT_FALSE(accounts_->ValidateApiToken(token.token).has_value());
   EXPECT_TRUE(accounts_->ValidateApiToken(second.token).has_value());
   ASSERT_EQ(accounts_->ListApiTokens(alice.id).size(), 1u);
-  accounts_->RevokeApiToken(alice.id, token.id);  // again: no-op
+  accounts_->RevokeApiToken(alice.id, token.id, System());  // again: no-op
 }
 
 TEST_F(AccountsTest, ApiTokensAreChecked) {
   const User alice = Create("alice", Role::kInvestigator);
   const User bob = Create("bob", Role::kInvestigator);
-  const ApiToken token = accounts_->CreateApiToken(alice.id, "batch");
-  ExpectErrorContaining([&] { accounts_->RevokeApiToken(bob.id, token.id); }, "no API token");
+  const ApiToken token = accounts_->CreateApiToken(alice.id, {"batch", TokenScope::kAdmin, 0}, {kPassword, ""}, System());
+  ExpectErrorContaining([&] { accounts_->RevokeApiToken(bob.id, token.id, System()); }, "no API token");
   EXPECT_TRUE(accounts_->ValidateApiToken(token.token).has_value());
-  ExpectErrorContaining([&] { accounts_->CreateApiToken(alice.id, ""); }, "needs a name");
-  ExpectErrorContaining([&] { accounts_->CreateApiToken(alice.id, "a\nb"); }, "control characters");
-  ExpectErrorContaining([&] { accounts_->CreateApiToken(999, "batch"); }, "no user with id 999");
+  ExpectErrorContaining([&] { accounts_->CreateApiToken(alice.id, {"", TokenScope::kAdmin, 0}, {kPassword, ""}, System()); }, "needs a name");
+  ExpectErrorContaining([&] { accounts_->CreateApiToken(alice.id, {"a\nb", TokenScope::kAdmin, 0}, {kPassword, ""}, System()); }, "control characters");
+  ExpectErrorContaining([&] { accounts_->CreateApiToken(999, {"batch", TokenScope::kAdmin, 0}, {kPassword, ""}, System()); }, "no user with id 999");
   const User pending = Create("newbie", Role::kInvestigator, "CID North", false);
-  ExpectErrorContaining([&] { accounts_->CreateApiToken(pending.id, "batch"); }, "not active");
+  ExpectErrorContaining([&] { accounts_->CreateApiToken(pending.id, {"batch", TokenScope::kAdmin, 0}, {kPassword, ""}, System()); }, "not active");
 }
 
 TEST_F(AccountsTest, TokensOfDeactivatedUsersAreNotValid) {
   const User alice = Create("alice", Role::kInvestigator);
-  const ApiToken token = accounts_->CreateApiToken(alice.id, "batch");
-  accounts_->SetActive(alice.id, false);
+  const ApiToken token = accounts_->CreateApiToken(alice.id, {"batch", TokenScope::kAdmin, 0}, {kPassword, ""}, System());
+  accounts_->SetActive(alice.id, false, System());
   EXPECT_FALSE(accounts_->ValidateApiToken(token.token).has_value());
-  accounts_->SetActive(alice.id, true);
+  accounts_->SetActive(alice.id, true, System());
   EXPECT_TRUE(accounts_->ValidateApiToken(token.token).has_value());
 }
 
@@ -704,12 +723,12 @@ TEST_F(AccountsTest, EverythingSurvivesReopening) {
   const User alice = Create("alice", Role::kInvestigator);
   const User newbie = Create("newbie", Role::kInvestigator, "CID North", false);
   const Session session = LoggedIn("alice");
-  const ApiToken token = accounts_->CreateApiToken(alice.id, "batch");
+  const ApiToken token = accounts_->CreateApiToken(alice.id, {"batch", TokenScope::kAdmin, 0}, {kPassword, ""}, System());
   const std::vector<uint8_t> secret = EnableTotp(admin.id);
   FailLogins("alice", 2);
 
   Reopen();
-  EXPECT_EQ(RawInt("SELECT version FROM schema_versions WHERE module = 'accounts'"), 2);
+  EXPECT_EQ(RawInt("SELECT version FROM schema_versions WHERE module = 'accounts'"), 3);
   ASSERT_EQ(accounts_->ListUsers().size(), 3u);
   EXPECT_EQ(accounts_->FindUser("alice")->failed_logins, 2);
   EXPECT_TRUE(accounts_->ValidateSession(session.token).has_value());
@@ -721,6 +740,271 @@ TEST_F(AccountsTest, EverythingSurvivesReopening) {
   now_ += 30;
   EXPECT_EQ(Login("admin", kPassword, TotpCode(secret, now_)).status, LoginStatus::kOk);
   EXPECT_EQ(Login("alice").status, LoginStatus::kOk);
+}
+
+}  // namespace
+}  // namespace lineup
+
+namespace lineup {
+namespace {
+
+// --- lock-out per address, the backstop, unknown names, unlock
+
+TEST_F(AccountsTest, LockoutIsPerAddress) {
+  Create("alice", Role::kInvestigator);
+  FailLogins("alice", TestPolicy().max_failures);  // from client_
+  EXPECT_EQ(Login("alice").status, LoginStatus::kLocked);
+  client_ = "10.0.0.2";  // the owner, elsewhere
+  EXPECT_EQ(Login("alice").status, LoginStatus::kOk) << "an attacker's address does not lock the owner out";
+  client_ = "10.0.0.1";
+  EXPECT_EQ(Login("alice").status, LoginStatus::kLocked) << "the attacker's address stays locked";
+}
+
+TEST_F(AccountsTest, BackstopLocksEveryAddressAfterManyFailures) {
+  Create("alice", Role::kInvestigator);
+  const AccountPolicy policy = TestPolicy();
+  int failures = 0;
+  for (int address = 0; failures < policy.account_max_failures; ++address) {
+    client_ = "10.1.0." + std::to_string(address);
+    for (int i = 0; i < policy.max_failures - 1 && failures < policy.account_max_failures; ++i, ++failures) {
+      Login("alice", "wrong password!");
+    }
+  }
+  client_ = "10.2.0.1";  // an address that never failed
+  LoginResult result = Login("alice");
+  EXPECT_EQ(result.status, LoginStatus::kLocked);
+  EXPECT_EQ(result.retry_after_seconds, policy.lockout_seconds);
+  EXPECT_EQ(accounts_->FindUser("alice")->locked_until, kStart + policy.lockout_seconds);
+}
+
+// A lock-out must not tell which names exist: an unknown name locks the same way.
+TEST_F(AccountsTest, UnknownNamesLockLikeKnownOnes) {
+  Create("alice", Role::kInvestigator);
+  LoginResult known, unknown;
+  for (int i = 0; i < TestPolicy().max_failures; ++i) {
+    known = Login("alice", "wrong password!");
+    unknown = Login("mallory", "wrong password!");
+  }
+  EXPECT_EQ(known.status, LoginStatus::kLocked);
+  EXPECT_EQ(unknown.status, LoginStatus::kLocked);
+  EXPECT_EQ(unknown.retry_after_seconds, known.retry_after_seconds);
+  EXPECT_FALSE(unknown.user.has_value());
+}
+
+// Every answer costs one real Argon2 verification: a locked, unknown or
+// inactive name answers as slowly as a wrong password for a known one (it
+// used to answer a locked account at once: ~8 ms against ~150 ms).
+TEST(AccountsTiming, EveryAnswerTakesOneVerification) {
+  const std::filesystem::path path = testing::TempDir("accounts-timing") / "governance.db";
+  int64_t now = kStart;
+  GovernanceDb db(path, [&] { return now; });
+  AuditLog audit(db);
+  AccountPolicy policy;  // real (interactive) Argon2 cost
+  Accounts accounts(db, audit, policy);
+  Actor system;
+  system.user.username = "system";
+  accounts.CreateUser({.username = "alice", .password = kPassword, .role = Role::kInvestigator, .active = true}, system);
+  accounts.CreateUser({.username = "newbie", .password = kPassword, .role = Role::kInvestigator}, system);
+  for (int i = 0; i < policy.max_failures; ++i) accounts.Login("alice", "wrong password!", "", "10.9.9.9");
+  const auto seconds_of = [&](const std::string& name, const std::string& password, LoginStatus expected) {
+    std::vector<double> times;
+    for (int i = 0; i < 3; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      EXPECT_EQ(accounts.Login(name, password, "", "10.9.9.9").status, expected) << name;
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(times.begin(), times.end());
+    return times[1];
+  };
+  const double wrong = seconds_of("newbie", "wrong password!", LoginStatus::kBadCredentials);
+  const double locked = seconds_of("alice", kPassword, LoginStatus::kLocked);
+  const double unknown = seconds_of("nobody", kPassword, LoginStatus::kBadCredentials);
+  const double inactive = seconds_of("newbie", kPassword, LoginStatus::kInactive);
+  for (double t : {locked, unknown, inactive}) EXPECT_GT(t, 0.5 * wrong) << "wrong password: " << wrong << " s";
+}
+
+TEST_F(AccountsTest, UnlockClearsEveryAddressAndIsAudited) {
+  const User admin = Create("admin", Role::kAdmin, "");
+  const User alice = Create("alice", Role::kInvestigator);
+  FailLogins("alice", TestPolicy().max_failures);
+  ASSERT_EQ(Login("alice").status, LoginStatus::kLocked);
+  accounts_->Unlock(alice.id, By(admin));
+  EXPECT_EQ(Login("alice").status, LoginStatus::kOk);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM login_throttle WHERE username = 'alice'"), 0);
+  AuditFilter f;
+  f.text = "login lock cleared";
+  std::vector<AuditRecord> records = audit_->Query(f);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].event.actor, "admin");
+  EXPECT_EQ(records[0].event.action, "account_change");
+  EXPECT_NE(records[0].event.details_json.find("\"user\":\"alice\""), std::string::npos);
+}
+
+// --- sessions write last_seen_at at most once a minute
+
+TEST_F(AccountsTest, ValidatingASessionWritesAtMostOnceAMinute) {
+  Create("alice", Role::kInvestigator);
+  const Session session = LoggedIn("alice");
+  now_ += 30;
+  ASSERT_TRUE(accounts_->ValidateSession(session.token).has_value());
+  EXPECT_EQ(RawInt("SELECT last_seen_at FROM sessions"), kStart) << "30 s after the last write: no write";
+  now_ += 30;
+  auto validated = accounts_->ValidateSession(session.token);
+  ASSERT_TRUE(validated.has_value());
+  EXPECT_EQ(RawInt("SELECT last_seen_at FROM sessions"), kStart + 60);
+  EXPECT_EQ(RawInt("SELECT expires_at FROM sessions"), kStart + 60 + TestPolicy().session_idle_seconds);
+  EXPECT_EQ(validated->first.expires_at, kStart + 60 + TestPolicy().session_idle_seconds);
+}
+
+// --- API tokens: proof, scope, expiry, revoked by a new password
+
+TEST_F(AccountsTest, CreatingATokenNeedsThePasswordAndTheCode) {
+  const User alice = Create("alice", Role::kInvestigator);
+  const NewApiToken wanted{"batch", TokenScope::kSearch, 0};
+  try {
+    accounts_->CreateApiToken(alice.id, wanted, {"not the password", ""}, By(alice));
+    ADD_FAILURE() << "a token without the password";
+  } catch (const ReauthenticationError& e) {
+    EXPECT_EQ(e.status(), LoginStatus::kBadCredentials);
+  }
+  EXPECT_EQ(accounts_->FindUser("alice")->failed_logins, 1) << "a wrong password counts like a failed login";
+  const std::vector<uint8_t> secret = EnableTotp(alice.id);
+  now_ += 30;
+  try {
+    accounts_->CreateApiToken(alice.id, wanted, {kPassword, ""}, By(alice));
+    ADD_FAILURE() << "a token without the TOTP code";
+  } catch (const ReauthenticationError& e) {
+    EXPECT_EQ(e.status(), LoginStatus::kTotpRequired);
+  }
+  EXPECT_TRUE(accounts_->ListApiTokens(alice.id).empty());
+  const ApiToken t = accounts_->CreateApiToken(alice.id, wanted, {kPassword, TotpCode(secret, now_)}, By(alice));
+  EXPECT_EQ(t.scope, TokenScope::kSearch);
+  EXPECT_EQ(t.expires_at, now_ + TestPolicy().api_token_default_days * kSecondsPerDay);
+  std::optional<TokenUse> use = accounts_->UseApiToken(t.token);
+  ASSERT_TRUE(use.has_value());
+  EXPECT_EQ(use->scope, TokenScope::kSearch);
+  EXPECT_EQ(use->user.id, alice.id);
+}
+
+TEST_F(AccountsTest, TokensExpire) {
+  const User alice = Create("alice", Role::kInvestigator);
+  ExpectErrorContaining([&] { accounts_->CreateApiToken(alice.id, {"long", TokenScope::kRead, 366}, {kPassword, ""}, By(alice)); },
+                        "1 to 365 days");
+  const ApiToken t = accounts_->CreateApiToken(alice.id, {"short", TokenScope::kRead, 2}, {kPassword, ""}, By(alice));
+  now_ += 2 * kSecondsPerDay - 1;
+  EXPECT_TRUE(accounts_->ValidateApiToken(t.token).has_value());
+  now_ += 1;
+  EXPECT_FALSE(accounts_->ValidateApiToken(t.token).has_value());
+  EXPECT_TRUE(accounts_->ListApiTokens(alice.id).empty());
+}
+
+TEST_F(AccountsTest, ANewPasswordRevokesTheTokens) {
+  const User alice = Create("alice", Role::kInvestigator);
+  const ApiToken t = accounts_->CreateApiToken(alice.id, {"batch", TokenScope::kAdmin, 0}, {kPassword, ""}, By(alice));
+  accounts_->ChangeOwnPassword(kPassword, kOtherPassword, By(alice));
+  EXPECT_FALSE(accounts_->ValidateApiToken(t.token).has_value());
+  const ApiToken again = accounts_->CreateApiToken(alice.id, {"batch", TokenScope::kAdmin, 0}, {kOtherPassword, ""}, By(alice));
+  accounts_->SetPassword(alice.id, kPassword, System());  // an admin's reset too
+  EXPECT_FALSE(accounts_->ValidateApiToken(again.token).has_value());
+}
+
+// --- TOTP cannot be replaced or removed with only a session
+
+TEST_F(AccountsTest, ReplacingOrRemovingTotpNeedsTheCodeOrThePassword) {
+  const User alice = Create("alice", Role::kInvestigator);
+  const std::vector<uint8_t> secret = EnableTotp(alice.id);
+  EXPECT_THROW(accounts_->BeginTotp(alice.id, {}, client_), ReauthenticationError);
+  EXPECT_THROW(accounts_->DisableTotp(alice.id, {}, By(alice)), ReauthenticationError);
+  EXPECT_THROW(accounts_->DisableTotp(alice.id, {"", WrongCode(secret, now_ + 30)}, By(alice)), ReauthenticationError);
+  EXPECT_TRUE(accounts_->GetUser(alice.id)->totp_enabled);
+  now_ += 30;
+  EXPECT_EQ(accounts_->BeginTotp(alice.id, {"", TotpCode(secret, now_)}, client_).rfind("otpauth://", 0), 0u);
+  EXPECT_EQ(accounts_->BeginTotp(alice.id, {kPassword, ""}, client_).rfind("otpauth://", 0), 0u);
+  accounts_->DisableTotp(alice.id, {kPassword, ""}, By(alice));
+  EXPECT_FALSE(accounts_->GetUser(alice.id)->totp_enabled);
+}
+
+// --- password policy (NIST SP 800-63B)
+
+TEST_F(AccountsTest, RefusesCommonAndContextSpecificPasswords) {
+  const auto create = [&](const std::string& password) {
+    accounts_->CreateUser({.username = "alice", .password = password, .display_name = "Alice Smith"}, System());
+  };
+  for (const std::string weak : {"password1234", "P4ssw0rd!234", "iloveyou2024", "aaaaaaaaaaaa", "            ",
+                                 "abcabcabcabc", "qwertyuiopas", "abcdefghijkl", "123456789012", "alicealice12",
+                                 "smith smith smith", "lineuplineup", "lineup password", "alice rocks!!"}) {
+    ExpectErrorContaining([&] { create(weak); }, "too easy to guess");
+  }
+  EXPECT_FALSE(accounts_->FindUser("alice").has_value());
+  for (const std::string good : {kPassword, kOtherPassword, "twelve chars", "Émilie's lineup of 3 owls"}) {
+    EXPECT_NO_THROW(accounts_->CreateUser({.username = "u" + std::to_string(good.size()), .password = good}, System()))
+        << good;
+  }
+}
+
+TEST(PasswordPolicyFiles, AMissingDictionaryIsAClearError) {
+  ExpectErrorContaining([] { PasswordPolicy policy("/nonexistent/cracklib_dict"); }, "cracklib-runtime");
+  ExpectErrorContaining([] { PasswordPolicy policy("", "/nonexistent/words"); }, "cracklib-runtime");
+}
+
+// --- registration flood
+
+TEST_F(AccountsTest, RegistrationIsRateLimitedPerAddressAndOverall) {
+  const auto request = [&](const std::string& name, const std::string& client) {
+    return accounts_->Register({.username = name, .password = kPassword, .unit = "CID North"}, client);
+  };
+  const int per_address = TestPolicy().registrations_per_hour_per_address;
+  for (int i = 0; i < per_address; ++i) request("applicant" + std::to_string(i), "10.3.0.1");
+  try {
+    request("one.too.many", "10.3.0.1");
+    ADD_FAILURE() << "no limit per address";
+  } catch (const RateLimitedError& e) {
+    EXPECT_EQ(e.retry_after_seconds(), 3600);
+  }
+  EXPECT_FALSE(accounts_->FindUser("one.too.many").has_value());
+  EXPECT_FALSE(request("elsewhere", "10.3.0.2").active) << "another address may";
+  now_ += 3600;
+  EXPECT_EQ(request("an.hour.later", "10.3.0.1").role, Role::kInvestigator);
+
+  AccountPolicy tight = TestPolicy();
+  tight.registrations_per_hour = 2;
+  tight.registrations_per_hour_per_address = 2;
+  Accounts limited(*db_, *audit_, tight);
+  limited.Register({.username = "first.one", .password = kPassword}, "10.4.0.1");
+  EXPECT_THROW(limited.Register({.username = "second.one", .password = kPassword}, "10.4.0.2"), RateLimitedError)
+      << "the overall limit (2 attempts in the hour already)";
+}
+
+// --- each change and its audit record commit together
+
+TEST_F(AccountsTest, AChangeAndItsAuditRecordCommitTogether) {
+  const User admin = Create("admin", Role::kAdmin, "");
+  const User alice = Create("alice", Role::kInvestigator);
+  const ApiToken token = accounts_->CreateApiToken(alice.id, {"batch", TokenScope::kRead, 0}, {kPassword, ""}, By(alice));
+  FailLogins("alice", TestPolicy().max_failures);
+  const User pending = Create("x.y", Role::kInvestigator, "CID North", false);
+  const int64_t records = RawInt("SELECT count(*) FROM audit_records");
+  db_->Write([](SqliteDb& db) {
+    db.Exec("CREATE TRIGGER injected_failure BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'injected'); END");
+  });
+  EXPECT_ANY_THROW(accounts_->SetRole(alice.id, Role::kAuditor, By(admin)));
+  EXPECT_ANY_THROW(accounts_->SetActive(alice.id, false, By(admin)));
+  EXPECT_ANY_THROW(accounts_->SetPassword(alice.id, kOtherPassword, By(admin)));
+  EXPECT_ANY_THROW(accounts_->Unlock(alice.id, By(admin)));
+  EXPECT_ANY_THROW(accounts_->RevokeApiToken(alice.id, token.id, By(alice)));
+  EXPECT_ANY_THROW(accounts_->CreateUser({.username = "bob", .password = kPassword}, By(admin)));
+  EXPECT_ANY_THROW(accounts_->Approve(pending.id, By(admin)));
+  db_->Write([](SqliteDb& db) { db.Exec("DROP TRIGGER injected_failure"); });
+
+  EXPECT_EQ(RawInt("SELECT count(*) FROM audit_records"), records);
+  const User after = *accounts_->GetUser(alice.id);
+  EXPECT_EQ(after.role, Role::kInvestigator);
+  EXPECT_TRUE(after.active);
+  EXPECT_TRUE(accounts_->ValidateApiToken(token.token).has_value()) << "not revoked";
+  EXPECT_EQ(Login("alice").status, LoginStatus::kLocked) << "not unlocked";
+  client_ = "10.5.0.1";
+  EXPECT_EQ(Login("alice", kPassword).status, LoginStatus::kOk) << "the old password still works";
+  EXPECT_FALSE(accounts_->FindUser("bob").has_value());
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "common/csv_writer.h"
 #include "common/error.h"
 #include "common/file_util.h"
+#include "common/utf8.h"
 
 namespace lineup {
 
@@ -266,6 +267,17 @@ int64_t ForEachPage(AuditLog& log, const AuditFilter& filter, F&& write) {
   return written;
 }
 
+// The event as it is stored: every text valid UTF-8 (client text such as a
+// failed login's name or a forwarded address may not be), so that no record
+// can make the JSON of a page of records fail.
+AuditEvent StorableEvent(const AuditEvent& event) {
+  AuditEvent e = event;
+  for (std::string* text : {&e.actor, &e.role, &e.action, &e.client, &e.case_number, &e.details_json}) {
+    *text = ToValidUtf8(*text);
+  }
+  return e;
+}
+
 }  // namespace
 
 AuditLog::AuditLog(GovernanceDb& db) : db_(db) { db_.EnsureSchema("audit", kMigrations); }
@@ -276,7 +288,8 @@ AuditRecord AuditLog::Append(const AuditEvent& event) {
 
 // The next record follows the head row, not the highest seq present: records
 // removed from the end then stay a visible gap instead of being overwritten.
-AuditRecord AuditLog::AppendIn(SqliteDb& db, const AuditEvent& event) {
+AuditRecord AuditLog::AppendIn(SqliteDb& db, const AuditEvent& given) {
+  const AuditEvent event = StorableEvent(given);
   if (!db.InTransaction()) throw Error(Context(db.path(), "audit record appended outside a write transaction"));
   std::optional<AuditAnchor> head = ReadHeadRow(db);
   if (!head) {

@@ -81,7 +81,8 @@ class AuditLog {
   AuditRecord Append(const AuditEvent& event);
   // Appends inside a transaction the caller holds (the `db` given to a
   // GovernanceDb::Write callback), so that an action and its record commit
-  // together.
+  // together. Text that is not valid UTF-8 is stored with U+FFFD in place of
+  // the bad bytes (common/utf8.h), so every record can be shown as JSON.
   AuditRecord AppendIn(SqliteDb& db, const AuditEvent& event);
 
   std::vector<AuditRecord> Query(const AuditFilter& filter);

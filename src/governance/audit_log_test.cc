@@ -229,6 +229,8 @@ TEST_F(AuditLogTest, ChainContinuesAfterReopen) {
   EXPECT_EQ(v.records, 6);
 }
 
+// Valid UTF-8 (NULs, quotes, line breaks included) is kept byte for byte;
+// bytes that are not UTF-8 are stored as U+FFFD (StoresClientTextAsValidUtf8).
 TEST_F(AuditLogTest, HostileStringsRoundTripByteForByteAndVerify) {
   AuditEvent e;
   e.actor_id = -1;
@@ -245,7 +247,7 @@ TEST_F(AuditLogTest, HostileStringsRoundTripByteForByteAndVerify) {
   ASSERT_EQ(read.size(), 1u);
   EXPECT_EQ(read[0].event.actor, e.actor);
   EXPECT_EQ(read[0].event.actor.size(), 13u);
-  EXPECT_EQ(read[0].event.role, e.role);
+  EXPECT_EQ(read[0].event.role, "\xef\xbf\xbd not utf-8");
   EXPECT_EQ(read[0].event.client, e.client);
   EXPECT_EQ(read[0].event.case_number, e.case_number);
   EXPECT_EQ(read[0].event.details_json, e.details_json);
@@ -663,6 +665,22 @@ TEST_F(AuditLogTest, JsonLinesSurviveBytesThatAreNotUtf8) {
   EXPECT_EQ(log_->ExportJsonLines(out, {}), 1);
   nlohmann::json j = nlohmann::json::parse(out.str());
   EXPECT_EQ(j["actor"], "\xef\xbf\xbd( bad");  // U+FFFD for the bad byte
+}
+
+// Client text (a forwarded address, a failed login's name) is stored valid,
+// so that no record can break the JSON of a page; the chain covers what is stored.
+TEST_F(AuditLogTest, StoresClientTextAsValidUtf8) {
+  AuditEvent e = Event("\xc3\x28 bad", "login_failed");
+  e.client = "10.0.0.1\xff\xfe";
+  e.case_number = "C\xed\xa0\x80";
+  const AuditRecord stored = log_->Append(e);
+  EXPECT_EQ(stored.event.actor, "\xef\xbf\xbd( bad");
+  const std::vector<AuditRecord> read = log_->Query({});
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].event.client, "10.0.0.1\xef\xbf\xbd");
+  EXPECT_EQ(read[0].event.case_number, "C\xef\xbf\xbd");
+  EXPECT_NO_THROW((void)nlohmann::json(read[0].event.actor + read[0].event.client).dump());
+  EXPECT_TRUE(log_->Verify().ok);
 }
 
 TEST_F(AuditLogTest, ExportsFollowTheFilterAcrossPages) {

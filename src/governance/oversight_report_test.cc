@@ -39,13 +39,14 @@ class OversightReportTest : public ::testing::Test {
     db_ = std::make_unique<GovernanceDb>(dir_ / "governance.db", [this] { return now_; });
     AccountPolicy policy;
     policy.fast_hashing = true;
-    accounts_ = std::make_unique<Accounts>(*db_, policy);
+    audit_ = std::make_unique<AuditLog>(*db_);
+    accounts_ = std::make_unique<Accounts>(*db_, *audit_, policy);
     cases_ = std::make_unique<Cases>(*db_, dir_);
     Populate();
   }
 
   User AddUser(const std::string& name, const std::string& unit, bool active) {
-    return accounts_->CreateUser({name, kPassword, name + " display", unit, Role::kInvestigator, active});
+    return accounts_->CreateUser({name, kPassword, name + " display", unit, Role::kInvestigator, active}, {});
   }
 
   // A case with one probe; returns {case id, probe id}.
@@ -84,8 +85,8 @@ class OversightReportTest : public ::testing::Test {
     const User dave = AddUser("dave", "South, \"B\" team", true);
     AddUser("erin", "CID North", false);
     const User frank = AddUser("frank", "CID North", false);
-    accounts_->SetActive(frank.id, true);
-    accounts_->SetActive(frank.id, false);
+    accounts_->SetActive(frank.id, true, {});
+    accounts_->SetActive(frank.id, false, {});
 
     const auto a1 = AddCase("2026/CID/A1", "serious_crime", alice);
     const int64_t s1 = Search(a1, alice, kSince + 7 * kHour);
@@ -118,6 +119,7 @@ class OversightReportTest : public ::testing::Test {
   int64_t now_ = kSince + 20 * kDay;
   std::filesystem::path dir_;
   std::unique_ptr<GovernanceDb> db_;
+  std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<Cases> cases_;
   int64_t bob_night_ = 0, bob_evening_ = 0, dave_inside_ = 0;

@@ -130,20 +130,25 @@ const std::vector<Route>& Routes() {
          if (!c.csrf_token.empty()) me["csrf_token"] = c.csrf_token;
          return Json(me);
        }},
-      {"POST", "/api/v1/register", "Request an investigator account (inactive until approved)", "anyone",
-       Access::kPublic, Body::kJson,
-       [](Service& s, RouteContext& c) { return Json(s.Register(c.body, c.caller.client), 201); }},
+      {"POST", "/api/v1/register",
+       "Request an investigator account (inactive until approved); the same answer whether or not the name is free",
+       "anyone", Access::kPublic, Body::kJson,
+       [](Service& s, RouteContext& c) { return Json(s.Register(c.body, c.caller.client), 202); }},
       {"GET", "/api/v1/users", "List users", "admin", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.ListUsers(c.caller)); }},
       {"POST", "/api/v1/users", "Create an active user", "admin", Access::kUser, Body::kJson,
        [](Service& s, RouteContext& c) { return Json(s.CreateUser(c.caller, c.body), 201); }},
       {"PATCH", "/api/v1/users/{id}", "Change a user's role or activation", "admin", Access::kUser, Body::kJson,
        [](Service& s, RouteContext& c) { return Json(s.UpdateUser(c.caller, c.ids[0], c.body)); }},
+      {"POST", "/api/v1/users/{id}/unlock", "Clear a user's login lock-out (every address); audited", "admin",
+       Access::kUser, Body::kNone, [](Service& s, RouteContext& c) { return Json(s.UnlockUser(c.caller, c.ids[0])); }},
       {"GET", "/api/v1/approvals", "Accounts awaiting approval", "supervisor (own unit), admin", Access::kUser,
        Body::kNone, [](Service& s, RouteContext& c) { return Json(s.PendingApprovals(c.caller)); }},
       {"POST", "/api/v1/users/{id}/approve", "Approve a pending account", "supervisor (same unit), admin",
        Access::kUser, Body::kNone, [](Service& s, RouteContext& c) { return Json(s.Approve(c.caller, c.ids[0])); }},
-      {"POST", "/api/v1/tokens", "Create an API token (value shown once)", "any user", Access::kUser, Body::kJson,
+      {"POST", "/api/v1/tokens",
+       "Create an API token ({name, scope: read|search|admin, days, password, code}; value shown once)", "any user",
+       Access::kUser, Body::kJson,
        [](Service& s, RouteContext& c) { return Json(s.CreateToken(c.caller, c.body), 201); }},
       {"GET", "/api/v1/tokens", "Own API tokens, without values", "any user", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.ListTokens(c.caller)); }},
@@ -156,10 +161,13 @@ const std::vector<Route>& Routes() {
          r.headers.push_back({"Set-Cookie", SessionCookie("", 0, false)});
          return r;
        }},
-      {"POST", "/api/v1/totp/begin", "Start TOTP enrolment: otpauth URI", "any user", Access::kUser, Body::kNone,
-       [](Service& s, RouteContext& c) { return Json(s.BeginTotp(c.caller)); }},
+      {"POST", "/api/v1/totp/begin",
+       "Start TOTP enrolment: otpauth URI (replacing an enabled one needs {password} or {code})", "any user",
+       Access::kUser, Body::kJson, [](Service& s, RouteContext& c) { return Json(s.BeginTotp(c.caller, c.body)); }},
       {"POST", "/api/v1/totp/confirm", "Enable TOTP with a code from the authenticator", "any user", Access::kUser,
        Body::kJson, [](Service& s, RouteContext& c) { return Json(s.ConfirmTotp(c.caller, c.body)); }},
+      {"POST", "/api/v1/totp/disable", "Turn TOTP off ({password} or {code}); audited", "any user", Access::kUser,
+       Body::kJson, [](Service& s, RouteContext& c) { return Json(s.DisableTotp(c.caller, c.body)); }},
       {"POST", "/api/v1/cases", "Open a case (number, purpose, category)", "investigator", Access::kUser, Body::kJson,
        [](Service& s, RouteContext& c) { return Json(s.CreateCase(c.caller, c.body), 201); }},
       {"GET", "/api/v1/cases", "Cases the caller may read", "investigator (own), supervisor (unit), auditor",
@@ -303,7 +311,7 @@ void SendError(httplib::Response& res, int status, const std::string& code, cons
   res.status = status;
   nlohmann::json body{{"error", code}, {"message", message}};
   if (details.is_object()) body.update(details);
-  res.set_content(body.dump(), "application/json");
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
 
 std::string CookieValue(const httplib::Request& req, const std::string& name) {
@@ -441,10 +449,16 @@ class HttpServer::Impl {
 
   void Authenticate(const Route& route, const httplib::Request& req, RouteContext& c) {
     if (std::optional<std::string> bearer = BearerToken(req)) {
-      std::optional<User> u = service_.accounts().ValidateApiToken(*bearer);
-      if (!u) throw ApiError(401, "unauthenticated", "the API token is not valid (revoked, or the account inactive)");
-      c.caller.user = *u;
+      std::optional<TokenUse> use = service_.accounts().UseApiToken(*bearer);
+      if (!use) {
+        throw ApiError(401, "unauthenticated", "the API token is not valid (revoked, expired, or the account inactive)");
+      }
+      c.caller.user = use->user;
       c.caller.via_token = true;
+      c.caller.token_scope = use->scope;
+      if (!TokenScopeAllows(use->scope, route.method, route.path)) {
+        throw ApiError(403, "token_scope", "this API token's scope (" + ToString(use->scope) + ") does not allow this");
+      }
     } else if (std::string token = CookieValue(req, kSessionCookie); !token.empty()) {
       auto session = service_.accounts().ValidateSession(token);
       if (!session) throw ApiError(401, "unauthenticated", "your session has ended; log in again");
@@ -534,7 +548,8 @@ class HttpServer::Impl {
       res.set_content(r.text, r.content_type);
       return;
     }
-    res.set_content(r.json.dump(), "application/json");
+    // Bytes that are not UTF-8 (stored before they were refused) show as U+FFFD, never as a 500.
+    res.set_content(r.json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
   }
 
   void ServeMetrics(const httplib::Request& req, httplib::Response& res) {

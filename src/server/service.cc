@@ -14,8 +14,8 @@ Service::Service(const ModelManifest& manifest, ServiceOptions options, Clock cl
     : manifest_(manifest), options_(std::move(options)) {
   fs::create_directories(options_.data_dir);
   db_ = std::make_unique<GovernanceDb>(options_.data_dir / "governance.db", std::move(clock));
-  accounts_ = std::make_unique<Accounts>(*db_, options_.accounts);
   audit_ = std::make_unique<AuditLog>(*db_);
+  accounts_ = std::make_unique<Accounts>(*db_, *audit_, options_.accounts);
   cases_ = std::make_unique<Cases>(*db_, options_.data_dir);
   pipelines_ = std::make_unique<PipelinePool>(manifest_, options_.profile, options_.pipelines);
 }
@@ -111,7 +111,7 @@ void Service::RecordAudit(const Caller& caller, const std::string& action, const
   e.action = action;
   e.client = caller.client;
   e.case_number = case_number;
-  e.details_json = details.dump();
+  e.details_json = details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   audit_->Append(e);
 }
 

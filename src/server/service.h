@@ -61,7 +61,12 @@ struct Caller {
   User user;
   std::string client;    // remote address
   bool via_token = false;
+  TokenScope token_scope = TokenScope::kAdmin;  // what a bearer token may do; sessions: everything
 };
+
+// Whether an API token of `scope` may call the route (`method`, OpenAPI
+// path such as "/api/v1/cases/{id}/probes"); the role rules apply on top.
+bool TokenScopeAllows(TokenScope scope, const std::string& method, const std::string& route);
 
 struct ServiceOptions {
   std::filesystem::path data_dir;
@@ -108,15 +113,21 @@ class Service {
   nlohmann::json ListUsers(const Caller& caller);
   nlohmann::json CreateUser(const Caller& caller, const nlohmann::json& body);
   nlohmann::json UpdateUser(const Caller& caller, int64_t user_id, const nlohmann::json& body);
+  // Clears the login lock-out of the account's name, from every address (admin).
+  nlohmann::json UnlockUser(const Caller& caller, int64_t user_id);
   nlohmann::json PendingApprovals(const Caller& caller);
   nlohmann::json Approve(const Caller& caller, int64_t user_id);
+  // {name, scope, days, password, code}: the password (and the TOTP code
+  // when TOTP is on) are asked again.
   nlohmann::json CreateToken(const Caller& caller, const nlohmann::json& body);
   nlohmann::json ListTokens(const Caller& caller);
   nlohmann::json RevokeToken(const Caller& caller, int64_t token_id);
-  // Own password: {current, new}. Ends the caller's sessions.
+  // Own password: {current, new}. Ends the caller's sessions, revokes their tokens.
   nlohmann::json ChangePassword(const Caller& caller, const nlohmann::json& body);
-  nlohmann::json BeginTotp(const Caller& caller);
+  // Replacing or removing an enabled TOTP needs {password} or {code}.
+  nlohmann::json BeginTotp(const Caller& caller, const nlohmann::json& body);
   nlohmann::json ConfirmTotp(const Caller& caller, const nlohmann::json& body);
+  nlohmann::json DisableTotp(const Caller& caller, const nlohmann::json& body);
 
   // --- cases and searches (service_cases.cc)
   nlohmann::json CreateCase(const Caller& caller, const nlohmann::json& body);
@@ -193,13 +204,12 @@ class Service {
   std::optional<ListScope> ListScopeOf(const Caller& caller) const;
   SearchRecord VisibleSearch(const Caller& caller, int64_t search_id, Case* c);
   nlohmann::json SearchJson(const SearchRecord& s, const Case& c, bool with_candidates);
-  User Actor(const Caller& caller) const { return caller.user; }
 
   const ModelManifest& manifest_;
   ServiceOptions options_;
   std::unique_ptr<GovernanceDb> db_;
-  std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<Accounts> accounts_;  // writes its changes' records to audit_
   std::unique_ptr<Cases> cases_;
   std::unique_ptr<PipelinePool> pipelines_;
   std::mutex gallery_mu_;

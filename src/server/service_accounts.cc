@@ -1,6 +1,8 @@
-// Service: accounts, sessions, tokens and TOTP.
+// Service: accounts, sessions, tokens and TOTP. Every account change is
+// audited by Accounts in the change's own transaction.
 #include <sodium.h>
 
+#include "common/utf8.h"
 #include "server/request_fields.h"
 #include "server/service.h"
 
@@ -21,7 +23,64 @@ std::string RandomPassword() {
   return password;
 }
 
+Actor ActorOf(const Caller& caller) { return {caller.user, caller.client, ""}; }
+
+// The owner's proof in a body: "password" and/or "code" (the TOTP code).
+Reauthentication ProofField(const nlohmann::json& body) {
+  return {StringField(body, "password"), StringField(body, "code")};
+}
+
+// A refused proof as the API answers it; a lockout says when to retry.
+ApiError ReauthenticationRefused(const ReauthenticationError& e) {
+  switch (e.status()) {
+    case LoginStatus::kLocked:
+      return ApiError(423, "locked", e.what(), {{"retry_after", e.retry_after_seconds()}});
+    case LoginStatus::kTotpRequired:
+      return ApiError(400, "totp_required", e.what());
+    case LoginStatus::kBadTotp:
+      return ApiError(400, "bad_totp", e.what());
+    default:
+      return ApiError(400, "bad_password", e.what());
+  }
+}
+
+// Runs an account change, turning a refused proof and library errors about
+// the request into API answers.
+template <typename F>
+auto AccountChange(F&& f) {
+  return AsClientError([&] {
+    try {
+      return f();
+    } catch (const ReauthenticationError& e) {
+      throw ReauthenticationRefused(e);
+    }
+  });
+}
+
+nlohmann::json TokenJson(const ApiToken& t) {
+  return {{"id", t.id},
+          {"name", t.name},
+          {"scope", ToString(t.scope)},
+          {"created_at", IsoTime(t.created_at)},
+          {"expires_at", IsoTime(t.expires_at)},
+          {"last_used_at", t.last_used_at ? IsoTime(t.last_used_at) : ""}};
+}
+
+bool IsOneOf(const std::string& route, std::initializer_list<const char*> routes) {
+  for (const char* r : routes) {
+    if (route == r) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool TokenScopeAllows(TokenScope scope, const std::string& method, const std::string& route) {
+  if (scope == TokenScope::kAdmin || method == "GET" || method == "HEAD") return true;
+  if (scope == TokenScope::kRead || method != "POST") return false;
+  return IsOneOf(route, {"/api/v1/cases", "/api/v1/cases/{id}/probes", "/api/v1/searches",
+                         "/api/v1/searches/{id}/decisions"});
+}
 
 std::string Service::EnsureAdmin() {
   if (!accounts_->ListUsers().empty()) return "";
@@ -31,9 +90,11 @@ std::string Service::EnsureAdmin() {
   admin.display_name = "Administrator";
   admin.role = Role::kAdmin;
   admin.active = true;
-  User u = accounts_->CreateUser(admin);
-  accounts_->RequirePasswordChange(u.id);
-  RecordAudit({u, "local", false}, "account_change", "", {{"event", "first admin created"}, {"user", u.username}});
+  admin.must_change_password = true;
+  Actor system;
+  system.user.username = "system";
+  system.client = "local";
+  accounts_->CreateUser(admin, system);
   return admin.password;
 }
 
@@ -41,9 +102,9 @@ LoginResult Service::Login(const nlohmann::json& body, const std::string& client
   std::string username = StringField(body, "username", true);
   std::string password = StringField(body, "password", true);
   std::string totp = StringField(body, "totp");
-  LoginResult r = accounts_->Login(username, password, totp);
+  LoginResult r = accounts_->Login(username, password, totp, client);
   Caller who{r.user.value_or(User{}), client, false};
-  if (!r.user) who.user.username = username.substr(0, 64);
+  if (!r.user) who.user.username = SafeUtf8(username, 64);  // the name tried: any bytes a client sent
   nlohmann::json details = {{"status", ToString(r.status)}};
   RecordAudit(who, r.status == LoginStatus::kOk ? "login" : "login_failed", "", details);
   return r;
@@ -54,17 +115,32 @@ void Service::Logout(const Caller& caller, const std::string& session_token) {
   RecordAudit(caller, "logout", "", nlohmann::json::object());
 }
 
+// The answer is the same whether or not the name was free (and costs the
+// same hash), so that registration does not tell which names exist; the
+// audit trail says what happened.
 nlohmann::json Service::Register(const nlohmann::json& body, const std::string& client) {
   NewUser n;
   n.username = StringField(body, "username", true);
   n.password = StringField(body, "password", true);
   n.display_name = StringField(body, "display_name");
   n.unit = StringField(body, "unit");
-  n.role = Role::kInvestigator;
-  n.active = false;
-  User u = AsClientError([&] { return accounts_->CreateUser(n); });
-  RecordAudit({u, client, false}, "account_change", "", {{"event", "registered, awaiting approval"}, {"unit", u.unit}});
-  return {{"user", UserJson(u)}};
+  try {
+    accounts_->Register(n, client);
+  } catch (const NameTakenError&) {
+    Caller applicant{User{}, client, false};
+    applicant.user.username = n.username;
+    RecordAudit(applicant, "account_change", "", {{"event", "registration refused: the name is taken"}});
+  } catch (const RateLimitedError& e) {
+    throw ApiError(429, "rate_limited", e.what(), {{"retry_after", e.retry_after_seconds()}});
+  } catch (const SqliteError&) {
+    throw;  // the server's fault, not the request's
+  } catch (const Error& e) {
+    throw ApiError(400, "bad_request", e.what());  // the name's form, the password's strength: nothing about others
+  }
+  return {{"requested", true},
+          {"username", n.username},
+          {"unit", n.unit},
+          {"message", "If the name is free, the account now awaits a supervisor's approval."}};
 }
 
 nlohmann::json Service::Me(const Caller& caller) { return {{"user", UserJson(caller.user)}}; }
@@ -85,15 +161,9 @@ nlohmann::json Service::CreateUser(const Caller& caller, const nlohmann::json& b
   n.unit = StringField(body, "unit");
   n.role = RoleField(body);
   n.active = true;
-  bool temporary = body.contains("temporary_password") && body["temporary_password"].is_boolean() &&
-                   body["temporary_password"].get<bool>();
-  User u = AsClientError([&] { return accounts_->CreateUser(n); });
-  if (temporary) {
-    accounts_->RequirePasswordChange(u.id);
-    u = *accounts_->GetUser(u.id);
-  }
-  RecordAudit(caller, "account_change", "",
-              {{"event", "user created"}, {"user", u.username}, {"role", ToString(u.role)}, {"unit", u.unit}});
+  n.must_change_password = body.contains("temporary_password") && body["temporary_password"].is_boolean() &&
+                           body["temporary_password"].get<bool>();
+  User u = AccountChange([&] { return accounts_->CreateUser(n, ActorOf(caller)); });
   return {{"user", UserJson(u)}};
 }
 
@@ -116,17 +186,15 @@ nlohmann::json Service::UpdateUser(const Caller& caller, int64_t user_id, const 
     active = body["active"].get<bool>();
     if (user_id == caller.user.id && !*active) throw ApiError(400, "bad_request", "you cannot deactivate yourself");
   }
-  nlohmann::json changes = nlohmann::json::object();
-  if (role) {
-    accounts_->SetRole(user_id, *role);
-    changes["role"] = ToString(*role);
-  }
-  if (active) {
-    accounts_->SetActive(user_id, *active);
-    changes["active"] = *active;
-  }
-  RecordAudit(caller, "account_change", "", {{"event", "user updated"}, {"user", u->username}, {"changes", changes}});
-  return {{"user", UserJson(*accounts_->GetUser(user_id))}};
+  User updated = AccountChange([&] { return accounts_->Update(user_id, role, active, ActorOf(caller)); });
+  return {{"user", UserJson(updated)}};
+}
+
+nlohmann::json Service::UnlockUser(const Caller& caller, int64_t user_id) {
+  RequireRole(caller, {Role::kAdmin});
+  if (!accounts_->GetUser(user_id)) throw ApiError(404, "not_found", "no such user");
+  User u = AccountChange([&] { return accounts_->Unlock(user_id, ActorOf(caller)); });
+  return {{"user", UserJson(u)}, {"unlocked", true}};
 }
 
 nlohmann::json Service::PendingApprovals(const Caller& caller) {
@@ -145,27 +213,34 @@ nlohmann::json Service::Approve(const Caller& caller, int64_t user_id) {
   if (!u || (caller.user.role == Role::kSupervisor && u->unit != caller.user.unit)) {
     throw ApiError(404, "not_found", "no such account awaiting your approval");
   }
-  User approved = AsClientError([&] { return accounts_->Approve(user_id, caller.user); });
-  RecordAudit(caller, "account_change", "", {{"event", "account approved"}, {"user", approved.username}});
+  User approved = AccountChange([&] { return accounts_->Approve(user_id, ActorOf(caller)); });
   return {{"user", UserJson(approved)}};
 }
 
+// {name, scope (read|search|admin, default read), days (default: the
+// policy's), password, code (when TOTP is on)}.
 nlohmann::json Service::CreateToken(const Caller& caller, const nlohmann::json& body) {
-  std::string name = StringField(body, "name", true);
-  if (name.empty() || name.size() > 100) throw ApiError(400, "bad_request", "name: 1 to 100 characters");
-  ApiToken t = accounts_->CreateApiToken(caller.user.id, name);
-  RecordAudit(caller, "account_change", "", {{"event", "API token created"}, {"token_id", t.id}, {"name", name}});
-  return {{"token", {{"id", t.id}, {"name", t.name}, {"token", t.token}, {"created_at", IsoTime(t.created_at)}}}};
+  NewApiToken wanted;
+  wanted.name = StringField(body, "name", true);
+  if (wanted.name.empty() || wanted.name.size() > 100) throw ApiError(400, "bad_request", "name: 1 to 100 characters");
+  std::string scope = StringField(body, "scope");
+  std::optional<TokenScope> parsed = TokenScopeFromString(scope.empty() ? "read" : scope);
+  if (!parsed) throw ApiError(400, "bad_request", "scope: one of read, search, admin");
+  wanted.scope = *parsed;
+  wanted.days = IntField(body, "days", 0);
+  if (StringField(body, "password").empty()) {
+    throw ApiError(400, "bad_request", "password: enter your password to create a token");
+  }
+  ApiToken t = AccountChange(
+      [&] { return accounts_->CreateApiToken(caller.user.id, wanted, ProofField(body), ActorOf(caller)); });
+  nlohmann::json out = TokenJson(t);
+  out["token"] = t.token;
+  return {{"token", out}};
 }
 
 nlohmann::json Service::ListTokens(const Caller& caller) {
   nlohmann::json tokens = nlohmann::json::array();
-  for (const ApiToken& t : accounts_->ListApiTokens(caller.user.id)) {
-    tokens.push_back({{"id", t.id},
-                      {"name", t.name},
-                      {"created_at", IsoTime(t.created_at)},
-                      {"last_used_at", t.last_used_at ? IsoTime(t.last_used_at) : ""}});
-  }
+  for (const ApiToken& t : accounts_->ListApiTokens(caller.user.id)) tokens.push_back(TokenJson(t));
   return {{"tokens", tokens}};
 }
 
@@ -173,33 +248,44 @@ nlohmann::json Service::RevokeToken(const Caller& caller, int64_t token_id) {
   bool owned = false;
   for (const ApiToken& t : accounts_->ListApiTokens(caller.user.id)) owned |= t.id == token_id;
   if (!owned) throw ApiError(404, "not_found", "no such token");
-  accounts_->RevokeApiToken(caller.user.id, token_id);
-  RecordAudit(caller, "account_change", "", {{"event", "API token revoked"}, {"token_id", token_id}});
+  AccountChange([&] {
+    accounts_->RevokeApiToken(caller.user.id, token_id, ActorOf(caller));
+    return 0;
+  });
   return {{"revoked", token_id}};
 }
 
 nlohmann::json Service::ChangePassword(const Caller& caller, const nlohmann::json& body) {
   std::string current = StringField(body, "current", true);
   std::string replacement = StringField(body, "new", true);
-  AsClientError([&] {
-    accounts_->ChangeOwnPassword(caller.user.id, current, replacement);
+  AccountChange([&] {
+    accounts_->ChangeOwnPassword(current, replacement, ActorOf(caller));
     return 0;
   });
-  RecordAudit(caller, "account_change", "", {{"event", "own password changed"}});
   return {{"changed", true}};
 }
 
-nlohmann::json Service::BeginTotp(const Caller& caller) {
-  std::string uri = accounts_->BeginTotp(caller.user.id);
+nlohmann::json Service::BeginTotp(const Caller& caller, const nlohmann::json& body) {
+  std::string uri =
+      AccountChange([&] { return accounts_->BeginTotp(caller.user.id, ProofField(body), caller.client); });
   return {{"uri", uri}};
 }
 
 nlohmann::json Service::ConfirmTotp(const Caller& caller, const nlohmann::json& body) {
-  if (!accounts_->ConfirmTotp(caller.user.id, StringField(body, "code", true))) {
+  bool confirmed = AccountChange(
+      [&] { return accounts_->ConfirmTotp(caller.user.id, StringField(body, "code", true), ActorOf(caller)); });
+  if (!confirmed) {
     throw ApiError(400, "bad_totp", "the code does not match; check the authenticator's clock and try again");
   }
-  RecordAudit(caller, "account_change", "", {{"event", "TOTP enabled"}});
   return {{"totp_enabled", true}};
+}
+
+nlohmann::json Service::DisableTotp(const Caller& caller, const nlohmann::json& body) {
+  AccountChange([&] {
+    accounts_->DisableTotp(caller.user.id, ProofField(body), ActorOf(caller));
+    return 0;
+  });
+  return {{"totp_enabled", false}};
 }
 
 }  // namespace lineup

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/utf8.h"
 #include "engine/face_choice.h"
 #include "image/image_loader.h"
 #include "server/pipeline_pool.h"
@@ -188,7 +189,7 @@ cv::Mat Service::DecodeUpload(const std::string& bytes, const std::string& filen
     throw ApiError(413, "too_large", "the photo is larger than " + std::to_string(options_.max_upload_bytes >> 20) + " MB");
   }
   std::vector<uint8_t> data(bytes.begin(), bytes.end());
-  std::string label = filename.empty() ? "upload" : "upload \"" + filename.substr(0, 100) + "\"";
+  std::string label = filename.empty() ? "upload" : "upload \"" + SafeUtf8(filename, 100) + "\"";
   try {
     ImageHeader header = ReadImageHeader(data, label);
     if (!ImageFormats().count(header.format)) throw Error(label + ": " + header.format + " photos are not supported");

@@ -27,7 +27,8 @@
 //   8 admin: users, collections, ingest jobs; search and audit pages refused
 //  10 an account with a temporary password must change it at its first sign-in
 //   9 supervisor (after every scenario that signs in as the supervisor, as it turns TOTP on for
-//     that account): Account page, an API token that works as a bearer token until revoked, TOTP
+//     that account): Account page, an API token (the password asked again, read-only scope, 30
+//     days) that works as a bearer token for reading only until revoked, TOTP
 //     enrolment with codes computed here (RFC 6238), then a sign-in that asks for the code,
 //     refuses a wrong one, takes a fresh one
 //  11 admin (last, as it removes faces from the gallery): Opt-outs page; a missing reference, a
@@ -786,6 +787,12 @@ async function main() {
         // --- API token: works as a bearer token until revoked
         const tokenName = `e2e <i>token</i> ${shared.suffix}`;
         await page.getByTestId('token-name').fill(tokenName);
+        // the password is asked again; without it nothing is created
+        await page.getByTestId('token-create').click();
+        await page.locator('.msg-error', { hasText: /password/i }).waitFor();
+        await page.getByTestId('token-scope').selectOption('read');
+        await page.getByTestId('token-days').fill('30');
+        await page.getByTestId('token-password').fill(sup.password);
         await page.getByTestId('token-create').click();
         await page.getByTestId('token-value').waitFor();
         const token = (await page.getByTestId('token-value').textContent()).trim();
@@ -795,6 +802,7 @@ async function main() {
         const row = page.locator('[data-testid="token-row"]', { hasText: tokenName });
         await row.waitFor();
         assert((await row.locator('i').count()) === 0, 'the token name became markup');
+        assert((await row.textContent()).includes('read'), `the token row does not show its scope: ${await row.textContent()}`);
         assert(!(await page.locator('table').first().textContent()).includes(token), 'the token list shows the value');
         await snap('token-created');
         await onPhone('token-created');
@@ -813,6 +821,16 @@ async function main() {
           assert(r.status === 200, `GET /me with the new token answered ${r.status}`);
           const who = JSON.parse(r.body).user || {};
           assert(who.username === sup.username, `the token acts as ${who.username}`);
+          // a read-only token cannot change anything
+          const write = await p2.evaluate(async (t) => {
+            const res = await fetch('/api/v1/tokens', {
+              method: 'POST',
+              headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' },
+              body: JSON.stringify({ name: 'more', password: 'x' }),
+            });
+            return { status: res.status, body: await res.text() };
+          }, token);
+          assert(write.status === 403 && /token_scope/.test(write.body), `a read token made a POST: ${write.status} ${write.body}`);
           await row.getByTestId('token-revoke').click();
           await row.waitFor({ state: 'detached' });
           r = await me(token);
@@ -897,7 +915,7 @@ async function main() {
         await page.locator('[data-testid="totp-status"][data-enabled="true"]').waitFor();
         await snap('signed-in-with-code');
       },
-      { allowConsole: [/Failed to load resource: the server responded with a status of 400/] },
+      { allowConsole: [/Failed to load resource: the server responded with a status of (400|403)/] },
     );
 
     // 11 --------------------------------------------------------------
