@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "gallery/optout.h"
+#include "governance/audit_once.h"
 #include "postgres_server.h"
 #include "synthetic_gallery.h"
 #include "test_env.h"
@@ -34,6 +35,9 @@ class ErasureTest : public ::testing::Test {
   void SetUp() override {
     options_.data_dir = testing::TempDir("erasure") / "data";
     Reopen();
+    governance_ = std::make_unique<GovernanceDb>(options_.data_dir / "governance.db");
+    audit_log_ = std::make_unique<AuditLog>(*governance_);
+    once_ = std::make_unique<AuditOnce>(*governance_, *audit_log_);
     bookings_ = AddCollection("bookings");
     wanted_ = AddCollection("wanted");
     job_ = gallery_->catalog().CreateJob(bookings_, "first input", "{}").id;
@@ -80,10 +84,24 @@ class ErasureTest : public ::testing::Test {
   }
   std::string Holding(const std::string& needle) { return testing::FileHolding(options_.data_dir, needle).string(); }
 
+  // The audit record an erasure owes: an operator's "erase" with a reason.
+  ErasureAudit Audit(const std::string& reason = "test") {
+    AuditEvent who{0, "local:test", "operator", "erase", "cli", "", ""};
+    return {AuditEventJson(who, {{"reason", reason}}), once_->Recorder()};
+  }
+  std::vector<AuditRecord> EraseRecords() {
+    AuditFilter f;
+    f.action = "erase";
+    return audit_log_->Query(f);
+  }
+
   std::mt19937 rng_{11};
   GalleryOptions options_;
   std::unique_ptr<Gallery> gallery_;
   int64_t bookings_ = 0, wanted_ = 0, job_ = 0;
+  std::unique_ptr<GovernanceDb> governance_;
+  std::unique_ptr<AuditLog> audit_log_;
+  std::unique_ptr<AuditOnce> once_;
 };
 
 TEST(UrlHostTest, TakesTheHostOutOfAUrl) {
@@ -107,7 +125,7 @@ TEST_F(ErasureTest, ByDomainTakesTheDomainAndItsSubdomainsOnlyAndLeavesNoCopy) {
   EXPECT_EQ(plan.faces, 3);
   EXPECT_TRUE(TopIsExact(a[0])) << "planning (a dry run) deletes nothing";
 
-  ErasureReport r = Erase(*gallery_, {EraseBy::kDomain, "example.org"});
+  ErasureReport r = Erase(*gallery_, {EraseBy::kDomain, "example.org"}, Audit());
   EXPECT_EQ(r.deleted.images, 2);
   EXPECT_EQ(r.deleted.faces, 3);
   for (const auto& d : {a[0], a[1], b[0]}) EXPECT_FALSE(TopIsExact(d));
@@ -137,19 +155,19 @@ TEST_F(ErasureTest, EverySelectorNamesWhatItSays) {
   EXPECT_EQ(PlanErasure(*gallery_, {EraseBy::kIngestedBefore, "bookings", "9999-01-01T00:00:00Z"}).image_ids.size(), 4u);
   EXPECT_TRUE(PlanErasure(*gallery_, {EraseBy::kIngestedBefore, "bookings", "2000-01-01T00:00:00Z"}).image_ids.empty());
 
-  Erase(*gallery_, {EraseBy::kSourceUrl, "https://site.org/a.jpg"});
+  Erase(*gallery_, {EraseBy::kSourceUrl, "https://site.org/a.jpg"}, Audit());
   EXPECT_FALSE(TopIsExact(exact[0]));
   EXPECT_TRUE(TopIsExact(longer[0]));
-  Erase(*gallery_, {EraseBy::kJob, std::to_string(second_job)});
+  Erase(*gallery_, {EraseBy::kJob, std::to_string(second_job)}, Audit());
   EXPECT_FALSE(TopIsExact(by_job[0]));
   EXPECT_FALSE(TopIsExact(by_job[1]));
-  ErasureReport c = Erase(*gallery_, {EraseBy::kCollection, "wanted"});
+  ErasureReport c = Erase(*gallery_, {EraseBy::kCollection, "wanted"}, Audit());
   EXPECT_EQ(c.deleted.faces, 1);
   EXPECT_FALSE(gallery_->catalog().FindCollection("wanted").has_value());
   EXPECT_FALSE(TopIsExact(in_wanted[0]));
   auto images = PlanErasure(*gallery_, {EraseBy::kUrlPrefix, "https://site.org/"}).image_ids;
   ASSERT_EQ(images.size(), 1u);
-  Erase(*gallery_, {EraseBy::kImage, std::to_string(images[0])});
+  Erase(*gallery_, {EraseBy::kImage, std::to_string(images[0])}, Audit());
   EXPECT_FALSE(TopIsExact(longer[0]));
   EXPECT_TRUE(TopIsExact(plain[0]));
   EXPECT_EQ(gallery_->catalog().Stats().faces, 1);
@@ -159,7 +177,7 @@ TEST_F(ErasureTest, ASelectorThatNamesNothingIsAClearErrorAndErasesNothing) {
   Add("a", 1, "https://site.org/a.jpg");
   auto message = [&](ErasureSelector s) {
     try {
-      Erase(*gallery_, s);
+      Erase(*gallery_, s, Audit());
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -189,7 +207,7 @@ TEST_F(ErasureTest, AnErasureCutShortAtAnyStageIsCompletedByResuming) {
     crash.after_stage = [&](const std::string& s) {
       if (s == stage) throw std::runtime_error("simulated crash");
     };
-    EXPECT_THROW(Erase(*gallery_, {EraseBy::kDomain, "takedown.example"}, crash), std::runtime_error);
+    EXPECT_THROW(Erase(*gallery_, {EraseBy::kDomain, "takedown.example"}, Audit(), crash), std::runtime_error);
     Reopen();
     ASSERT_EQ(PendingErasures(options_.data_dir).size(), 1u);
     ASSERT_FALSE(gallery_->warnings().empty());
@@ -198,7 +216,7 @@ TEST_F(ErasureTest, AnErasureCutShortAtAnyStageIsCompletedByResuming) {
     EXPECT_EQ(first, second) << "half of the image is searchable";
     EXPECT_EQ(first, stage == "journaled");
 
-    std::vector<ErasureReport> resumed = ResumeErasures(*gallery_);
+    std::vector<ErasureReport> resumed = ResumeErasures(*gallery_, Audit("resumed"));
     ASSERT_EQ(resumed.size(), 1u);
     EXPECT_TRUE(resumed[0].resumed);
     EXPECT_TRUE(PendingErasures(options_.data_dir).empty());
@@ -210,6 +228,51 @@ TEST_F(ErasureTest, AnErasureCutShortAtAnyStageIsCompletedByResuming) {
     EXPECT_TRUE(gallery_->Check(false, false).ok());
     EXPECT_EQ(gallery_->Check(false, false).orphan_media, 0);
   }
+}
+
+// The erasure and its audit record: a crash between any two steps leaves
+// either neither (before the journal) or the record owed in the journal,
+// and resuming writes it exactly once, with the original actor and reason,
+// also when the crash came after the record was written.
+TEST_F(ErasureTest, AnErasureAndItsAuditRecordCommitTogetherAndResumeWritesItOnce) {
+  size_t erasures = 0;
+  for (const std::string stage : {"journaled", "committed", "compacted", "recorded"}) {
+    SCOPED_TRACE(stage);
+    Add("doomed-" + stage, 2, "https://audited.example/" + stage + ".jpg");
+    ErasureHooks crash;
+    crash.after_stage = [&](const std::string& s) {
+      if (s == stage) throw std::runtime_error("simulated crash");
+    };
+    EXPECT_THROW(Erase(*gallery_, {EraseBy::kDomain, "audited.example"}, Audit("court order " + stage), crash),
+                 std::runtime_error);
+    ++erasures;
+    EXPECT_EQ(EraseRecords().size(), erasures - (stage == "recorded" ? 0 : 1))
+        << "the record is written after compaction, once";
+    Reopen();
+    std::vector<ErasureReport> resumed = ResumeErasures(*gallery_, Audit("resumed by the maintenance job"));
+    ASSERT_EQ(resumed.size(), 1u);
+    EXPECT_TRUE(PendingErasures(options_.data_dir).empty());
+    std::vector<AuditRecord> records = EraseRecords();
+    ASSERT_EQ(records.size(), erasures) << "exactly one record per erasure";
+    nlohmann::json details = nlohmann::json::parse(records.back().event.details_json);
+    EXPECT_EQ(details["reason"], "court order " + stage) << "the journal's event, not the resumer's";
+    EXPECT_EQ(details["erasure_id"], resumed[0].id);
+    EXPECT_EQ(details["images"], 1);
+    EXPECT_EQ(details["faces"], 2) << "the planned counts, also when the first run had committed";
+    EXPECT_EQ(records.back().event.actor, "local:test");
+    EXPECT_TRUE(ResumeErasures(*gallery_, Audit()).empty());
+    EXPECT_EQ(EraseRecords().size(), erasures);
+  }
+  // A run that finishes writes its record before it returns.
+  Add("whole", 1, "https://audited.example/whole.jpg");
+  ErasureReport r = Erase(*gallery_, {EraseBy::kDomain, "audited.example"}, Audit("takedown"));
+  ASSERT_EQ(EraseRecords().size(), erasures + 1);
+  EXPECT_EQ(nlohmann::json::parse(EraseRecords().back().event.details_json)["erasure_id"], r.id);
+  ErasureAudit unaudited = Audit();
+  unaudited.record = nullptr;
+  Add("never", 1, "https://unaudited.example/x.jpg");
+  EXPECT_THROW(Erase(*gallery_, {EraseBy::kDomain, "unaudited.example"}, unaudited), Error);
+  EXPECT_TRUE(PendingErasures(options_.data_dir).empty()) << "no recorder, no erasure";
 }
 
 // Searches run without pause while an erasure runs; a search that starts
@@ -242,7 +305,7 @@ TEST_F(ErasureTest, ConcurrentSearchesNeverSeeAFaceOnceItsErasureReturned) {
     });
   }
   while (searches < 20) std::this_thread::yield();
-  Erase(*gallery_, {EraseBy::kDomain, "gone.example"});
+  Erase(*gallery_, {EraseBy::kDomain, "gone.example"}, Audit());
   erased = true;
   int at_return = searches;
   while (searches < at_return + 50) std::this_thread::yield();
@@ -283,7 +346,11 @@ TEST(ErasureOnPostgres, ErasedProvenanceLeavesTheTableFiles) {
   };
   checkpoint();
   ASSERT_NE(in_tables("PGERASE-MARK"), fs::path()) << "the scan must see the rows before the erasure";
-  ErasureReport r = Erase(*gallery, {EraseBy::kDomain, "pgerase-mark.example"});
+  GovernanceDb governance(options.data_dir / "governance.db");
+  AuditLog log(governance);
+  AuditOnce once(governance, log);
+  AuditEvent who{0, "local:test", "operator", "erase", "cli", "", ""};
+  ErasureReport r = Erase(*gallery, {EraseBy::kDomain, "pgerase-mark.example"}, {AuditEventJson(who, {}), once.Recorder()});
   EXPECT_EQ(r.deleted.images, 10);
   checkpoint();
   EXPECT_EQ(in_tables("PGERASE-MARK"), fs::path()) << "erased provenance left in a table or index file";

@@ -6,6 +6,7 @@
 #include "engine/face_choice.h"
 #include "gallery/erasure.h"
 #include "gallery/optout.h"
+#include "governance/audit_once.h"
 #include "governance/retention.h"
 #include "server/pipeline_pool.h"
 #include "server/request_fields.h"
@@ -37,12 +38,13 @@ nlohmann::json FacesJson(const std::vector<FaceResult>& faces) {
   return out;
 }
 
-// The actor of the maintenance job's audit records.
-Caller SystemCaller() {
-  Caller c;
-  c.user.username = "system";
-  c.client = "maintenance";
-  return c;
+// The actor of the maintenance job's audit records (its action, case and
+// details filled in per record).
+AuditEvent SystemActor() {
+  AuditEvent e;
+  e.actor = "system";
+  e.client = "maintenance";
+  return e;
 }
 
 }  // namespace
@@ -130,9 +132,13 @@ nlohmann::json Service::WithdrawOptOut(const Caller& caller, int64_t id, const n
 }
 
 nlohmann::json Service::RunMaintenance() {
-  const Caller system = SystemCaller();
+  const AuditEvent system = SystemActor();
+  AuditOnce once(*db_, *audit_);
+  Caller system_caller;
+  system_caller.user.username = system.actor;
+  system_caller.client = system.client;
   auto audit = [&](const std::string& action, const std::string& case_number, const nlohmann::json& details) {
-    RecordAudit(system, action, case_number, details);
+    RecordAudit(system_caller, action, case_number, details);
   };
   nlohmann::json out = nlohmann::json::object();
   std::lock_guard lock(write_mu_);
@@ -146,11 +152,11 @@ nlohmann::json Service::RunMaintenance() {
   }
   if (gallery) {
     nlohmann::json erasures = nlohmann::json::array();
-    for (const ErasureReport& r : ResumeErasures(*gallery)) {
-      nlohmann::json d = {{"selector", r.selector.Describe()}, {"images", r.deleted.images},
-                          {"faces", r.deleted.faces}, {"resumed", true}};
-      audit("erase", "", d);
-      erasures.push_back(d);
+    AuditEvent resumer = system;
+    resumer.action = "erase";
+    for (const ErasureReport& r : ResumeErasures(*gallery, {AuditEventJson(resumer, {}), once.Recorder()})) {
+      erasures.push_back({{"selector", r.selector.Describe()}, {"images", r.deleted.images},
+                          {"faces", r.deleted.faces}, {"resumed", true}});
     }
     nlohmann::json optouts = nlohmann::json::array();
     for (const ProcessedOptOut& p : ProcessPendingOptOuts(*gallery)) {
@@ -164,7 +170,7 @@ nlohmann::json Service::RunMaintenance() {
   }
   if (gallery_busy) out["gallery"] = "busy: another process is writing it; the gallery part runs next time";
   RetentionReport retention =
-      RunRetention(gallery.get(), *cases_, db_->Now(), {options_.case_retention_days, false}, audit);
+      RunRetention(gallery.get(), *cases_, db_->Now(), {options_.case_retention_days, false}, *audit_, system);
   out["retention"] = RetentionJson(retention);
   return out;
 }
