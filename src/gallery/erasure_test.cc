@@ -367,7 +367,16 @@ class OptOutTest : public ErasureTest {
     e.created_by = "test";
     e.threshold = threshold;
     e.descriptor = d;
-    return gallery_->blocklist().Add(e);
+    return AddOptOut(gallery_->blocklist(), e, {}, Audit());
+  }
+  OptOutAudit Audit() {
+    AuditEvent who{0, "local:test", "operator", "", "cli", "", ""};
+    return {AuditEventJson(who, {}), once_->Recorder()};
+  }
+  std::vector<AuditRecord> Records(const std::string& action) {
+    AuditFilter f;
+    f.action = action;
+    return audit_log_->Query(f);
   }
 };
 
@@ -408,7 +417,7 @@ TEST_F(OptOutTest, BlocksAtQueryTimeAtOnceAndAtIngestAndRemovesMatchingFaces) {
   OptOutPreview preview = PreviewOptOut(*gallery_, gallery_->blocklist().Get(id)->descriptor, 0.8);
   EXPECT_EQ(preview.matches.size(), 2u);
   EXPECT_EQ(preview.whole_images.size(), 1u);
-  DeletionReport removed = RemoveOptedOutFaces(*gallery_, gallery_->blocklist(), id);
+  DeletionReport removed = RemoveOptedOutFaces(*gallery_, gallery_->blocklist(), id, Audit()).value();
   EXPECT_EQ(removed.faces, 2);
   EXPECT_EQ(removed.images, 1);
   EXPECT_EQ(gallery_->catalog().Stats().images, 3);  // group (bystander kept), unrelated, later-group
@@ -419,11 +428,15 @@ TEST_F(OptOutTest, BlocksAtQueryTimeAtOnceAndAtIngestAndRemovesMatchingFaces) {
   EXPECT_EQ(done.status, OptOutStatus::kDone);
   EXPECT_EQ(done.faces_removed, 2);
   EXPECT_TRUE(done.descriptor.empty()) << "List() carries no descriptors";
-  EXPECT_TRUE(ProcessPendingOptOuts(*gallery_).empty());
+  EXPECT_TRUE(ProcessPendingOptOuts(*gallery_, Audit()).empty());
+  EXPECT_EQ(Records("optout_add").size(), 1u);
+  ASSERT_EQ(Records("optout_process").size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(Records("optout_process")[0].event.details_json)["faces_removed"], 2);
 
   // Withdrawn: matching faces may be ingested again.
-  EXPECT_TRUE(gallery_->blocklist().Remove(id));
-  EXPECT_FALSE(gallery_->blocklist().Remove(id));
+  EXPECT_TRUE(WithdrawOptOut(gallery_->blocklist(), id, {{"reason", "test"}}, Audit()));
+  EXPECT_FALSE(WithdrawOptOut(gallery_->blocklist(), id, {{"reason", "test"}}, Audit()));
+  EXPECT_EQ(Records("optout_remove").size(), 1u);
   std::vector<AnalyzedImage> again = {
       testing::SyntheticImage(bookings_, "again", {testing::Near(person, rng_, 0.2f)}, "https://a.org/again.jpg")};
   EXPECT_EQ(gallery_->WriteBatch(again, job_, {}).faces_opted_out, 0);
@@ -442,6 +455,98 @@ TEST_F(OptOutTest, AReadOnlyGallerySeesOptOutsAddedByAnotherWriter) {
   gallery_->blocklist().Remove(id);
   EXPECT_EQ(reader->Search(q).candidates.size(), 1u);
   EXPECT_THROW(reader->blocklist().Add(OptOut{}), Error);
+}
+
+// An opt-out and its records: the blocklist and the trail are different
+// stores, so the entry carries the record it owes. A crash between the
+// entry and its record, or anywhere in the removal, leaves either neither
+// or a debt that settling (every removal and maintenance run) pays once.
+TEST_F(OptOutTest, AnOptOutAndItsRecordsAreNeitherOrBothAndWrittenOnceAfterACrash) {
+  auto person = testing::RandomUnitVector(rng_, kDim);
+  Add("p1", 1, "https://a.org/p1.jpg");
+  std::vector<AnalyzedImage> batch = {
+      testing::SyntheticImage(bookings_, "alone", {testing::Near(person, rng_, 0.1f)}, "https://a.org/alone.jpg")};
+  gallery_->WriteBatch(batch, job_, {});
+  // Crash between the entry's commit and its record: the entry owes it.
+  OptOut e;
+  e.request_id = "REQ-CRASH";
+  e.created_by = "test";
+  e.threshold = 0.8;
+  e.descriptor = testing::Near(person, rng_, 0.1f);
+  e.owed_audit = AuditEventJson({0, "local:test", "operator", "optout_add", "cli", "", ""}, {{"request_id", "REQ-CRASH"}})
+                     .dump();
+  int64_t id = gallery_->blocklist().Add(e);
+  EXPECT_TRUE(Records("optout_add").empty());
+  EXPECT_EQ(SettleOwedOptOutRecords(gallery_->blocklist(), Audit()), 1);
+  EXPECT_EQ(SettleOwedOptOutRecords(gallery_->blocklist(), Audit()), 0);
+  EXPECT_EQ(Records("optout_add").size(), 1u);
+  EXPECT_TRUE(gallery_->blocklist().Get(id)->owed_audit.empty());
+
+  // A crash at each phase of the removal: pending, and the record not yet
+  // written unless the crash came after it; resuming writes it once.
+  for (const std::string phase : {"scanning", "removing", "compacting", "recording", "recorded"}) {
+    SCOPED_TRACE(phase);
+    RemovalControl crash;
+    crash.progress = [&](const RemovalProgress& p) {
+      if (p.phase == phase) throw std::runtime_error("simulated crash");
+    };
+    EXPECT_THROW(RemoveOptedOutFaces(*gallery_, gallery_->blocklist(), id, Audit(), crash), std::runtime_error);
+    EXPECT_EQ(gallery_->blocklist().Get(id)->status, OptOutStatus::kPending);
+    EXPECT_EQ(Records("optout_process").size(), phase == "recorded" ? 1u : 0u);
+    if (phase == "recorded") break;
+  }
+  EXPECT_FALSE(TopIsExact(batch[0].descriptors[0])) << "the removal had committed before the later crashes";
+  std::vector<ProcessedOptOut> resumed = ProcessPendingOptOuts(*gallery_, Audit());
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_EQ(gallery_->blocklist().Get(id)->status, OptOutStatus::kDone);
+  ASSERT_EQ(Records("optout_process").size(), 1u) << "exactly once";
+  EXPECT_EQ(nlohmann::json::parse(Records("optout_process")[0].event.details_json)["faces_removed"], 1)
+      << "the count of the run that removed the face, kept by the entry";
+
+  // A withdrawal cut short after its debt was stored: settling records it
+  // and only then removes the entry.
+  nlohmann::json withdrawal =
+      AuditEventJson({0, "local:test", "operator", "optout_remove", "cli", "", ""}, {{"reason", "mistake"}});
+  gallery_->blocklist().SetOwedAudit(id, withdrawal.dump());
+  EXPECT_TRUE(gallery_->blocklist().Get(id).has_value()) << "still blocking until its record is written";
+  EXPECT_EQ(SettleOwedOptOutRecords(gallery_->blocklist(), Audit()), 1);
+  EXPECT_FALSE(gallery_->blocklist().Get(id).has_value());
+  EXPECT_EQ(Records("optout_remove").size(), 1u);
+  EXPECT_TRUE(audit_log_->Verify().ok);
+}
+
+// Text that cannot be stored is refused before anything changes, naming
+// the field; text stored by an older Lineup is shown with U+FFFD.
+TEST_F(OptOutTest, FieldsAreValidatedBeforeAnythingIsStored) {
+  auto check = [](const std::string& request_id, const std::string& note) -> std::string {
+    try {
+      ValidateOptOutText(request_id, note);
+      return "";
+    } catch (const OptOutFieldError& e) {
+      return e.field();
+    }
+  };
+  EXPECT_EQ(check("REQ-1", "checked passport\nin person\t(desk 2)"), "");
+  EXPECT_EQ(check("Anfrage-\xC3\xA4\xE2\x82\xAC\xF0\x9F\x98\x80", ""), "") << "ä, €, an emoji";
+  EXPECT_EQ(check("", ""), "request_id");
+  EXPECT_EQ(check(std::string(201, 'x'), ""), "request_id");
+  EXPECT_EQ(check("REQ-\xFF", ""), "request_id");
+  EXPECT_EQ(check("REQ-\xC3", ""), "request_id") << "cut inside a character";
+  EXPECT_EQ(check("REQ-\xC0\xAF", ""), "request_id") << "overlong";
+  EXPECT_EQ(check("REQ-\xED\xA0\x80", ""), "request_id") << "surrogate";
+  EXPECT_EQ(check("REQ\n1", ""), "request_id");
+  EXPECT_EQ(check("REQ-1", "bad \x1b[31m"), "note");
+  EXPECT_EQ(check("REQ-1", "\xE2\x82"), "note");
+  EXPECT_EQ(check("REQ-1", std::string(2001, 'n')), "note");
+  OptOut e;
+  e.request_id = "REQ-\xFF";
+  e.threshold = 0.5;
+  e.descriptor = testing::RandomUnitVector(rng_, kDim);
+  EXPECT_THROW(AddOptOut(gallery_->blocklist(), e, {}, Audit()), OptOutFieldError);
+  EXPECT_TRUE(gallery_->blocklist().List().empty());
+  EXPECT_TRUE(Records("optout_add").empty());
+  EXPECT_EQ(DisplayableText("ok-\xFF-\xC3"), "ok-\xEF\xBF\xBD-\xEF\xBF\xBD");
+  EXPECT_EQ(DisplayableText("\xC3\xA4"), "\xC3\xA4");
 }
 
 TEST_F(OptOutTest, BadEntriesAndAnotherModelAreRefused) {
