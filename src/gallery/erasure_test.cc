@@ -11,6 +11,9 @@
 
 #include <pqxx/pqxx>
 
+#include <sqlite3.h>
+
+#include "catalog/sqlite_db.h"
 #include "common/error.h"
 #include "gallery/optout.h"
 #include "governance/audit_once.h"
@@ -547,6 +550,35 @@ TEST_F(OptOutTest, FieldsAreValidatedBeforeAnythingIsStored) {
   EXPECT_TRUE(Records("optout_add").empty());
   EXPECT_EQ(DisplayableText("ok-\xFF-\xC3"), "ok-\xEF\xBF\xBD-\xEF\xBF\xBD");
   EXPECT_EQ(DisplayableText("\xC3\xA4"), "\xC3\xA4");
+}
+
+// A blocklist written before entries carried their audit debt (schema v1)
+// is read as it is by a read-only open and migrated by a writable one; its
+// pending entries are then processed and audited like new ones.
+TEST_F(OptOutTest, AVersion1BlocklistIsMigratedAndItsPendingEntriesAudited) {
+  auto d = Add("old", 1, "https://a.org/old.jpg");
+  OptOut e;
+  e.request_id = "REQ-V1";
+  e.created_by = "old lineup";
+  e.threshold = 0.9;
+  e.descriptor = d[0];
+  gallery_->blocklist().Add(e);
+  gallery_.reset();
+  {
+    SqliteDb raw((options_.data_dir / "blocklist.db").string(), SQLITE_OPEN_READWRITE);
+    raw.Exec("ALTER TABLE optouts DROP COLUMN audit_key; ALTER TABLE optouts DROP COLUMN owed_audit; "
+             "PRAGMA user_version = 1;");
+  }
+  Blocklist reader(options_.data_dir, kModel.model_id, kDim, true);
+  ASSERT_EQ(reader.List().size(), 1u) << "a read-only open reads the v1 file";
+  EXPECT_EQ(reader.List()[0].audit_key, "");
+  Reopen();
+  OptOut migrated = gallery_->blocklist().List().at(0);
+  EXPECT_EQ(migrated.request_id, "REQ-V1");
+  EXPECT_EQ(migrated.audit_key.rfind("v1-", 0), 0u) << migrated.audit_key;
+  ASSERT_EQ(ProcessPendingOptOuts(*gallery_, Audit()).size(), 1u);
+  EXPECT_EQ(Records("optout_process").size(), 1u);
+  EXPECT_FALSE(TopIsExact(d[0]));
 }
 
 TEST_F(OptOutTest, BadEntriesAndAnotherModelAreRefused) {
