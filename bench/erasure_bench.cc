@@ -15,6 +15,7 @@
 
 #include "common/error.h"
 #include "gallery/erasure.h"
+#include "governance/audit_once.h"
 #include "gallery/gallery.h"
 #include "synthetic_gallery.h"
 
@@ -80,12 +81,16 @@ void BM_EraseOneImage(benchmark::State& state) {
   auto g = BenchGallery(state.range(0));
   int64_t collection = g->catalog().FindCollection("bench")->id;
   std::mt19937 rng(7);
+  GovernanceDb trail(g->options().data_dir / "governance.db");
+  AuditLog log(trail);
+  AuditOnce once(trail, log);
+  const ErasureAudit audit{AuditEventJson({0, "bench", "operator", "erase", "bench", "", ""}, {}), once.Recorder()};
   for (auto _ : state) {
     state.PauseTiming();
     std::vector<AnalyzedImage> one = {Image(collection, next_image++, rng)};
     int64_t id = g->WriteBatch(one, 0, {}).image_ids.at(0);
     state.ResumeTiming();
-    Erase(*g, {EraseBy::kImage, std::to_string(id)});
+    Erase(*g, {EraseBy::kImage, std::to_string(id)}, audit);
   }
   state.counters["faces"] = static_cast<double>(state.range(0));
 }

@@ -57,7 +57,8 @@
 //                optout-error (data-code = the server's error code, when it gave one), optout-picker,
 //                optout-face-count, optout-image, optout-face-box-N (N = 0, 1, ...), optout-selected-face,
 //                optout-face-submit, optout-face-cancel, optout-face-error,
-//                optout-result (data-pending="true"|"false", data-faces-removed when done),
+//                optout-result (data-state = the removal job's state, data-pending="true"|"false",
+//                data-faces-removed when done), optout-job-progress (what the job is doing, polled),
 //                optout-list, optout-list-error, optout-none, optout-row (data-id, data-status =
 //                "pending"|"done"), optout-request, optout-status, optout-faces-removed,
 //                optout-withdraw, optout-withdraw-form (data-id; in a row of its own under its entry),

@@ -144,14 +144,15 @@ function newOptOutForm(ctx, reload) {
     if (fields.note) fd.append('note', fields.note);
     if (face !== undefined) fd.append('face', String(face));
     buttons.forEach((b) => (b.disabled = true));
-    replace(status, messageBox('info', 'Finding the face and removing matching faces from the gallery…'));
+    replace(status, messageBox('info', 'Finding the face…'));
     try {
       const data = await post('/optouts', fd);
       if (!ctx.alive()) return;
       dropPicker();
       replace(status);
       form.reset();
-      reload(resultBox(data));
+      const result = resultBox(ctx, data, () => reload(result));
+      reload(result);
     } catch (err) {
       if (!ctx.alive()) return;
       if (err.code === 'choose_face' && face === undefined && Array.isArray(err.body.faces) && err.body.faces.length) {
@@ -241,31 +242,70 @@ function newOptOutForm(ctx, reload) {
   return form;
 }
 
-function resultBox(data) {
+// What the removal job is doing, in words a person reads.
+function jobText(ref, job) {
+  const p = job.progress || {};
+  const faces = Number(p.faces_removed) || 0;
+  const images = Number(p.images_removed) || 0;
+  const total = Number(p.faces_total) || 0;
+  const scanned = Number(p.faces_scanned) || 0;
+  const hidden = 'The matching faces are already kept out of search results.';
+  switch (job.state) {
+    case 'queued':
+      return ['info', `${ref} ${hidden} Removing them from the gallery starts shortly…`];
+    case 'running': {
+      const phase = {
+        scanning: `comparing the gallery's ${total} faces with the requester's face`,
+        removing: 'removing the matching faces',
+        compacting: 'reclaiming the space of the removed faces',
+        recording: 'writing the audit record',
+        recorded: 'finishing',
+        done: 'finishing',
+      }[job.phase] || 'starting';
+      return ['info', `${ref} ${hidden} Removing them from the gallery: ${phase} (${scanned} of ${total} faces scanned, ${plural(faces, 'face', 'faces')} removed)…`];
+    }
+    case 'done': {
+      const whole = images > 0 ? ` ${plural(images, 'image was', 'images were')} erased whole, as every face in them matched.` : '';
+      return ['ok', `${ref} Removed ${plural(faces, 'face', 'faces')} from the gallery.${whole} The photo was not stored.`];
+    }
+    case 'deferred':
+    case 'stopped':
+      return ['info', `${ref} ${hidden} Pending: ${job.message || 'the removal did not run'}. The photo was not stored.`];
+    default:
+      return ['error', `${ref} ${hidden} ${job.message || 'The removal failed.'}`];
+  }
+}
+
+// The answer of POST /optouts (202: the entry and its removal job), kept up
+// to date by polling the job until it has ended; `onEnd` then reloads the list.
+function resultBox(ctx, data, onEnd) {
   const e = data.optout || {};
   const ref = e.request_id ? `Opt-out recorded for request ${e.request_id}.` : 'Opt-out recorded.';
-  const box = h('div', { testid: 'optout-result', 'data-pending': data.pending ? 'true' : 'false' });
-  if (data.pending) {
-    replace(
-      box,
-      messageBox(
-        'info',
-        `${ref} Pending: the gallery is busy with an ingest. The matching faces are already kept out of search results; the maintenance job removes them from the gallery later. The photo was not stored.`,
-      ),
-    );
-  } else {
-    const faces = Number(e.faces_removed) || 0;
-    const images = Number(e.images_removed) || 0;
-    box.dataset.facesRemoved = String(faces);
-    const whole = images > 0 ? ` ${plural(images, 'image was', 'images were')} erased whole, as every face in them matched.` : '';
-    replace(
-      box,
-      messageBox(
-        'ok',
-        `${ref} Removed ${plural(faces, 'face', 'faces')} from the gallery.${whole} The photo was not stored.`,
-      ),
-    );
-  }
+  const box = h('div', { testid: 'optout-result', 'aria-live': 'polite' });
+  const show = (job) => {
+    box.dataset.state = job.state || '';
+    box.dataset.pending = job.state === 'done' ? 'false' : 'true';
+    if (job.state === 'done') box.dataset.facesRemoved = String(Number((job.progress || {}).faces_removed) || 0);
+    const [kind, text] = jobText(ref, job);
+    replace(box, messageBox(kind, text, 'optout-job-progress'));
+  };
+  const job = data.job || { state: 'failed', message: 'The server started no removal job.' };
+  show(job);
+  const poll = async () => {
+    if (!ctx.alive()) return;
+    let latest;
+    try {
+      latest = (await get(`/jobs/${job.id}`)).job;
+    } catch (err) {
+      if (ctx.alive()) show({ state: 'failed', message: `The removal's progress could not be read: ${err.message}` });
+      return;
+    }
+    if (!ctx.alive()) return;
+    show(latest);
+    if (latest.state === 'queued' || latest.state === 'running') setTimeout(poll, 500);
+    else onEnd();
+  };
+  if (job.id !== undefined) setTimeout(poll, 200);
   return box;
 }
 

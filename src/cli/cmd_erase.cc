@@ -8,6 +8,7 @@
 #include "cli/local_audit.h"
 #include "common/error.h"
 #include "gallery/erasure.h"
+#include "governance/audit_once.h"
 
 namespace lineup::cli {
 
@@ -42,12 +43,13 @@ nlohmann::json ReportJson(const ErasureReport& r) {
           {"bytes_reclaimed", r.bytes_reclaimed}, {"resumed", r.resumed}};
 }
 
-void Audit(const EraseFlags& flags, const Gallery& g, const ErasureReport& r) {
-  nlohmann::json details = ReportJson(r);
-  details["by"] = ToString(r.selector.by);
-  details["value"] = r.selector.value;
+// The record an erasure owes (its journal carries it until it is written,
+// gallery/erasure.h): this operator, the selector and the reason.
+ErasureAudit AuditOf(const EraseFlags& flags, const std::optional<ErasureSelector>& selector, AuditOnce& once) {
+  nlohmann::json details = nlohmann::json::object();
+  if (selector) details = {{"by", ToString(selector->by)}, {"value", selector->value}};
   if (!flags.reason.empty()) details["reason"] = flags.reason;
-  RecordLocalAudit(g.options().data_dir, "erase", details);
+  return {AuditEventJson(LocalAuditEvent("erase", nlohmann::json::object()), details), once.Recorder()};
 }
 
 void PrintReport(const ErasureReport& r) {
@@ -91,15 +93,16 @@ void Run(const EraseFlags& flags) {
     if (selector) DryRun(flags, *g, *selector);
     return;
   }
+  std::unique_ptr<GovernanceDb> trail = OpenLocalTrail(g->options().data_dir, "erase");
+  AuditLog log(*trail);
+  AuditOnce once(*trail, log);
   nlohmann::json out = nlohmann::json::array();
-  for (const ErasureReport& r : ResumeErasures(*g)) {
-    Audit(flags, *g, r);
+  for (const ErasureReport& r : ResumeErasures(*g, AuditOf(flags, std::nullopt, once))) {
     if (!flags.json) PrintReport(r);
     out.push_back(ReportJson(r));
   }
   if (selector) {
-    ErasureReport r = Erase(*g, *selector);
-    Audit(flags, *g, r);
+    ErasureReport r = Erase(*g, *selector, AuditOf(flags, selector, once));
     if (!flags.json) PrintReport(r);
     out.push_back(ReportJson(r));
   } else if (out.empty() && !flags.json) {

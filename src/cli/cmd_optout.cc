@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "engine/face_choice.h"
 #include "gallery/optout.h"
+#include "governance/audit_once.h"
 #include "image/image_loader.h"
 
 namespace lineup::cli {
@@ -114,6 +115,16 @@ void DryRun(const OptOutFlags& flags, Gallery& g, const std::vector<PhotoFace>& 
   else std::printf("dry run: nothing was added or removed\n");
 }
 
+// This operator's opt-out records, written once each (gallery/optout.h).
+struct LocalOptOutAudit {
+  explicit LocalOptOutAudit(const std::filesystem::path& data_dir)
+      : db(OpenLocalTrail(data_dir, "optout")), log(*db), once(*db, log) {}
+  OptOutAudit audit() { return {AuditEventJson(LocalAuditEvent("optout", nlohmann::json::object()), {}), once.Recorder()}; }
+  std::unique_ptr<GovernanceDb> db;
+  AuditLog log;
+  AuditOnce once;
+};
+
 void Add(const OptOutFlags& flags) {
   if (flags.request_id.empty()) throw Error("optout add: --request ID is required (the request's reference)");
   std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, flags.dry_run);
@@ -127,6 +138,8 @@ void Add(const OptOutFlags& flags) {
     DryRun(flags, *g, photos, threshold);
     return ThrowIfAnyFailed(photos);
   }
+  ValidateOptOutText(flags.request_id, flags.note);
+  LocalOptOutAudit trail(g->options().data_dir);
   nlohmann::json entries = nlohmann::json::array();
   DeletionReport total;
   size_t added = 0;
@@ -138,8 +151,8 @@ void Add(const OptOutFlags& flags) {
     entry.created_by = LocalActor();
     entry.threshold = threshold;
     entry.descriptor = p.descriptor;
-    int64_t id = g->blocklist().Add(entry);
-    DeletionReport removed = RemoveOptedOutFaces(*g, g->blocklist(), id);
+    int64_t id = AddOptOut(g->blocklist(), entry, {{"photos_kept", false}}, trail.audit());
+    DeletionReport removed = RemoveOptedOutFaces(*g, g->blocklist(), id, trail.audit()).value_or(DeletionReport{});
     total.faces += removed.faces;
     total.images += removed.images;
     ++added;
@@ -149,7 +162,6 @@ void Add(const OptOutFlags& flags) {
   nlohmann::json result = {{"request_id", flags.request_id}, {"threshold", threshold}, {"entries", entries},
                            {"faces_removed", total.faces}, {"images_removed", total.images},
                            {"photos_kept", false}};
-  RecordLocalAudit(g->options().data_dir, "optout_add", result);
   if (flags.json) {
     result["failed_photos"] = FailuresJson(photos);
     std::cout << result.dump(2) << "\n";
@@ -187,20 +199,17 @@ void Remove(const OptOutFlags& flags) {
   std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, false);
   std::optional<OptOut> e = g->blocklist().Get(flags.id);
   if (!e) throw Error("optout rm: no opt-out " + std::to_string(flags.id) + " (`lineup optout list`)");
-  RecordLocalAudit(g->options().data_dir, "optout_remove",
-                   {{"id", e->id}, {"request_id", e->request_id}, {"reason", flags.reason}});
-  g->blocklist().Remove(flags.id);
+  LocalOptOutAudit trail(g->options().data_dir);
+  WithdrawOptOut(g->blocklist(), flags.id, {{"reason", flags.reason}}, trail.audit());
   std::printf("opt-out %lld (%s) removed: matching faces are no longer refused or hidden\n",
               static_cast<long long>(e->id), e->request_id.c_str());
 }
 
 void Process(const OptOutFlags& flags) {
   std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, false);
-  std::vector<ProcessedOptOut> done = ProcessPendingOptOuts(*g);
+  LocalOptOutAudit trail(g->options().data_dir);
+  std::vector<ProcessedOptOut> done = ProcessPendingOptOuts(*g, trail.audit());
   for (const ProcessedOptOut& p : done) {
-    RecordLocalAudit(g->options().data_dir, "optout_process",
-                     {{"id", p.id}, {"request_id", p.request_id}, {"faces_removed", p.removed.faces},
-                      {"images_removed", p.removed.images}});
     std::printf("opt-out %lld (%s): removed %lld face(s), %lld image(s)\n", static_cast<long long>(p.id),
                 p.request_id.c_str(), static_cast<long long>(p.removed.faces),
                 static_cast<long long>(p.removed.images));

@@ -44,11 +44,9 @@ void Run(const RetentionFlags& flags) {
   if (BoundModel(flags.gallery)) gallery = OpenBoundGallery(flags.gallery, flags.dry_run);
   GovernanceDb db(options.data_dir / "governance.db");
   Cases cases(db, options.data_dir);
-  AuditSink audit = [&](const std::string& action, const std::string& case_number, const nlohmann::json& details) {
-    RecordLocalAudit(db, action, details, case_number);
-  };
-  RetentionReport report =
-      RunRetention(gallery.get(), cases, UnixNow(), {flags.case_days, flags.dry_run}, audit);
+  AuditLog audit(db);
+  RetentionReport report = RunRetention(gallery.get(), cases, UnixNow(), {flags.case_days, flags.dry_run}, audit,
+                                        LocalAuditEvent("retention", nlohmann::json::object()));
   if (flags.json) {
     std::cout << RetentionJson(report).dump(2) << "\n";
   } else {

@@ -429,6 +429,10 @@ TEST_F(ErasureCli, KilledAtRandomMomentsTheNextRunCompletesTheErasure) {
     EXPECT_EQ(check["orphan_vectors"], 0) << check;
     EXPECT_EQ(Json(Lineup("gallery stats --json" + Data()))["images"], 3);
     EXPECT_FALSE(fs::exists(data_ / "erasures") && !fs::is_empty(data_ / "erasures"));
+    // One erasure per round, killed or not: exactly one record each, with what it erased.
+    nlohmann::json records = Audit("erase");
+    ASSERT_EQ(records.size(), static_cast<size_t>(round + 1)) << records;
+    EXPECT_EQ(records.back()["details"]["images"], 3) << records.back();
   }
 }
 

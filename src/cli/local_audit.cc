@@ -55,19 +55,22 @@ void RecordLocalAudit(GovernanceDb& db, const std::string& action, const nlohman
   }
 }
 
-void RecordLocalAudit(const std::filesystem::path& data_dir, const std::string& action, const nlohmann::json& details,
-                      const std::string& case_number) {
+std::unique_ptr<GovernanceDb> OpenLocalTrail(const std::filesystem::path& data_dir, const std::string& action) {
   if (!std::filesystem::is_directory(data_dir)) {
     throw Error(Context(data_dir.string(), "no such data directory: cannot write the audit record of '" + action +
                                                "' (wrong --data?)"));
   }
   const std::filesystem::path path = data_dir / "governance.db";
-  std::unique_ptr<GovernanceDb> db;
   try {
-    db = std::make_unique<GovernanceDb>(path);
+    return std::make_unique<GovernanceDb>(path);
   } catch (const Error& e) {
     throw AuditFailure(path, action, e.what());
   }
+}
+
+void RecordLocalAudit(const std::filesystem::path& data_dir, const std::string& action, const nlohmann::json& details,
+                      const std::string& case_number) {
+  std::unique_ptr<GovernanceDb> db = OpenLocalTrail(data_dir, action);
   RecordLocalAudit(*db, action, details, case_number);
 }
 

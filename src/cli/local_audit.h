@@ -12,6 +12,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +37,11 @@ AuditEvent LocalAuditEvent(const std::string& action, const nlohmann::json& deta
 // data_dir is not an existing directory (a wrong --data must not grow a new trail somewhere).
 void RecordLocalAudit(const std::filesystem::path& data_dir, const std::string& action, const nlohmann::json& details,
                       const std::string& case_number = "");
+
+// data_dir/governance.db opened for the audit records of `action` (created
+// if missing); throws Error like RecordLocalAudit (wrong --data, unreadable
+// file).
+std::unique_ptr<GovernanceDb> OpenLocalTrail(const std::filesystem::path& data_dir, const std::string& action);
 
 // The same, in a governance database the caller already has open.
 void RecordLocalAudit(GovernanceDb& db, const std::string& action, const nlohmann::json& details,

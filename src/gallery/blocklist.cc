@@ -3,7 +3,10 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <random>
+#include <string_view>
 
 #include "catalog/sqlite_db.h"
 #include "common/error.h"
@@ -17,10 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int64_t kApplicationId = 0x4C55424C;  // "LUBL"
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 10'000;
-constexpr size_t kMaxRequestId = 200;
-constexpr size_t kMaxNote = 2000;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,6 +39,47 @@ CREATE TABLE optouts (
   descriptor     BLOB NOT NULL
 );
 )sql";
+
+// v1 -> v2: the audit record an entry owes, and the key of its records.
+constexpr char kMigrationV2[] = R"sql(
+ALTER TABLE optouts ADD COLUMN audit_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE optouts ADD COLUMN owed_audit TEXT NOT NULL DEFAULT '';
+UPDATE optouts SET audit_key = 'v1-' || id || '-' || created_at;
+)sql";
+
+// The length of the UTF-8 sequence at text[i], 0 if none starts there
+// (no overlong forms, surrogates or code points above U+10FFFF).
+size_t Utf8SequenceAt(std::string_view text, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  if (lead < 0x80) return 1;
+  size_t length = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+  if (length == 0 || i + length > text.size()) return 0;
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  }
+  const unsigned char second = byte(i + 1);
+  if (lead == 0xE0 && second < 0xA0) return 0;  // overlong
+  if (lead == 0xED && second > 0x9F) return 0;  // surrogate
+  if (lead == 0xF0 && second < 0x90) return 0;  // overlong
+  if (lead == 0xF4 && second > 0x8F) return 0;  // above U+10FFFF
+  return length;
+}
+
+// "" when `text` is valid UTF-8 without control characters (line breaks and
+// tabs allowed with `multiline`), else what is wrong.
+std::string TextProblem(std::string_view text, bool multiline) {
+  for (size_t i = 0; i < text.size();) {
+    size_t n = Utf8SequenceAt(text, i);
+    if (n == 0) return "is not valid UTF-8 (byte " + std::to_string(i) + ")";
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (n == 1 && (c < 0x20 || c == 0x7f) && !(multiline && (c == '\n' || c == '\r' || c == '\t'))) {
+      return "contains a control character (byte " + std::to_string(i) + ")";
+    }
+    i += n;
+  }
+  return "";
+}
 
 OptOutStatus StatusFromText(const std::string& text) {
   return text == "done" ? OptOutStatus::kDone : OptOutStatus::kPending;
@@ -64,8 +106,20 @@ std::unique_ptr<SqliteDb> OpenFile(const fs::path& path, bool read_only) {
   return db;
 }
 
+constexpr char kEntryColumnsV1[] =
+    "id, request_id, note, created_by, created_at, threshold, status, faces_removed, images_removed, completed_at, "
+    "'', ''";
 constexpr char kEntryColumns[] =
-    "id, request_id, note, created_by, created_at, threshold, status, faces_removed, images_removed, completed_at";
+    "id, request_id, note, created_by, created_at, threshold, status, faces_removed, images_removed, completed_at, "
+    "audit_key, owed_audit";
+constexpr int kDescriptorColumn = 12;
+
+std::string RandomKey() {
+  std::random_device random;
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", random(), random(), random(), random());
+  return hex;
+}
 
 OptOut ReadEntry(const SqliteQuery& q) {
   OptOut e;
@@ -79,10 +133,39 @@ OptOut ReadEntry(const SqliteQuery& q) {
   e.faces_removed = q.Int64(7);
   e.images_removed = q.Int64(8);
   e.completed_at = q.Text(9);
+  e.audit_key = q.Text(10);
+  e.owed_audit = q.Text(11);
   return e;
 }
 
 }  // namespace
+
+void ValidateOptOutText(const std::string& request_id, const std::string& note) {
+  if (request_id.empty() || request_id.size() > kMaxOptOutRequestId) {
+    throw OptOutFieldError("request_id", "request_id: the request's reference (1 to 200 characters)");
+  }
+  if (std::string why = TextProblem(request_id, false); !why.empty()) {
+    throw OptOutFieldError("request_id", "request_id " + why);
+  }
+  if (note.size() > kMaxOptOutNote) throw OptOutFieldError("note", "note: at most 2000 characters");
+  if (std::string why = TextProblem(note, true); !why.empty()) throw OptOutFieldError("note", "note " + why);
+}
+
+std::string DisplayableText(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t n = Utf8SequenceAt(text, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    } else {
+      out.append(text, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
 
 std::string ToString(OptOutStatus status) { return status == OptOutStatus::kDone ? "done" : "pending"; }
 
@@ -110,11 +193,27 @@ Blocklist::Blocklist(const fs::path& data_dir, std::string model_id, int dim, bo
     db_->Exec(kSchema);
     auto q = db_->Query("INSERT INTO settings (key, value) VALUES ('model', ?1), ('dim', ?2)");
     q.BindText(1, model_id_).BindText(2, std::to_string(dim_)).Run();
-    db_->Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion) +
-              "; PRAGMA application_id = " + std::to_string(kApplicationId));
+    db_->Exec("PRAGMA user_version = 1; PRAGMA application_id = " + std::to_string(kApplicationId));
   }
+  MigrateLocked();
   tx.Commit();
   RefreshLocked();
+}
+
+// Brings a writable file to kSchemaVersion (inside the opening transaction);
+// a file of a newer Lineup is refused.
+void Blocklist::MigrateLocked() {
+  const int64_t version = db_->QueryInt64("PRAGMA user_version");
+  if (version > kSchemaVersion) {
+    throw Error(Context(path_.string(), "written by a newer Lineup (blocklist version " + std::to_string(version) + ")"));
+  }
+  if (version < 2) db_->Exec(kMigrationV2);
+  db_->Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+}
+
+// A read-only connection may see a file no writer has migrated yet.
+std::string Blocklist::EntryColumnsLocked() {
+  return db_->QueryInt64("PRAGMA user_version") >= 2 ? kEntryColumns : kEntryColumnsV1;
 }
 
 Blocklist::~Blocklist() = default;
@@ -163,10 +262,8 @@ void Blocklist::RefreshLocked() {
 
 int64_t Blocklist::Add(OptOut entry) {
   RequireWritable();
-  if (entry.request_id.empty() || entry.request_id.size() > kMaxRequestId) {
-    throw Error("opt-out: a request id (1 to 200 characters) is required");
-  }
-  if (entry.note.size() > kMaxNote) throw Error("opt-out: the note is longer than 2000 characters");
+  ValidateOptOutText(entry.request_id, entry.note);
+  if (entry.audit_key.empty()) entry.audit_key = RandomKey();
   if (!(entry.threshold > 0 && entry.threshold <= 1)) throw Error("opt-out: the threshold must be in (0, 1]");
   if (entry.descriptor.size() != static_cast<size_t>(dim_)) {
     throw Error("opt-out: descriptor has " + std::to_string(entry.descriptor.size()) + " values, the gallery's model makes " +
@@ -177,11 +274,12 @@ int64_t Blocklist::Add(OptOut entry) {
   if (!std::isfinite(norm) || std::abs(norm - 1.0) > 1e-3) throw Error("opt-out: descriptor is not unit length");
   std::lock_guard lock(mu_);
   auto q = db_->Query(
-      "INSERT INTO optouts (request_id, note, created_by, created_at, threshold, status, descriptor) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6)");
+      "INSERT INTO optouts (request_id, note, created_by, created_at, threshold, status, descriptor, audit_key, "
+      "owed_audit) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)");
   q.BindText(1, entry.request_id).BindText(2, entry.note).BindText(3, entry.created_by);
   q.BindText(4, IsoUtc(UnixNow())).BindDouble(5, entry.threshold);
-  q.BindBlob(6, entry.descriptor.data(), entry.descriptor.size() * sizeof(float)).Run();
+  q.BindBlob(6, entry.descriptor.data(), entry.descriptor.size() * sizeof(float));
+  q.BindText(7, entry.audit_key).BindText(8, entry.owed_audit).Run();
   int64_t id = db_->LastInsertRowId();
   // data_version moves only for other connections' commits: keep the set
   // in step with this one's by hand.
@@ -207,20 +305,32 @@ bool Blocklist::Remove(int64_t id) {
   return removed;
 }
 
-void Blocklist::MarkDone(int64_t id, int64_t faces_removed, int64_t images_removed) {
+void Blocklist::SetOwedAudit(int64_t id, const std::string& event_json) {
+  RequireWritable();
+  std::lock_guard lock(mu_);
+  db_->Query("UPDATE optouts SET owed_audit = ?2 WHERE id = ?1").Bind(1, id).BindText(2, event_json).Run();
+}
+
+void Blocklist::AddRemoved(int64_t id, int64_t faces, int64_t images) {
   RequireWritable();
   std::lock_guard lock(mu_);
   auto q = db_->Query(
-      "UPDATE optouts SET status = 'done', faces_removed = faces_removed + ?2, "
-      "images_removed = images_removed + ?3, completed_at = ?4 WHERE id = ?1");
-  q.Bind(1, id).Bind(2, faces_removed).Bind(3, images_removed).BindText(4, IsoUtc(UnixNow())).Run();
+      "UPDATE optouts SET faces_removed = faces_removed + ?2, images_removed = images_removed + ?3 WHERE id = ?1");
+  q.Bind(1, id).Bind(2, faces).Bind(3, images).Run();
+}
+
+void Blocklist::MarkDone(int64_t id) {
+  RequireWritable();
+  std::lock_guard lock(mu_);
+  auto q = db_->Query("UPDATE optouts SET status = 'done', completed_at = ?2 WHERE id = ?1");
+  q.Bind(1, id).BindText(2, IsoUtc(UnixNow())).Run();
 }
 
 std::vector<OptOut> Blocklist::List() {
   std::lock_guard lock(mu_);
   std::vector<OptOut> out;
   if (!OpenIfPresentLocked() || db_->QueryInt64("PRAGMA user_version") == 0) return out;
-  auto q = db_->Query(std::string("SELECT ") + kEntryColumns + " FROM optouts ORDER BY id");
+  auto q = db_->Query("SELECT " + EntryColumnsLocked() + " FROM optouts ORDER BY id");
   while (q.Step()) out.push_back(ReadEntry(q));
   return out;
 }
@@ -228,11 +338,11 @@ std::vector<OptOut> Blocklist::List() {
 std::optional<OptOut> Blocklist::Get(int64_t id) {
   std::lock_guard lock(mu_);
   if (!OpenIfPresentLocked() || db_->QueryInt64("PRAGMA user_version") == 0) return std::nullopt;
-  auto q = db_->Query(std::string("SELECT ") + kEntryColumns + ", descriptor FROM optouts WHERE id = ?1");
+  auto q = db_->Query("SELECT " + EntryColumnsLocked() + ", descriptor FROM optouts WHERE id = ?1");
   q.Bind(1, id);
   if (!q.Step()) return std::nullopt;
   OptOut e = ReadEntry(q);
-  std::string blob = q.Blob(10);
+  std::string blob = q.Blob(kDescriptorColumn);
   e.descriptor.resize(blob.size() / sizeof(float));
   std::memcpy(e.descriptor.data(), blob.data(), e.descriptor.size() * sizeof(float));
   return e;

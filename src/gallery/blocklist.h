@@ -17,6 +17,16 @@
 //    another model throws Error (descriptors of different models cannot be
 //    compared).
 //  - Deleted entries leave no copy in the file (secure_delete, WAL truncated).
+//  - An entry may carry the audit record it owes (owed_audit: the event as
+//    JSON, its action optout_add or optout_remove) until that record is in
+//    the trail; gallery/optout.h writes it, exactly once per audit_key, and
+//    only then clears it (or, for optout_remove, removes the entry). So an
+//    entry added or withdrawn and its record are never one without the other
+//    once the owed records are settled (every removal and maintenance run
+//    settles them first).
+//  - Text fields are valid UTF-8 without control characters (the note may
+//    hold line breaks and tabs), checked by ValidateOptOutText before anything
+//    is stored.
 //
 // Thread safety: all methods may be called from several threads. Other
 // processes may change the file: Current() and List() see their changes at
@@ -31,9 +41,32 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+
 namespace lineup {
 
 class SqliteDb;
+
+// A text field of an opt-out that cannot be stored, naming the field.
+class OptOutFieldError : public Error {
+ public:
+  OptOutFieldError(std::string field, const std::string& message) : Error(message), field_(std::move(field)) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+inline constexpr size_t kMaxOptOutRequestId = 200;  // bytes
+inline constexpr size_t kMaxOptOutNote = 2000;      // bytes
+// Throws OptOutFieldError unless the request id is 1 to 200 bytes and the
+// note at most 2000, both valid UTF-8 without control characters (the note
+// may hold line breaks and tabs). Until src/common/utf8.h lands, the UTF-8
+// check is this file's own.
+void ValidateOptOutText(const std::string& request_id, const std::string& note);
+// `text` with every byte sequence that is not UTF-8 replaced by U+FFFD: what
+// readers show of entries stored before the check existed.
+std::string DisplayableText(const std::string& text);
 
 enum class OptOutStatus { kPending, kDone };
 std::string ToString(OptOutStatus status);
@@ -49,6 +82,8 @@ struct OptOut {
   int64_t faces_removed = 0;   // gallery faces removed when it was processed
   int64_t images_removed = 0;
   std::string completed_at;    // "" while pending
+  std::string audit_key;       // random; keys this entry's audit records (set by Add when empty)
+  std::string owed_audit;      // the event (JSON) of a record not yet in the trail, "" when none
   std::vector<float> descriptor;  // empty in List() results
 };
 
@@ -81,13 +116,18 @@ class Blocklist {
   Blocklist(const Blocklist&) = delete;
   Blocklist& operator=(const Blocklist&) = delete;
 
-  // Validates (request id, descriptor size, threshold in (0, 1]) and stores
-  // the entry as pending; returns its id.
+  // Validates (ValidateOptOutText, descriptor size, threshold in (0, 1]) and
+  // stores the entry as pending, with its audit_key and owed_audit, in one
+  // transaction; returns its id.
   int64_t Add(OptOut entry);
+  // Sets (or with "" clears) the audit record the entry owes.
+  void SetOwedAudit(int64_t id, const std::string& event_json);
+  // Adds to the removal counts of a pending entry (after each committed batch).
+  void AddRemoved(int64_t id, int64_t faces, int64_t images);
   // Removes an entry (a request withdrawn or entered by mistake): faces
   // matching it are no longer filtered. Returns false for an unknown id.
   bool Remove(int64_t id);
-  void MarkDone(int64_t id, int64_t faces_removed, int64_t images_removed);
+  void MarkDone(int64_t id);
 
   std::vector<OptOut> List();                 // ascending id, without descriptors
   std::optional<OptOut> Get(int64_t id);      // with its descriptor
@@ -98,6 +138,8 @@ class Blocklist {
 
  private:
   bool OpenIfPresentLocked();
+  void MigrateLocked();
+  std::string EntryColumnsLocked();
   void RefreshLocked();
   void RequireWritable() const;
 

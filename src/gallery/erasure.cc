@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <random>
 
@@ -130,10 +131,27 @@ ErasureSelector SelectorFromJson(const nlohmann::json& j) {
   return s;
 }
 
-ErasureSelector ReadJournal(const fs::path& file) {
+// An erasure's journal as read back.
+struct Journal {
+  fs::path path;
+  std::string id;  // the file name without ".json"
+  ErasureSelector selector;
+  nlohmann::json audit;                    // the owed event; null in journals of older Lineups
+  std::optional<DeletionReport> planned;   // images and faces the plan named
+};
+
+Journal ReadJournal(const fs::path& file) {
   std::ifstream in(file);
   try {
-    return SelectorFromJson(nlohmann::json::parse(in).at("selector"));
+    nlohmann::json j = nlohmann::json::parse(in);
+    Journal journal{file, file.stem().string(), SelectorFromJson(j.at("selector")), j.value("audit", nlohmann::json()),
+                    std::nullopt};
+    if (j.contains("planned")) {
+      journal.planned = DeletionReport{};
+      journal.planned->images = j["planned"].at("images").get<int64_t>();
+      journal.planned->faces = j["planned"].at("faces").get<int64_t>();
+    }
+    return journal;
   } catch (const std::exception& e) {
     throw Error(Context(file.string(), std::string("unreadable erasure journal: ") + e.what()));
   }
@@ -149,15 +167,32 @@ std::vector<fs::path> JournalFiles(const fs::path& data_dir) {
   return files;
 }
 
-fs::path WriteJournal(const fs::path& data_dir, const ErasureSelector& s) {
+// 16 random hex digits: with the start time, a journal id no other erasure has.
+std::string RandomSuffix() {
   std::random_device random;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%08x%08x", random(), random());
+  return hex;
+}
+
+Journal WriteJournal(const fs::path& data_dir, const ErasurePlan& plan, const nlohmann::json& audit) {
   const int64_t now = UnixNow();
-  fs::path path = JournalDir(data_dir) / (std::to_string(now) + "-" + std::to_string(random() % 1000000) + ".json");
-  nlohmann::json j = {{"selector", SelectorJson(s)}, {"started_at", IsoUtc(now)}};
-  fs::create_directories(path.parent_path());
-  WriteFileAtomically(path, j.dump());  // fsynced, then renamed into place
-  SyncFileSystem(path.parent_path());
-  return path;
+  Journal journal;
+  journal.id = std::to_string(now) + "-" + RandomSuffix();
+  journal.path = JournalDir(data_dir) / (journal.id + ".json");
+  journal.selector = plan.selector;
+  journal.audit = audit;
+  journal.planned = DeletionReport{};
+  journal.planned->images = static_cast<int64_t>(plan.image_ids.size());
+  journal.planned->faces = plan.faces;
+  nlohmann::json j = {{"selector", SelectorJson(plan.selector)},
+                      {"started_at", IsoUtc(now)},
+                      {"planned", {{"images", journal.planned->images}, {"faces", journal.planned->faces}}},
+                      {"audit", audit}};
+  fs::create_directories(journal.path.parent_path());
+  WriteFileAtomically(journal.path, j.dump());  // fsynced, then renamed into place
+  SyncFileSystem(journal.path.parent_path());
+  return journal;
 }
 
 void RemoveJournal(const fs::path& path) {
@@ -171,12 +206,28 @@ void Stage(const ErasureHooks& hooks, const std::string& stage) {
   if (hooks.after_stage) hooks.after_stage(stage);
 }
 
-// Steps 2-5 of the header for the plan of a journalled selector. With
+// Step 5: the journal's owed record (or `fallback`'s event for a journal
+// without one), completed with what the erasure did, written once.
+void RecordErasure(const Journal& journal, const ErasureReport& report, const ErasureAudit& fallback) {
+  nlohmann::json event = journal.audit.is_object() ? journal.audit : fallback.event;
+  nlohmann::json& details = event["details"];
+  if (!details.is_object()) details = nlohmann::json::object();
+  details["erasure_id"] = journal.id;
+  details["selector"] = report.selector.Describe();
+  details["images"] = report.deleted.images;
+  details["faces"] = report.deleted.faces;
+  details["bytes_reclaimed"] = report.bytes_reclaimed;
+  details["resumed"] = report.resumed;
+  fallback.record("erasure:" + journal.id, event);
+}
+
+// Steps 2-6 of the header for the plan of a journalled selector. With
 // `resuming`, media and vector records orphaned by the crash are swept too
 // (before the journal goes, so that a second crash repeats the sweep).
-ErasureReport RunJournalled(Gallery& gallery, const ErasurePlan& plan, const fs::path& journal,
-                            const ErasureHooks& hooks, bool resuming) {
+ErasureReport RunJournalled(Gallery& gallery, const ErasurePlan& plan, const Journal& journal,
+                            const ErasureAudit& audit, const ErasureHooks& hooks, bool resuming) {
   ErasureReport report;
+  report.id = journal.id;
   report.selector = plan.selector;
   if (plan.collection) {
     report.deleted = gallery.DeleteCollection(plan.collection->name);
@@ -188,9 +239,16 @@ ErasureReport RunJournalled(Gallery& gallery, const ErasurePlan& plan, const fs:
   Stage(hooks, "compacted");
   if (resuming) gallery.Check(/*repair=*/true, /*show_progress=*/false);
   gallery.catalog().ScrubDeletedRows();
-  RemoveJournal(journal);
   report.resumed = resuming;
+  if (resuming && journal.planned) report.deleted = *journal.planned;  // the first run may have committed
+  RecordErasure(journal, report, audit);
+  Stage(hooks, "recorded");
+  RemoveJournal(journal.path);
   return report;
+}
+
+void RequireRecorder(const ErasureAudit& audit) {
+  if (!audit.record) throw Error("erase: no audit recorder given (an erasure is always audited)");
 }
 
 }  // namespace
@@ -237,24 +295,27 @@ ErasurePlan PlanErasure(Gallery& gallery, const ErasureSelector& selector) {
   return plan;
 }
 
-ErasureReport Erase(Gallery& gallery, const ErasureSelector& selector, const ErasureHooks& hooks) {
+ErasureReport Erase(Gallery& gallery, const ErasureSelector& selector, const ErasureAudit& audit,
+                    const ErasureHooks& hooks) {
   if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
-  return Erase(gallery, MatchPlan(gallery, selector), hooks);
+  return Erase(gallery, PlanErasure(gallery, selector), audit, hooks);
 }
 
-ErasureReport Erase(Gallery& gallery, const ErasurePlan& plan, const ErasureHooks& hooks) {
+ErasureReport Erase(Gallery& gallery, const ErasurePlan& plan, const ErasureAudit& audit,
+                    const ErasureHooks& hooks) {
   if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
+  RequireRecorder(audit);
   if (plan.image_ids.empty() && !plan.collection) {
     throw Error("erase " + plan.selector.Describe() + ": nothing in the gallery matches; nothing was erased");
   }
-  fs::path journal = WriteJournal(gallery.options().data_dir, plan.selector);
+  Journal journal = WriteJournal(gallery.options().data_dir, plan, audit.event);
   Stage(hooks, "journaled");
-  return RunJournalled(gallery, plan, journal, hooks, false);
+  return RunJournalled(gallery, plan, journal, audit, hooks, false);
 }
 
 std::vector<ErasureSelector> PendingErasures(const fs::path& data_dir) {
   std::vector<ErasureSelector> pending;
-  for (const fs::path& file : JournalFiles(data_dir)) pending.push_back(ReadJournal(file));
+  for (const fs::path& file : JournalFiles(data_dir)) pending.push_back(ReadJournal(file).selector);
   return pending;
 }
 
@@ -274,14 +335,16 @@ void RemoveTornJournals(const fs::path& data_dir) {
 
 }  // namespace
 
-std::vector<ErasureReport> ResumeErasures(Gallery& gallery) {
+std::vector<ErasureReport> ResumeErasures(Gallery& gallery, const ErasureAudit& audit) {
   std::vector<ErasureReport> reports;
   if (!gallery.options().read_only) RemoveTornJournals(gallery.options().data_dir);
   std::vector<fs::path> files = JournalFiles(gallery.options().data_dir);
   if (files.empty()) return reports;
   if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
+  RequireRecorder(audit);
   for (const fs::path& file : files) {
-    ErasureSelector selector = ReadJournal(file);
+    Journal journal = ReadJournal(file);
+    const ErasureSelector& selector = journal.selector;
     ErasurePlan plan{selector, {}, 0, std::nullopt};
     try {
       plan = MatchPlan(gallery, selector);
@@ -289,7 +352,7 @@ std::vector<ErasureReport> ResumeErasures(Gallery& gallery) {
       // A collection or job erased before the crash is gone: nothing left to delete.
       if (selector.by != EraseBy::kCollection && selector.by != EraseBy::kJob) throw;
     }
-    reports.push_back(RunJournalled(gallery, plan, file, {}, true));
+    reports.push_back(RunJournalled(gallery, plan, journal, audit, {}, true));
   }
   return reports;
 }

@@ -11,8 +11,12 @@
 
 #include <pqxx/pqxx>
 
+#include <sqlite3.h>
+
+#include "catalog/sqlite_db.h"
 #include "common/error.h"
 #include "gallery/optout.h"
+#include "governance/audit_once.h"
 #include "postgres_server.h"
 #include "synthetic_gallery.h"
 #include "test_env.h"
@@ -34,6 +38,9 @@ class ErasureTest : public ::testing::Test {
   void SetUp() override {
     options_.data_dir = testing::TempDir("erasure") / "data";
     Reopen();
+    governance_ = std::make_unique<GovernanceDb>(options_.data_dir / "governance.db");
+    audit_log_ = std::make_unique<AuditLog>(*governance_);
+    once_ = std::make_unique<AuditOnce>(*governance_, *audit_log_);
     bookings_ = AddCollection("bookings");
     wanted_ = AddCollection("wanted");
     job_ = gallery_->catalog().CreateJob(bookings_, "first input", "{}").id;
@@ -80,10 +87,24 @@ class ErasureTest : public ::testing::Test {
   }
   std::string Holding(const std::string& needle) { return testing::FileHolding(options_.data_dir, needle).string(); }
 
+  // The audit record an erasure owes: an operator's "erase" with a reason.
+  ErasureAudit Audit(const std::string& reason = "test") {
+    AuditEvent who{0, "local:test", "operator", "erase", "cli", "", ""};
+    return {AuditEventJson(who, {{"reason", reason}}), once_->Recorder()};
+  }
+  std::vector<AuditRecord> EraseRecords() {
+    AuditFilter f;
+    f.action = "erase";
+    return audit_log_->Query(f);
+  }
+
   std::mt19937 rng_{11};
   GalleryOptions options_;
   std::unique_ptr<Gallery> gallery_;
   int64_t bookings_ = 0, wanted_ = 0, job_ = 0;
+  std::unique_ptr<GovernanceDb> governance_;
+  std::unique_ptr<AuditLog> audit_log_;
+  std::unique_ptr<AuditOnce> once_;
 };
 
 TEST(UrlHostTest, TakesTheHostOutOfAUrl) {
@@ -107,7 +128,7 @@ TEST_F(ErasureTest, ByDomainTakesTheDomainAndItsSubdomainsOnlyAndLeavesNoCopy) {
   EXPECT_EQ(plan.faces, 3);
   EXPECT_TRUE(TopIsExact(a[0])) << "planning (a dry run) deletes nothing";
 
-  ErasureReport r = Erase(*gallery_, {EraseBy::kDomain, "example.org"});
+  ErasureReport r = Erase(*gallery_, {EraseBy::kDomain, "example.org"}, Audit());
   EXPECT_EQ(r.deleted.images, 2);
   EXPECT_EQ(r.deleted.faces, 3);
   for (const auto& d : {a[0], a[1], b[0]}) EXPECT_FALSE(TopIsExact(d));
@@ -137,19 +158,19 @@ TEST_F(ErasureTest, EverySelectorNamesWhatItSays) {
   EXPECT_EQ(PlanErasure(*gallery_, {EraseBy::kIngestedBefore, "bookings", "9999-01-01T00:00:00Z"}).image_ids.size(), 4u);
   EXPECT_TRUE(PlanErasure(*gallery_, {EraseBy::kIngestedBefore, "bookings", "2000-01-01T00:00:00Z"}).image_ids.empty());
 
-  Erase(*gallery_, {EraseBy::kSourceUrl, "https://site.org/a.jpg"});
+  Erase(*gallery_, {EraseBy::kSourceUrl, "https://site.org/a.jpg"}, Audit());
   EXPECT_FALSE(TopIsExact(exact[0]));
   EXPECT_TRUE(TopIsExact(longer[0]));
-  Erase(*gallery_, {EraseBy::kJob, std::to_string(second_job)});
+  Erase(*gallery_, {EraseBy::kJob, std::to_string(second_job)}, Audit());
   EXPECT_FALSE(TopIsExact(by_job[0]));
   EXPECT_FALSE(TopIsExact(by_job[1]));
-  ErasureReport c = Erase(*gallery_, {EraseBy::kCollection, "wanted"});
+  ErasureReport c = Erase(*gallery_, {EraseBy::kCollection, "wanted"}, Audit());
   EXPECT_EQ(c.deleted.faces, 1);
   EXPECT_FALSE(gallery_->catalog().FindCollection("wanted").has_value());
   EXPECT_FALSE(TopIsExact(in_wanted[0]));
   auto images = PlanErasure(*gallery_, {EraseBy::kUrlPrefix, "https://site.org/"}).image_ids;
   ASSERT_EQ(images.size(), 1u);
-  Erase(*gallery_, {EraseBy::kImage, std::to_string(images[0])});
+  Erase(*gallery_, {EraseBy::kImage, std::to_string(images[0])}, Audit());
   EXPECT_FALSE(TopIsExact(longer[0]));
   EXPECT_TRUE(TopIsExact(plain[0]));
   EXPECT_EQ(gallery_->catalog().Stats().faces, 1);
@@ -159,7 +180,7 @@ TEST_F(ErasureTest, ASelectorThatNamesNothingIsAClearErrorAndErasesNothing) {
   Add("a", 1, "https://site.org/a.jpg");
   auto message = [&](ErasureSelector s) {
     try {
-      Erase(*gallery_, s);
+      Erase(*gallery_, s, Audit());
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -189,7 +210,7 @@ TEST_F(ErasureTest, AnErasureCutShortAtAnyStageIsCompletedByResuming) {
     crash.after_stage = [&](const std::string& s) {
       if (s == stage) throw std::runtime_error("simulated crash");
     };
-    EXPECT_THROW(Erase(*gallery_, {EraseBy::kDomain, "takedown.example"}, crash), std::runtime_error);
+    EXPECT_THROW(Erase(*gallery_, {EraseBy::kDomain, "takedown.example"}, Audit(), crash), std::runtime_error);
     Reopen();
     ASSERT_EQ(PendingErasures(options_.data_dir).size(), 1u);
     ASSERT_FALSE(gallery_->warnings().empty());
@@ -198,7 +219,7 @@ TEST_F(ErasureTest, AnErasureCutShortAtAnyStageIsCompletedByResuming) {
     EXPECT_EQ(first, second) << "half of the image is searchable";
     EXPECT_EQ(first, stage == "journaled");
 
-    std::vector<ErasureReport> resumed = ResumeErasures(*gallery_);
+    std::vector<ErasureReport> resumed = ResumeErasures(*gallery_, Audit("resumed"));
     ASSERT_EQ(resumed.size(), 1u);
     EXPECT_TRUE(resumed[0].resumed);
     EXPECT_TRUE(PendingErasures(options_.data_dir).empty());
@@ -210,6 +231,51 @@ TEST_F(ErasureTest, AnErasureCutShortAtAnyStageIsCompletedByResuming) {
     EXPECT_TRUE(gallery_->Check(false, false).ok());
     EXPECT_EQ(gallery_->Check(false, false).orphan_media, 0);
   }
+}
+
+// The erasure and its audit record: a crash between any two steps leaves
+// either neither (before the journal) or the record owed in the journal,
+// and resuming writes it exactly once, with the original actor and reason,
+// also when the crash came after the record was written.
+TEST_F(ErasureTest, AnErasureAndItsAuditRecordCommitTogetherAndResumeWritesItOnce) {
+  size_t erasures = 0;
+  for (const std::string stage : {"journaled", "committed", "compacted", "recorded"}) {
+    SCOPED_TRACE(stage);
+    Add("doomed-" + stage, 2, "https://audited.example/" + stage + ".jpg");
+    ErasureHooks crash;
+    crash.after_stage = [&](const std::string& s) {
+      if (s == stage) throw std::runtime_error("simulated crash");
+    };
+    EXPECT_THROW(Erase(*gallery_, {EraseBy::kDomain, "audited.example"}, Audit("court order " + stage), crash),
+                 std::runtime_error);
+    ++erasures;
+    EXPECT_EQ(EraseRecords().size(), erasures - (stage == "recorded" ? 0 : 1))
+        << "the record is written after compaction, once";
+    Reopen();
+    std::vector<ErasureReport> resumed = ResumeErasures(*gallery_, Audit("resumed by the maintenance job"));
+    ASSERT_EQ(resumed.size(), 1u);
+    EXPECT_TRUE(PendingErasures(options_.data_dir).empty());
+    std::vector<AuditRecord> records = EraseRecords();
+    ASSERT_EQ(records.size(), erasures) << "exactly one record per erasure";
+    nlohmann::json details = nlohmann::json::parse(records.back().event.details_json);
+    EXPECT_EQ(details["reason"], "court order " + stage) << "the journal's event, not the resumer's";
+    EXPECT_EQ(details["erasure_id"], resumed[0].id);
+    EXPECT_EQ(details["images"], 1);
+    EXPECT_EQ(details["faces"], 2) << "the planned counts, also when the first run had committed";
+    EXPECT_EQ(records.back().event.actor, "local:test");
+    EXPECT_TRUE(ResumeErasures(*gallery_, Audit()).empty());
+    EXPECT_EQ(EraseRecords().size(), erasures);
+  }
+  // A run that finishes writes its record before it returns.
+  Add("whole", 1, "https://audited.example/whole.jpg");
+  ErasureReport r = Erase(*gallery_, {EraseBy::kDomain, "audited.example"}, Audit("takedown"));
+  ASSERT_EQ(EraseRecords().size(), erasures + 1);
+  EXPECT_EQ(nlohmann::json::parse(EraseRecords().back().event.details_json)["erasure_id"], r.id);
+  ErasureAudit unaudited = Audit();
+  unaudited.record = nullptr;
+  Add("never", 1, "https://unaudited.example/x.jpg");
+  EXPECT_THROW(Erase(*gallery_, {EraseBy::kDomain, "unaudited.example"}, unaudited), Error);
+  EXPECT_TRUE(PendingErasures(options_.data_dir).empty()) << "no recorder, no erasure";
 }
 
 // Searches run without pause while an erasure runs; a search that starts
@@ -242,7 +308,7 @@ TEST_F(ErasureTest, ConcurrentSearchesNeverSeeAFaceOnceItsErasureReturned) {
     });
   }
   while (searches < 20) std::this_thread::yield();
-  Erase(*gallery_, {EraseBy::kDomain, "gone.example"});
+  Erase(*gallery_, {EraseBy::kDomain, "gone.example"}, Audit());
   erased = true;
   int at_return = searches;
   while (searches < at_return + 50) std::this_thread::yield();
@@ -283,7 +349,11 @@ TEST(ErasureOnPostgres, ErasedProvenanceLeavesTheTableFiles) {
   };
   checkpoint();
   ASSERT_NE(in_tables("PGERASE-MARK"), fs::path()) << "the scan must see the rows before the erasure";
-  ErasureReport r = Erase(*gallery, {EraseBy::kDomain, "pgerase-mark.example"});
+  GovernanceDb governance(options.data_dir / "governance.db");
+  AuditLog log(governance);
+  AuditOnce once(governance, log);
+  AuditEvent who{0, "local:test", "operator", "erase", "cli", "", ""};
+  ErasureReport r = Erase(*gallery, {EraseBy::kDomain, "pgerase-mark.example"}, {AuditEventJson(who, {}), once.Recorder()});
   EXPECT_EQ(r.deleted.images, 10);
   checkpoint();
   EXPECT_EQ(in_tables("PGERASE-MARK"), fs::path()) << "erased provenance left in a table or index file";
@@ -300,7 +370,16 @@ class OptOutTest : public ErasureTest {
     e.created_by = "test";
     e.threshold = threshold;
     e.descriptor = d;
-    return gallery_->blocklist().Add(e);
+    return AddOptOut(gallery_->blocklist(), e, {}, Audit());
+  }
+  OptOutAudit Audit() {
+    AuditEvent who{0, "local:test", "operator", "", "cli", "", ""};
+    return {AuditEventJson(who, {}), once_->Recorder()};
+  }
+  std::vector<AuditRecord> Records(const std::string& action) {
+    AuditFilter f;
+    f.action = action;
+    return audit_log_->Query(f);
   }
 };
 
@@ -341,7 +420,7 @@ TEST_F(OptOutTest, BlocksAtQueryTimeAtOnceAndAtIngestAndRemovesMatchingFaces) {
   OptOutPreview preview = PreviewOptOut(*gallery_, gallery_->blocklist().Get(id)->descriptor, 0.8);
   EXPECT_EQ(preview.matches.size(), 2u);
   EXPECT_EQ(preview.whole_images.size(), 1u);
-  DeletionReport removed = RemoveOptedOutFaces(*gallery_, gallery_->blocklist(), id);
+  DeletionReport removed = RemoveOptedOutFaces(*gallery_, gallery_->blocklist(), id, Audit()).value();
   EXPECT_EQ(removed.faces, 2);
   EXPECT_EQ(removed.images, 1);
   EXPECT_EQ(gallery_->catalog().Stats().images, 3);  // group (bystander kept), unrelated, later-group
@@ -352,11 +431,15 @@ TEST_F(OptOutTest, BlocksAtQueryTimeAtOnceAndAtIngestAndRemovesMatchingFaces) {
   EXPECT_EQ(done.status, OptOutStatus::kDone);
   EXPECT_EQ(done.faces_removed, 2);
   EXPECT_TRUE(done.descriptor.empty()) << "List() carries no descriptors";
-  EXPECT_TRUE(ProcessPendingOptOuts(*gallery_).empty());
+  EXPECT_TRUE(ProcessPendingOptOuts(*gallery_, Audit()).empty());
+  EXPECT_EQ(Records("optout_add").size(), 1u);
+  ASSERT_EQ(Records("optout_process").size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(Records("optout_process")[0].event.details_json)["faces_removed"], 2);
 
   // Withdrawn: matching faces may be ingested again.
-  EXPECT_TRUE(gallery_->blocklist().Remove(id));
-  EXPECT_FALSE(gallery_->blocklist().Remove(id));
+  EXPECT_TRUE(WithdrawOptOut(gallery_->blocklist(), id, {{"reason", "test"}}, Audit()));
+  EXPECT_FALSE(WithdrawOptOut(gallery_->blocklist(), id, {{"reason", "test"}}, Audit()));
+  EXPECT_EQ(Records("optout_remove").size(), 1u);
   std::vector<AnalyzedImage> again = {
       testing::SyntheticImage(bookings_, "again", {testing::Near(person, rng_, 0.2f)}, "https://a.org/again.jpg")};
   EXPECT_EQ(gallery_->WriteBatch(again, job_, {}).faces_opted_out, 0);
@@ -375,6 +458,127 @@ TEST_F(OptOutTest, AReadOnlyGallerySeesOptOutsAddedByAnotherWriter) {
   gallery_->blocklist().Remove(id);
   EXPECT_EQ(reader->Search(q).candidates.size(), 1u);
   EXPECT_THROW(reader->blocklist().Add(OptOut{}), Error);
+}
+
+// An opt-out and its records: the blocklist and the trail are different
+// stores, so the entry carries the record it owes. A crash between the
+// entry and its record, or anywhere in the removal, leaves either neither
+// or a debt that settling (every removal and maintenance run) pays once.
+TEST_F(OptOutTest, AnOptOutAndItsRecordsAreNeitherOrBothAndWrittenOnceAfterACrash) {
+  auto person = testing::RandomUnitVector(rng_, kDim);
+  Add("p1", 1, "https://a.org/p1.jpg");
+  std::vector<AnalyzedImage> batch = {
+      testing::SyntheticImage(bookings_, "alone", {testing::Near(person, rng_, 0.1f)}, "https://a.org/alone.jpg")};
+  gallery_->WriteBatch(batch, job_, {});
+  // Crash between the entry's commit and its record: the entry owes it.
+  OptOut e;
+  e.request_id = "REQ-CRASH";
+  e.created_by = "test";
+  e.threshold = 0.8;
+  e.descriptor = testing::Near(person, rng_, 0.1f);
+  e.owed_audit = AuditEventJson({0, "local:test", "operator", "optout_add", "cli", "", ""}, {{"request_id", "REQ-CRASH"}})
+                     .dump();
+  int64_t id = gallery_->blocklist().Add(e);
+  EXPECT_TRUE(Records("optout_add").empty());
+  EXPECT_EQ(SettleOwedOptOutRecords(gallery_->blocklist(), Audit()), 1);
+  EXPECT_EQ(SettleOwedOptOutRecords(gallery_->blocklist(), Audit()), 0);
+  EXPECT_EQ(Records("optout_add").size(), 1u);
+  EXPECT_TRUE(gallery_->blocklist().Get(id)->owed_audit.empty());
+
+  // A crash at each phase of the removal: pending, and the record not yet
+  // written unless the crash came after it; resuming writes it once.
+  for (const std::string phase : {"scanning", "removing", "compacting", "recording", "recorded"}) {
+    SCOPED_TRACE(phase);
+    RemovalControl crash;
+    crash.progress = [&](const RemovalProgress& p) {
+      if (p.phase == phase) throw std::runtime_error("simulated crash");
+    };
+    EXPECT_THROW(RemoveOptedOutFaces(*gallery_, gallery_->blocklist(), id, Audit(), crash), std::runtime_error);
+    EXPECT_EQ(gallery_->blocklist().Get(id)->status, OptOutStatus::kPending);
+    EXPECT_EQ(Records("optout_process").size(), phase == "recorded" ? 1u : 0u);
+    if (phase == "recorded") break;
+  }
+  EXPECT_FALSE(TopIsExact(batch[0].descriptors[0])) << "the removal had committed before the later crashes";
+  std::vector<ProcessedOptOut> resumed = ProcessPendingOptOuts(*gallery_, Audit());
+  ASSERT_EQ(resumed.size(), 1u);
+  EXPECT_EQ(gallery_->blocklist().Get(id)->status, OptOutStatus::kDone);
+  ASSERT_EQ(Records("optout_process").size(), 1u) << "exactly once";
+  EXPECT_EQ(nlohmann::json::parse(Records("optout_process")[0].event.details_json)["faces_removed"], 1)
+      << "the count of the run that removed the face, kept by the entry";
+
+  // A withdrawal cut short after its debt was stored: settling records it
+  // and only then removes the entry.
+  nlohmann::json withdrawal =
+      AuditEventJson({0, "local:test", "operator", "optout_remove", "cli", "", ""}, {{"reason", "mistake"}});
+  gallery_->blocklist().SetOwedAudit(id, withdrawal.dump());
+  EXPECT_TRUE(gallery_->blocklist().Get(id).has_value()) << "still blocking until its record is written";
+  EXPECT_EQ(SettleOwedOptOutRecords(gallery_->blocklist(), Audit()), 1);
+  EXPECT_FALSE(gallery_->blocklist().Get(id).has_value());
+  EXPECT_EQ(Records("optout_remove").size(), 1u);
+  EXPECT_TRUE(audit_log_->Verify().ok);
+}
+
+// Text that cannot be stored is refused before anything changes, naming
+// the field; text stored by an older Lineup is shown with U+FFFD.
+TEST_F(OptOutTest, FieldsAreValidatedBeforeAnythingIsStored) {
+  auto check = [](const std::string& request_id, const std::string& note) -> std::string {
+    try {
+      ValidateOptOutText(request_id, note);
+      return "";
+    } catch (const OptOutFieldError& e) {
+      return e.field();
+    }
+  };
+  EXPECT_EQ(check("REQ-1", "checked passport\nin person\t(desk 2)"), "");
+  EXPECT_EQ(check("Anfrage-\xC3\xA4\xE2\x82\xAC\xF0\x9F\x98\x80", ""), "") << "ä, €, an emoji";
+  EXPECT_EQ(check("", ""), "request_id");
+  EXPECT_EQ(check(std::string(201, 'x'), ""), "request_id");
+  EXPECT_EQ(check("REQ-\xFF", ""), "request_id");
+  EXPECT_EQ(check("REQ-\xC3", ""), "request_id") << "cut inside a character";
+  EXPECT_EQ(check("REQ-\xC0\xAF", ""), "request_id") << "overlong";
+  EXPECT_EQ(check("REQ-\xED\xA0\x80", ""), "request_id") << "surrogate";
+  EXPECT_EQ(check("REQ\n1", ""), "request_id");
+  EXPECT_EQ(check("REQ-1", "bad \x1b[31m"), "note");
+  EXPECT_EQ(check("REQ-1", "\xE2\x82"), "note");
+  EXPECT_EQ(check("REQ-1", std::string(2001, 'n')), "note");
+  OptOut e;
+  e.request_id = "REQ-\xFF";
+  e.threshold = 0.5;
+  e.descriptor = testing::RandomUnitVector(rng_, kDim);
+  EXPECT_THROW(AddOptOut(gallery_->blocklist(), e, {}, Audit()), OptOutFieldError);
+  EXPECT_TRUE(gallery_->blocklist().List().empty());
+  EXPECT_TRUE(Records("optout_add").empty());
+  EXPECT_EQ(DisplayableText("ok-\xFF-\xC3"), "ok-\xEF\xBF\xBD-\xEF\xBF\xBD");
+  EXPECT_EQ(DisplayableText("\xC3\xA4"), "\xC3\xA4");
+}
+
+// A blocklist written before entries carried their audit debt (schema v1)
+// is read as it is by a read-only open and migrated by a writable one; its
+// pending entries are then processed and audited like new ones.
+TEST_F(OptOutTest, AVersion1BlocklistIsMigratedAndItsPendingEntriesAudited) {
+  auto d = Add("old", 1, "https://a.org/old.jpg");
+  OptOut e;
+  e.request_id = "REQ-V1";
+  e.created_by = "old lineup";
+  e.threshold = 0.9;
+  e.descriptor = d[0];
+  gallery_->blocklist().Add(e);
+  gallery_.reset();
+  {
+    SqliteDb raw((options_.data_dir / "blocklist.db").string(), SQLITE_OPEN_READWRITE);
+    raw.Exec("ALTER TABLE optouts DROP COLUMN audit_key; ALTER TABLE optouts DROP COLUMN owed_audit; "
+             "PRAGMA user_version = 1;");
+  }
+  Blocklist reader(options_.data_dir, kModel.model_id, kDim, true);
+  ASSERT_EQ(reader.List().size(), 1u) << "a read-only open reads the v1 file";
+  EXPECT_EQ(reader.List()[0].audit_key, "");
+  Reopen();
+  OptOut migrated = gallery_->blocklist().List().at(0);
+  EXPECT_EQ(migrated.request_id, "REQ-V1");
+  EXPECT_EQ(migrated.audit_key.rfind("v1-", 0), 0u) << migrated.audit_key;
+  ASSERT_EQ(ProcessPendingOptOuts(*gallery_, Audit()).size(), 1u);
+  EXPECT_EQ(Records("optout_process").size(), 1u);
+  EXPECT_FALSE(TopIsExact(d[0]));
 }
 
 TEST_F(OptOutTest, BadEntriesAndAnotherModelAreRefused) {

@@ -233,10 +233,17 @@ void Cases::SweepOrphanFolders() {
   }
 }
 
-bool Cases::Delete(int64_t case_id) {
-  bool deleted = db_.Write([&](SqliteDb& db) {
+std::optional<Cases::Deletion> Cases::Delete(int64_t case_id, const DeletionRecorder& record) {
+  std::optional<Deletion> deleted = db_.Write([&](SqliteDb& db) -> std::optional<Deletion> {
+    Deletion d{case_id, 0, 0};
+    auto count = db.Query(
+        "SELECT (SELECT count(*) FROM probes WHERE case_id = ?1), (SELECT count(*) FROM searches WHERE case_id = ?1)");
+    count.Bind(1, case_id);
+    if (count.Step()) d.probes = count.Int64(0), d.searches = count.Int64(1);
     db.Query("DELETE FROM cases WHERE id = ?1").Bind(1, case_id).Run();
-    return db.Changes() > 0;
+    if (db.Changes() == 0) return std::nullopt;
+    if (record) record(db, d);
+    return d;
   });
   db_.ScrubWal();
   const fs::path folder = data_dir_ / "cases" / std::to_string(case_id);
@@ -246,7 +253,8 @@ bool Cases::Delete(int64_t case_id) {
   return deleted;
 }
 
-std::vector<CaseExpiry> Cases::ExpireProbes(int64_t default_days, int64_t now, bool dry_run) {
+std::vector<CaseExpiry> Cases::ExpireProbes(int64_t default_days, int64_t now, bool dry_run,
+                                            const ExpiryRecorder& record) {
   // Per case: its retention in force (?1 = the default for cases without
   // their own), and the probes (with their searches) older than it (?3 =
   // seconds per day).
@@ -258,37 +266,50 @@ std::vector<CaseExpiry> Cases::ExpireProbes(int64_t default_days, int64_t now, b
       "      FROM cases) c "
       "JOIN probes p ON p.case_id = c.id "
       "WHERE c.days > 0 AND p.created_at < ?2 - c.days * ?3 GROUP BY c.id ORDER BY c.id";
-  auto collect = [&](SqliteDb& db) {
+  std::vector<CaseExpiry> expired = db_.Read([&](SqliteDb& db) {
     std::vector<CaseExpiry> out;
     auto q = db.Query(kExpired);
     q.Bind(1, default_days).Bind(2, now).Bind(3, kSecondsPerDay);
     while (q.Step()) out.push_back({q.Int64(0), q.Text(1), q.Int64(2), q.Int64(3), q.Int64(4)});
     return out;
-  };
-  if (dry_run) return db_.Read(collect);
-  std::vector<std::string> files;  // of the deleted probes, unless a kept probe names the same file
-  std::vector<CaseExpiry> expired = db_.Write([&](SqliteDb& db) {
-    std::vector<CaseExpiry> out = collect(db);
-    for (const CaseExpiry& e : out) {
+  });
+  if (dry_run) return expired;
+  std::vector<std::string> files;  // of the deleted probes
+  for (CaseExpiry& e : expired) {
+    db_.Write([&](SqliteDb& db) {
       const int64_t cutoff = now - e.retention_days * kSecondsPerDay;
       auto f = db.Query("SELECT stored_path FROM probes WHERE case_id = ?1 AND created_at < ?2");
       f.Bind(1, e.case_id).Bind(2, cutoff);
-      while (f.Step()) files.push_back(f.Text(0));
+      e.probes = 0;
+      while (f.Step()) files.push_back(f.Text(0)), ++e.probes;
+      auto s = db.Query("SELECT count(*) FROM searches s JOIN probes q ON q.id = s.probe_id "
+                        "WHERE q.case_id = ?1 AND q.created_at < ?2");
+      s.Bind(1, e.case_id).Bind(2, cutoff);
+      e.searches = s.Step() ? s.Int64(0) : 0;  // counted in the deleting transaction: what its record says
       // Searches, candidates and decisions cascade.
       db.Query("DELETE FROM probes WHERE case_id = ?1 AND created_at < ?2").Bind(1, e.case_id).Bind(2, cutoff).Run();
-    }
-    std::erase_if(files, [&](const std::string& path) {
-      auto kept = db.Query("SELECT 1 FROM probes WHERE stored_path = ?1");
-      kept.BindText(1, path);
-      return kept.Step();
+      if (record) record(db, e);
     });
-    return out;
-  });
+  }
   db_.ScrubWal();
-  std::error_code ec;
-  for (const std::string& f : files) fs::remove(data_dir_ / f, ec);
+  RemoveFilesNoProbeNames(files);
   RemoveUnreferencedProbeFiles();
   return expired;
+}
+
+// Each file, unless a probe row names it, removed under the write lock:
+// AddProbe writes a file and its row under that lock too, so a file that a
+// new probe of the same photo is about to name cannot go.
+void Cases::RemoveFilesNoProbeNames(const std::vector<std::string>& files) {
+  for (const std::string& path : files) {
+    db_.Write([&](SqliteDb& db) {
+      auto kept = db.Query("SELECT 1 FROM probes WHERE stored_path = ?1");
+      kept.BindText(1, path);
+      if (kept.Step()) return;
+      std::error_code ec;
+      fs::remove(data_dir_ / path, ec);
+    });
+  }
 }
 
 // Files under cases/<id>/ that no probe row names and that are older than
@@ -368,8 +389,9 @@ Probe Cases::AddProbe(int64_t case_id, int64_t user_id, const std::vector<uint8_
   p.height = height;
   p.faces = faces;
   p.created_at = db_.Now();
-  WriteFileAtomically(data_dir_ / p.stored_path, bytes.data(), bytes.size(), FileSync::kFsync);
   p.id = db_.Write([&](SqliteDb& db) {
+    // Under the write lock (see the header): the file, then its row.
+    WriteFileAtomically(data_dir_ / p.stored_path, bytes.data(), bytes.size(), FileSync::kFsync);
     auto q = db.Query(
         "INSERT INTO probes (case_id, user_id, sha256, stored_path, width, height, faces_json, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -120,14 +121,29 @@ class Cases {
   // All cases when owner_id == 0 and unit empty; else the owner's, or the unit's.
   std::vector<Case> List(int64_t owner_id, const std::string& unit);
 
-  // Deletes the case with its probes, searches, candidates and decisions,
-  // then its folder of probe photos. Rows go first: a crash in between
-  // leaves a folder without a case, which the constructor sweeps away.
-  // Returns false if there is no such case.
-  bool Delete(int64_t case_id);
+  // What a case deletion removed.
+  struct Deletion {
+    int64_t case_id = 0;
+    int64_t probes = 0;
+    int64_t searches = 0;
+  };
+  // Runs inside a deletion's transaction, after its rows are deleted: the
+  // caller appends the audit record there (AuditLog::AppendIn), so that the
+  // deletion and its record commit together; throwing rolls both back.
+  using DeletionRecorder = std::function<void(SqliteDb& db, const Deletion& deletion)>;
+
+  // Deletes the case with its probes, searches, candidates and decisions
+  // and `record`s it, in one transaction; then its folder of probe photos.
+  // Rows go first: a crash in between leaves a folder without a case, which
+  // the constructor sweeps away. nullopt (nothing recorded) if there is no
+  // such case.
+  std::optional<Deletion> Delete(int64_t case_id, const DeletionRecorder& record);
 
   // Stores the photo bytes under the case's folder (atomically) and records
-  // the probe with its detected faces.
+  // the probe with its detected faces. The file is written inside the row's
+  // write transaction, so that ExpireProbes (which removes files of deleted
+  // probes under the same lock, after checking that no row names them)
+  // cannot remove the file of a re-upload of the same photo.
   Probe AddProbe(int64_t case_id, int64_t user_id, const std::vector<uint8_t>& bytes, const std::string& extension,
                  int width, int height, const std::vector<ProbeFace>& faces);
   std::optional<Probe> GetProbe(int64_t probe_id);
@@ -150,16 +166,21 @@ class Cases {
   Decision RecordDecisionIn(SqliteDb& db, const Decision& decision);
   std::vector<Decision> DecisionsOf(int64_t search_id);
 
+  // Runs inside a case's expiry transaction (its probes deleted): the
+  // caller appends the audit record there; throwing rolls both back.
+  using ExpiryRecorder = std::function<void(SqliteDb& db, const CaseExpiry& expiry)>;
+
   // Retention: deletes every probe photo older than its case's
   // retention_days (`default_days` for cases with 0; kept forever when both
-  // are 0) with its searches, candidates and decisions, rows first, then
-  // the files (a crash in between leaves files the constructor's sweep does
-  // not know: ExpireProbes removes files of probes that no longer exist).
-  // With `dry_run`, only counts. Cases themselves stay (and their audit
-  // records, which are never deleted).
+  // are 0) with its searches, candidates and decisions, one transaction per
+  // case with its `record`; then the files no probe row names any more,
+  // each checked and removed under the write lock (a crash before that
+  // leaves files ExpireProbes removes next time: files of probes that no
+  // longer exist). With `dry_run`, only counts and records nothing. Cases
+  // themselves stay (and their audit records, which are never deleted).
   // `now`: Unix seconds (the caller's clock, so that one retention run has
   // one "now").
-  std::vector<CaseExpiry> ExpireProbes(int64_t default_days, int64_t now, bool dry_run);
+  std::vector<CaseExpiry> ExpireProbes(int64_t default_days, int64_t now, bool dry_run, const ExpiryRecorder& record);
 
   // The cases whose searches showed this face.
   std::vector<int64_t> CasesThatShowedFace(int64_t face_id);
@@ -169,6 +190,7 @@ class Cases {
  private:
   void SweepOrphanFolders();
   void RemoveUnreferencedProbeFiles();
+  void RemoveFilesNoProbeNames(const std::vector<std::string>& files);
 
   GovernanceDb& db_;
   std::filesystem::path data_dir_;

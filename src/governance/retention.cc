@@ -2,14 +2,23 @@
 
 #include "common/utc_time.h"
 #include "gallery/erasure.h"
+#include "governance/audit_once.h"
 #include "governance/governance_db.h"
 
 namespace lineup {
 
 namespace {
 
-void ExpireCollections(Gallery& gallery, int64_t now, const RetentionOptions& options, const AuditSink& audit,
-                       RetentionReport& report) {
+AuditEvent RetentionEvent(const AuditEvent& actor, const std::string& case_number, const nlohmann::json& details) {
+  AuditEvent e = actor;
+  e.action = "retention";
+  e.case_number = case_number;
+  e.details_json = details.dump();
+  return e;
+}
+
+void ExpireCollections(Gallery& gallery, int64_t now, const RetentionOptions& options, AuditOnce& once,
+                       const AuditEvent& actor, const RetentionHooks& hooks, RetentionReport& report) {
   for (const Collection& c : gallery.catalog().ListCollections()) {
     if (c.retention_days <= 0) continue;
     ErasureSelector selector{EraseBy::kIngestedBefore, c.name, IsoUtc(now - c.retention_days * kSecondsPerDay)};
@@ -18,12 +27,14 @@ void ExpireCollections(Gallery& gallery, int64_t now, const RetentionOptions& op
     CollectionExpiry e{c.name, c.retention_days, selector.before, static_cast<int64_t>(plan.image_ids.size()),
                        plan.faces};
     if (!options.dry_run) {
-      ErasureReport r = Erase(gallery, plan);
+      AuditEvent who = actor;
+      who.action = "retention";
+      who.case_number = "";
+      nlohmann::json details = {{"kind", "collection"}, {"collection", c.name}, {"retention_days", c.retention_days},
+                                {"ingested_before", e.cutoff}};
+      ErasureReport r = Erase(gallery, plan, {AuditEventJson(who, details), once.Recorder()}, hooks.erasure);
       e.images = r.deleted.images;
       e.faces = r.deleted.faces;
-      audit("retention", "",
-            {{"kind", "collection"}, {"collection", c.name}, {"retention_days", c.retention_days},
-             {"ingested_before", e.cutoff}, {"images", e.images}, {"faces", e.faces}});
     }
     report.collections.push_back(std::move(e));
   }
@@ -32,17 +43,21 @@ void ExpireCollections(Gallery& gallery, int64_t now, const RetentionOptions& op
 }  // namespace
 
 RetentionReport RunRetention(Gallery* gallery, Cases& cases, int64_t now, const RetentionOptions& options,
-                             const AuditSink& audit) {
+                             AuditLog& audit, const AuditEvent& actor, const RetentionHooks& hooks) {
   RetentionReport report;
   report.dry_run = options.dry_run;
-  if (gallery) ExpireCollections(*gallery, now, options, audit, report);
-  report.cases = cases.ExpireProbes(options.default_case_days, now, options.dry_run);
-  if (!options.dry_run) {
-    for (const CaseExpiry& e : report.cases) {
-      audit("retention", e.number,
-            {{"kind", "case"}, {"retention_days", e.retention_days}, {"probes", e.probes}, {"searches", e.searches}});
-    }
+  if (gallery) {
+    AuditOnce once(cases.db(), audit);
+    ExpireCollections(*gallery, now, options, once, actor, hooks, report);
   }
+  auto record_in = [&](SqliteDb& db, const CaseExpiry& e) {
+    if (hooks.in_case_transaction) hooks.in_case_transaction("case_expired", e);
+    audit.AppendIn(db, RetentionEvent(actor, e.number,
+                                      {{"kind", "case"}, {"retention_days", e.retention_days},
+                                       {"probes", e.probes}, {"searches", e.searches}}));
+    if (hooks.in_case_transaction) hooks.in_case_transaction("case_recorded", e);
+  };
+  report.cases = cases.ExpireProbes(options.default_case_days, now, options.dry_run, record_in);
   return report;
 }
 

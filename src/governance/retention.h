@@ -6,8 +6,12 @@
 //  - a case's retention_days (else the deployment's default): probe photos
 //    older than that, with their searches, candidates and decisions
 //    (Cases::ExpireProbes). The cases and the audit trail stay.
-// Every deletion is reported to `audit` (action "retention") before
-// RunRetention returns; a dry run deletes and audits nothing.
+// Every deletion has one audit record (action "retention", the actor
+// given), written with it: neither or both.
+//  - a case's probes go in one governance transaction with their record;
+//  - a collection's images go through Erase, whose journal carries the
+//    record until it is written (exactly once, gallery/erasure.h).
+// A dry run deletes and audits nothing.
 // `lineup retention run` and the maintenance job of `lineup serve` call it.
 #pragma once
 
@@ -18,7 +22,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gallery/erasure.h"
 #include "gallery/gallery.h"
+#include "governance/audit_log.h"
 #include "governance/cases.h"
 
 namespace lineup {
@@ -42,14 +48,21 @@ struct RetentionOptions {
   bool dry_run = false;
 };
 
-// (action, case number, details): appends one audit record.
-using AuditSink = std::function<void(const std::string& action, const std::string& case_number,
-                                     const nlohmann::json& details)>;
+// Fault injection for tests: a crash at a stage.
+struct RetentionHooks {
+  // "case_expired": inside a case's transaction, its probes deleted, its
+  // record not yet appended; "case_recorded": the record appended, not
+  // yet committed. Throwing rolls the case's transaction back.
+  std::function<void(const std::string& stage, const CaseExpiry& expiry)> in_case_transaction;
+  ErasureHooks erasure;  // for the collections' erasures
+};
 
 // `gallery` may be null (no gallery yet) and must be writable unless dry;
-// `now` is Unix seconds.
+// `now` is Unix seconds. `actor` is who the records name (its action,
+// case number and details are filled in); `audit` writes to the trail of
+// cases.db().
 RetentionReport RunRetention(Gallery* gallery, Cases& cases, int64_t now, const RetentionOptions& options,
-                             const AuditSink& audit);
+                             AuditLog& audit, const AuditEvent& actor, const RetentionHooks& hooks = {});
 
 nlohmann::json RetentionJson(const RetentionReport& report);
 

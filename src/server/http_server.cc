@@ -227,8 +227,8 @@ const std::vector<Route>& Routes() {
       {"GET", "/api/v1/optouts", "Opt-out requests with what each removed (no descriptors)", "admin", Access::kUser,
        Body::kNone, [](Service& s, RouteContext& c) { return Json(s.ListOptOuts(c.caller)); }},
       {"POST", "/api/v1/optouts",
-       "Opt-out by face (multipart: photo, request_id, note, face): blocklists the face and removes matching "
-       "gallery faces; the photo is not kept; audited",
+       "Opt-out by face (multipart: photo, request_id, note, face): blocklists the face at once (202 with the "
+       "entry and a job) and removes matching gallery faces in the background; the photo is not kept; audited",
        "admin", Access::kUser, Body::kMultipart,
        [](Service& s, RouteContext& c) {
          if (!c.req.has_file("photo")) throw ApiError(400, "bad_request", "send the photo in the multipart field \"photo\"");
@@ -241,8 +241,10 @@ const std::vector<Route>& Routes() {
            }
            face = std::stoul(n);
          }
-         return Json(s.AddOptOut(c.caller, f.content, f.filename, text("request_id"), text("note"), face), 201);
+         return Json(s.AddOptOut(c.caller, f.content, f.filename, text("request_id"), text("note"), face), 202);
        }},
+      {"GET", "/api/v1/jobs/{id}", "A background job of this server (an opt-out's removal): state and progress",
+       "admin", Access::kUser, Body::kNone, [](Service& s, RouteContext& c) { return Json(s.GetJob(c.caller, c.ids[0])); }},
       {"POST", "/api/v1/optouts/{id}/withdraw", "Withdraw an opt-out ({reason}); audited", "admin", Access::kUser,
        Body::kJson, [](Service& s, RouteContext& c) { return Json(s.WithdrawOptOut(c.caller, c.ids[0], c.body)); }},
       {"GET", "/api/v1/audit", "Audit records (filters: user, case, action, text, since, until, after, limit)", "auditor",

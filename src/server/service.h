@@ -10,9 +10,12 @@
 //    collections and jobs but not case content.
 //  - An object the caller may not see is reported as not found (404), so
 //    that ids cannot be probed.
-//  - A search and its audit record are committed in one transaction; a
-//    candidate view, decision, export, login and account change is audited
-//    before the answer is returned.
+//  - A search, a decision and a case deletion are committed in one
+//    transaction with their audit records; opt-outs, erasures and retention
+//    (other stores than the trail) carry their record until it is written,
+//    exactly once (governance/audit_once.h): neither or both. A candidate
+//    view, export, login and account change is audited before the answer is
+//    returned.
 //  - Gallery media (crops, images) are served only to callers who can see a
 //    search that showed the face.
 #pragma once
@@ -37,6 +40,7 @@
 #include "governance/cases.h"
 #include "governance/governance_db.h"
 #include "models/model_manifest.h"
+#include "server/optout_jobs.h"
 
 namespace lineup {
 
@@ -150,13 +154,23 @@ class Service {
 
   // --- opt-out and maintenance (service_optout.cc)
   nlohmann::json ListOptOuts(const Caller& caller);
-  // Adds the face in the photo to the blocklist and removes the gallery faces
-  // that match it (or leaves that pending, for the maintenance job, while an
-  // ingest holds the gallery). The photo is never stored. 409 choose_face
-  // (with the faces) when the photo shows several and `face` is not given.
+  // Validates every field first (400 naming it: request_id, note; nothing
+  // is changed), then adds the face in the photo to the blocklist with its
+  // audit record (gallery/optout.h: neither or both) and answers with the
+  // entry and a job: the face is hidden from searches from then on, and the
+  // job removes the gallery faces that match it in the background (left
+  // pending, for the maintenance job, while an ingest holds the gallery or
+  // when the server stops first). The photo is never stored. 409
+  // choose_face (with the faces) when the photo shows several and `face` is
+  // not given.
   nlohmann::json AddOptOut(const Caller& caller, const std::string& photo, const std::string& filename,
                            const std::string& request_id, const std::string& note, std::optional<size_t> face);
   nlohmann::json WithdrawOptOut(const Caller& caller, int64_t id, const nlohmann::json& body);
+  // A background job (an opt-out's removal) of this server: state and
+  // progress. Admins; 404 for an unknown id.
+  nlohmann::json GetJob(const Caller& caller, int64_t job_id);
+  // Blocks until no background job is queued or running (tests).
+  void WaitForJobs();
   // Finishes interrupted erasures and pending opt-outs and applies retention
   // (governance/retention.h), audited as the user "system". Skipped (and
   // retried at the next run) while another process writes the gallery.
@@ -194,6 +208,7 @@ class Service {
   Blocklist& WritableBlocklist(const GalleryModel& model);
   cv::Mat DecodeUpload(const std::string& bytes, const std::string& filename, std::string* extension);
   void MaintenanceLoop();
+  void RunOptOutRemoval(int64_t optout_id, const AuditEvent& actor, OptOutJobs::Control& control);
   Case VisibleCase(const Caller& caller, int64_t case_id);  // 404 unless the caller may read it
   Case OwnCase(const Caller& caller, int64_t case_id);      // 404 unless the caller owns it
   bool CanRead(const Caller& caller, const Case& c) const;
@@ -222,6 +237,9 @@ class Service {
   std::condition_variable maintenance_cv_;
   bool stopping_ = false;
   std::thread maintenance_;
+  // Last: destroyed (its worker stopped and joined) before everything the
+  // jobs use.
+  OptOutJobs optout_jobs_{[this] { return db_->Now(); }};
 };
 
 // The JSON of a user as the API shows it (no secrets).

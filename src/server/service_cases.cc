@@ -144,11 +144,17 @@ nlohmann::json Service::DeleteCase(const Caller& caller, int64_t case_id) {
   if (!owner && caller.user.role != Role::kSupervisor) {
     throw ApiError(403, "forbidden", "only the case owner or a supervisor of the unit may delete a case");
   }
-  size_t probes = cases_->ProbesOf(case_id).size(), searches = cases_->SearchesOf(case_id).size();
-  cases_->Delete(case_id);
-  RecordAudit(caller, "case_delete", c.number,
-              {{"case_id", case_id}, {"owner", c.owner}, {"probes", probes}, {"searches", searches}});
-  return {{"deleted", case_id}, {"probes", probes}, {"searches", searches}};
+  // The deletion and its record commit in one transaction.
+  AuditEvent e{caller.user.id, caller.user.username, ToString(caller.user.role), "case_delete", caller.client,
+               c.number, ""};
+  std::optional<Cases::Deletion> d = cases_->Delete(case_id, [&](SqliteDb& db, const Cases::Deletion& done) {
+    e.details_json = nlohmann::json{{"case_id", case_id}, {"owner", c.owner}, {"probes", done.probes},
+                                    {"searches", done.searches}}
+                         .dump();
+    audit_->AppendIn(db, e);
+  });
+  if (!d) throw ApiError(404, "not_found", "no such case");
+  return {{"deleted", case_id}, {"probes", d->probes}, {"searches", d->searches}};
 }
 
 nlohmann::json Service::AddProbe(const Caller& caller, int64_t case_id, const std::string& bytes,

@@ -6,6 +6,7 @@
 #include "engine/face_choice.h"
 #include "gallery/erasure.h"
 #include "gallery/optout.h"
+#include "governance/audit_once.h"
 #include "governance/retention.h"
 #include "server/pipeline_pool.h"
 #include "server/request_fields.h"
@@ -15,17 +16,54 @@ namespace lineup {
 
 namespace {
 
+// Text fields as stored; bytes that are not UTF-8 (entries stored before
+// the fields were checked) shown as U+FFFD rather than failing the list.
 nlohmann::json OptOutJson(const OptOut& e) {
   return {{"id", e.id},
-          {"request_id", e.request_id},
-          {"note", e.note},
-          {"created_by", e.created_by},
+          {"request_id", DisplayableText(e.request_id)},
+          {"note", DisplayableText(e.note)},
+          {"created_by", DisplayableText(e.created_by)},
           {"created_at", e.created_at},
           {"threshold", e.threshold},
           {"status", ToString(e.status)},
           {"faces_removed", e.faces_removed},
           {"images_removed", e.images_removed},
           {"completed_at", e.completed_at}};
+}
+
+nlohmann::json JobJson(const OptOutJob& j) {
+  auto time = [](int64_t t) { return t == 0 ? nlohmann::json(nullptr) : nlohmann::json(IsoTime(t)); };
+  return {{"id", j.id},
+          {"kind", "optout_removal"},
+          {"optout_id", j.optout_id},
+          {"state", ToString(j.state)},
+          {"phase", j.phase},
+          {"progress",
+           {{"faces_total", j.faces_total}, {"faces_scanned", j.faces_scanned}, {"faces_removed", j.faces_removed},
+            {"images_removed", j.images_removed}}},
+          {"message", j.message},
+          {"created_by", j.created_by},
+          {"created_at", time(j.created_at)},
+          {"started_at", time(j.started_at)},
+          {"finished_at", time(j.finished_at)}};
+}
+
+AuditEvent ActorOf(const Caller& caller) {
+  AuditEvent e;
+  e.actor_id = caller.user.id;
+  e.actor = caller.user.username;
+  e.role = caller.user.id != 0 ? ToString(caller.user.role) : "";
+  e.client = caller.client;
+  return e;
+}
+
+// 400 naming the field, before anything is read or changed.
+void RequireValidOptOutText(const std::string& request_id, const std::string& note) {
+  try {
+    ValidateOptOutText(request_id, note);
+  } catch (const OptOutFieldError& e) {
+    throw ApiError(400, "bad_request", e.what(), {{"field", e.field()}});
+  }
 }
 
 nlohmann::json FacesJson(const std::vector<FaceResult>& faces) {
@@ -37,12 +75,13 @@ nlohmann::json FacesJson(const std::vector<FaceResult>& faces) {
   return out;
 }
 
-// The actor of the maintenance job's audit records.
-Caller SystemCaller() {
-  Caller c;
-  c.user.username = "system";
-  c.client = "maintenance";
-  return c;
+// The actor of the maintenance job's audit records (its action, case and
+// details filled in per record).
+AuditEvent SystemActor() {
+  AuditEvent e;
+  e.actor = "system";
+  e.client = "maintenance";
+  return e;
 }
 
 }  // namespace
@@ -73,9 +112,7 @@ nlohmann::json Service::ListOptOuts(const Caller& caller) {
 nlohmann::json Service::AddOptOut(const Caller& caller, const std::string& photo, const std::string& filename,
                                   const std::string& request_id, const std::string& note, std::optional<size_t> face) {
   RequireRole(caller, {Role::kAdmin});
-  if (request_id.empty() || request_id.size() > 200) {
-    throw ApiError(400, "bad_request", "request_id: the request's reference (1 to 200 characters)");
-  }
+  RequireValidOptOutText(request_id, note);
   std::shared_ptr<Gallery> gallery = CurrentGallery();
   std::string extension;
   cv::Mat image = DecodeUpload(photo, filename, &extension);
@@ -99,41 +136,72 @@ nlohmann::json Service::AddOptOut(const Caller& caller, const std::string& photo
   entry.threshold = AsClientError([&] { return DefaultOptOutThreshold(gallery->model().model_id); });
   entry.descriptor = faces[chosen].embedding;
   Blocklist& blocklist = WritableBlocklist(gallery->model());
-  int64_t id = AsClientError([&] { return blocklist.Add(entry); });
-  // From here on the face is hidden from searches and refused at ingest.
-  nlohmann::json result = {{"id", id}, {"request_id", request_id}, {"threshold", entry.threshold},
-                           {"photo_kept", false}};
-  std::lock_guard lock(write_mu_);
-  std::unique_ptr<Gallery> writable = WritableGallery(*gallery);
-  if (writable) {
-    DeletionReport removed = RemoveOptedOutFaces(*writable, blocklist, id);
-    result["faces_removed"] = removed.faces;
-    result["images_removed"] = removed.images;
-    result["pending"] = false;
-  } else {
-    result["pending"] = true;  // the maintenance job removes the matching faces
-  }
-  RecordAudit(caller, "optout_add", "", result);
+  const AuditEvent actor = ActorOf(caller);
+  AuditOnce once(*db_, *audit_);
+  const int64_t id = AsClientError([&] {
+    return lineup::AddOptOut(blocklist, entry, {{"photo_kept", false}},
+                             {AuditEventJson(actor, {}), once.Recorder()});
+  });
+  // From here on the face is hidden from searches and refused at ingest;
+  // the matching gallery faces go in the background.
+  OptOutJob job = optout_jobs_.Submit(id, caller.user.username, [this, id, actor](OptOutJobs::Control& control) {
+    RunOptOutRemoval(id, actor, control);
+  });
   std::optional<OptOut> stored = blocklist.Get(id);
-  return {{"optout", stored ? OptOutJson(*stored) : nlohmann::json(nullptr)}, {"pending", result["pending"]}};
+  return {{"optout", stored ? OptOutJson(*stored) : nlohmann::json(nullptr)}, {"job", JobJson(job)}};
 }
+
+// A job's work: the removal of opt-out `optout_id`'s matches, with
+// progress; deferred while another process writes the gallery.
+void Service::RunOptOutRemoval(int64_t optout_id, const AuditEvent& actor, OptOutJobs::Control& control) {
+  std::shared_ptr<Gallery> current = CurrentGallery();
+  Blocklist& blocklist = WritableBlocklist(current->model());
+  std::lock_guard lock(write_mu_);
+  std::optional<OptOut> entry = blocklist.Get(optout_id);
+  if (!entry) return control.Finish(JobState::kStopped, "the opt-out was withdrawn before its removal ran");
+  if (entry->status == OptOutStatus::kDone) {
+    control.Progress("done", 0, 0, entry->faces_removed, entry->images_removed);
+    return;  // finished by the maintenance job meanwhile
+  }
+  std::unique_ptr<Gallery> writable = WritableGallery(*current);
+  if (!writable) {
+    return control.Finish(JobState::kDeferred, "another process is writing the gallery; the maintenance job "
+                                               "removes the matching faces");
+  }
+  AuditOnce once(*db_, *audit_);
+  RemovalControl removal;
+  removal.progress = [&](const RemovalProgress& p) {
+    control.Progress(p.phase, p.faces_total, p.faces_scanned, p.faces_removed, p.images_removed);
+  };
+  removal.stop_requested = [&] { return control.StopRequested(); };
+  if (!RemoveOptedOutFaces(*writable, blocklist, optout_id, {AuditEventJson(actor, {}), once.Recorder()}, removal)) {
+    control.Finish(JobState::kStopped, "the server stopped; the maintenance job finishes the removal");
+  }
+}
+
+nlohmann::json Service::GetJob(const Caller& caller, int64_t job_id) {
+  RequireRole(caller, {Role::kAdmin});
+  std::optional<OptOutJob> job = optout_jobs_.Get(job_id);
+  if (!job) throw ApiError(404, "not_found", "no such job (jobs are kept in memory until the server restarts)");
+  return {{"job", JobJson(*job)}};
+}
+
+void Service::WaitForJobs() { optout_jobs_.WaitIdle(); }
 
 nlohmann::json Service::WithdrawOptOut(const Caller& caller, int64_t id, const nlohmann::json& body) {
   RequireRole(caller, {Role::kAdmin});
   std::string reason = StringField(body, "reason", true);
   Blocklist& blocklist = WritableBlocklist(CurrentGallery()->model());
-  std::optional<OptOut> e = blocklist.Get(id);
-  if (!e) throw ApiError(404, "not_found", "no such opt-out");
-  RecordAudit(caller, "optout_remove", "", {{"id", id}, {"request_id", e->request_id}, {"reason", reason}});
-  blocklist.Remove(id);
+  AuditOnce once(*db_, *audit_);
+  if (!lineup::WithdrawOptOut(blocklist, id, {{"reason", reason}}, {AuditEventJson(ActorOf(caller), {}), once.Recorder()})) {
+    throw ApiError(404, "not_found", "no such opt-out");
+  }
   return {{"withdrawn", id}};
 }
 
 nlohmann::json Service::RunMaintenance() {
-  const Caller system = SystemCaller();
-  auto audit = [&](const std::string& action, const std::string& case_number, const nlohmann::json& details) {
-    RecordAudit(system, action, case_number, details);
-  };
+  const AuditEvent system = SystemActor();
+  AuditOnce once(*db_, *audit_);
   nlohmann::json out = nlohmann::json::object();
   std::lock_guard lock(write_mu_);
   std::unique_ptr<Gallery> gallery;
@@ -146,25 +214,23 @@ nlohmann::json Service::RunMaintenance() {
   }
   if (gallery) {
     nlohmann::json erasures = nlohmann::json::array();
-    for (const ErasureReport& r : ResumeErasures(*gallery)) {
-      nlohmann::json d = {{"selector", r.selector.Describe()}, {"images", r.deleted.images},
-                          {"faces", r.deleted.faces}, {"resumed", true}};
-      audit("erase", "", d);
-      erasures.push_back(d);
+    AuditEvent resumer = system;
+    resumer.action = "erase";
+    for (const ErasureReport& r : ResumeErasures(*gallery, {AuditEventJson(resumer, {}), once.Recorder()})) {
+      erasures.push_back({{"selector", r.selector.Describe()}, {"images", r.deleted.images},
+                          {"faces", r.deleted.faces}, {"resumed", true}});
     }
     nlohmann::json optouts = nlohmann::json::array();
-    for (const ProcessedOptOut& p : ProcessPendingOptOuts(*gallery)) {
-      nlohmann::json d = {{"id", p.id}, {"request_id", p.request_id}, {"faces_removed", p.removed.faces},
-                          {"images_removed", p.removed.images}};
-      audit("optout_process", "", d);
-      optouts.push_back(d);
+    for (const ProcessedOptOut& p : ProcessPendingOptOuts(*gallery, {AuditEventJson(system, {}), once.Recorder()})) {
+      optouts.push_back({{"id", p.id}, {"request_id", DisplayableText(p.request_id)},
+                         {"faces_removed", p.removed.faces}, {"images_removed", p.removed.images}});
     }
     out["erasures"] = erasures;
     out["optouts"] = optouts;
   }
   if (gallery_busy) out["gallery"] = "busy: another process is writing it; the gallery part runs next time";
   RetentionReport retention =
-      RunRetention(gallery.get(), *cases_, db_->Now(), {options_.case_retention_days, false}, audit);
+      RunRetention(gallery.get(), *cases_, db_->Now(), {options_.case_retention_days, false}, *audit_, system);
   out["retention"] = RetentionJson(retention);
   return out;
 }

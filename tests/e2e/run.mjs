@@ -33,7 +33,8 @@
 //     refuses a wrong one, takes a fresh one
 //  11 admin (last, as it removes faces from the gallery): Opt-outs page; a missing reference, a
 //     file that is no photo and a photo without a face are refused with messages; the group
-//     photo gets the face picker, face 2 is opted out, >= 1 gallery face removed, the entry is
+//     photo gets the face picker, face 2 is opted out, the answer shows the removal job's
+//     progress (the face already hidden) until it is done, >= 1 gallery face removed, the entry is
 //     listed as done; it is withdrawn with a reason and the list is empty again; the
 //     investigator has no Opt-outs link, page or API
 // Screenshots: LINEUP_E2E_OUT/NN-<scenario>-<step>.png (and -FAILED.png on failure).
@@ -1012,6 +1013,17 @@ async function main() {
         err = await errorOf();
         if (err) throw new Error(`the opt-out was refused: ${err.text}`);
         const result = page.getByTestId('optout-result');
+        // The answer comes at once; the removal runs as a job whose progress the page shows until it is done.
+        const progress = page.getByTestId('optout-job-progress');
+        assert(await progress.isVisible(), 'no progress of the removal is shown');
+        const firstText = await progress.textContent();
+        assert(
+          /kept out of search results/i.test(firstText) || /Removed \d+ faces?/.test(firstText),
+          `the first progress text says neither that the face is hidden nor what was removed: ${JSON.stringify(firstText)}`,
+        );
+        await snap('job-progress');
+        await page.locator('[data-testid="optout-result"]:not([data-state="queued"]):not([data-state="running"])').waitFor({ timeout: SLOW });
+        assert((await result.getAttribute('data-state')) === 'done', `the removal job ended ${await result.getAttribute('data-state')}: ${await result.textContent()}`);
         assert((await result.getAttribute('data-pending')) === 'false', 'the opt-out is pending although no ingest runs');
         const removed = Number(await result.getAttribute('data-faces-removed'));
         const resultText = await result.textContent();
@@ -1021,6 +1033,8 @@ async function main() {
         assert((await page.getByTestId('optout-request-id').inputValue()) === '', 'the form was not cleared');
         const row = page.locator('[data-testid="optout-row"]', { hasText: requestId });
         await row.waitFor();
+        // the list is read again when the job has ended
+        await page.locator('[data-testid="optout-row"][data-status="done"]', { hasText: requestId }).waitFor({ timeout: SLOW });
         assert((await page.getByTestId('optout-row').count()) === 1, 'more than one opt-out listed');
         assert((await row.getAttribute('data-status')) === 'done', `status ${await row.getAttribute('data-status')}`);
         assert((await row.getByTestId('optout-status').textContent()) === 'Done', 'the status is not shown as Done');
