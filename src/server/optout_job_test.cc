@@ -38,6 +38,7 @@ const fs::path& DemoGallery() {
     io.collection = "demo";
     io.legal_basis = "test photos (MIT)";
     io.show_progress = false;
+    io.input.allow_outside = {testing::DemoPhotoDir()};
     RunIngest(*gallery, manifest, input / "list.jsonl", io);
     return data;
   }();
@@ -109,8 +110,9 @@ class OptOutJobServer : public ::testing::Test {
     service_ = std::make_unique<Service>(*manifest_, so);
     if (std::string first = service_->EnsureAdmin(); !first.empty()) {
       User admin = *service_->accounts().FindUser("admin");
-      service_->accounts().SetPassword(admin.id, kPassword);
-      service_->accounts().CreateUser({"ada", kPassword, "Ada", "", Role::kAuditor, true});
+      const Actor setup{admin, "test", ""};
+      service_->accounts().SetPassword(admin.id, kPassword, setup);
+      service_->accounts().CreateUser({"ada", kPassword, "Ada", "", Role::kAuditor, true}, setup);
     }
     HttpServerOptions ho;
     ho.port = 0;
