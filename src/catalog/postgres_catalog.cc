@@ -5,9 +5,11 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <condition_variable>
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <regex>
 #include <pqxx/pqxx>
 #include <type_traits>
 #include <unordered_map>
@@ -571,14 +573,39 @@ std::vector<pqxx::result> InsertRows(pqxx::transaction_base& tx, const std::stri
   return results;
 }
 
+// --- the connection pool setting
+
+// The pool size the connection string asks for with Lineup's own keyword
+// `lineup_pool=N` (keyword form) or query parameter (URI form), removed from
+// `conninfo` because libpq does not know it; kDefaultPoolSize without it.
+size_t TakePoolSize(std::string& conninfo) {
+  static const std::regex keyword(R"((^|\s)lineup_pool\s*=\s*(\d+)(\s|$))");
+  static const std::regex parameter(R"(([?&])lineup_pool=(\d+)(&|$))");
+  const bool uri = conninfo.rfind("postgresql://", 0) == 0 || conninfo.rfind("postgres://", 0) == 0;
+  std::smatch m;
+  if (!std::regex_search(conninfo, m, uri ? parameter : keyword)) return kDefaultPostgresPoolSize;
+  const std::string digits = m[2].str();
+  const size_t size = digits.size() > 3 ? 0 : std::stoul(digits);
+  if (size < 1 || size > kMaxPostgresPoolSize) {
+    throw Error("PostgreSQL catalog: lineup_pool=" + digits + " must be between 1 and " +
+                std::to_string(kMaxPostgresPoolSize));
+  }
+  // Keep what separates the neighbours: a space, or the URI's '?' / '&'
+  // when a parameter follows.
+  const std::string keep = !uri ? " " : m[3].str() == "&" ? m[1].str() : "";
+  conninfo = m.prefix().str() + keep + m.suffix().str();
+  return size;
+}
+
 // --- the catalog
 
 class PostgresCatalog final : public Catalog {
  public:
-  explicit PostgresCatalog(const std::string& conninfo)
+  PostgresCatalog(const std::string& conninfo, size_t pool_size)
       : conninfo_(conninfo),
         fields_(ParseConnInfo(conninfo)),
-        where_(DescribePostgresLocation(conninfo)) {
+        where_(DescribePostgresLocation(conninfo)),
+        pool_size_(pool_size) {
     Run("opening the catalog", [&](pqxx::connection& c) {
       Migrate(c);
       return 0;
@@ -1192,24 +1219,58 @@ class PostgresCatalog final : public Catalog {
     return connection;
   }
 
-  // Runs body(connection) holding the lock, connecting first if there is no
-  // connection (the first call, or after one was lost); turns libpq/libpqxx
-  // failures into Error naming the server and what was being done.
+  // One connection of the pool, for one Run(): taken at construction
+  // (waiting while all pool_size_ are in use), given back at destruction.
+  // A lost or never-opened connection is given back as nullptr (its place
+  // connects again on the next use).
+  class Lease {
+   public:
+    explicit Lease(PostgresCatalog& owner) : owner_(owner), conn_(owner.Acquire()) {}
+    ~Lease() { owner_.GiveBack(std::move(conn_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    std::unique_ptr<pqxx::connection>& conn() { return conn_; }
+
+   private:
+    PostgresCatalog& owner_;
+    std::unique_ptr<pqxx::connection> conn_;
+  };
+
+  std::unique_ptr<pqxx::connection> Acquire() {
+    std::unique_lock lock(pool_mu_);
+    pool_free_.wait(lock, [&] { return leased_ < pool_size_; });
+    ++leased_;
+    if (idle_.empty()) return nullptr;
+    std::unique_ptr<pqxx::connection> c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+
+  void GiveBack(std::unique_ptr<pqxx::connection> c) {
+    {
+      std::lock_guard lock(pool_mu_);
+      --leased_;
+      if (c && c->is_open()) idle_.push_back(std::move(c));
+    }
+    pool_free_.notify_one();
+  }
+
+  // Runs body(connection) on a connection of the pool, connecting first if
+  // its place has none (the first use, or after one was lost); turns
+  // libpq/libpqxx failures into Error naming the server and what was being
+  // done. A body's transaction begins and ends inside it, so it stays on
+  // one connection and no connection goes back to the pool mid-transaction.
   template <typename Body>
   std::invoke_result_t<Body&, pqxx::connection&> Run(const std::string& what, Body&& body) {
-    std::lock_guard lock(mu_);
-    try {
-      return Guard(
-          what,
-          [&] {
-            if (!conn_) conn_ = Connect();
-            return body(*conn_);
-          },
-          [&] { conn_.reset(); });
-    } catch (const Error&) {
-      if (conn_ && !conn_->is_open()) conn_.reset();  // reconnect on the next call
-      throw;
-    }
+    Lease lease(*this);
+    std::unique_ptr<pqxx::connection>& conn = lease.conn();
+    return Guard(
+        what,
+        [&] {
+          if (!conn) conn = Connect();
+          return body(*conn);
+        },
+        [&] { conn.reset(); });
   }
 
   // Returns body(), turning pqxx and other library exceptions into Error
@@ -1480,8 +1541,11 @@ class PostgresCatalog final : public Catalog {
   const std::string conninfo_;              // may hold a password: never put in messages
   const ConnInfoFields fields_;             // for redaction
   const std::string where_;                 // "PostgreSQL host=... dbname=..." for messages
-  std::mutex mu_;                           // serialises every use of conn_
-  std::unique_ptr<pqxx::connection> conn_;  // guarded by mu_; null until (re)connected
+  const size_t pool_size_;                  // connections open or in use at most
+  std::mutex pool_mu_;                      // guards idle_ and leased_
+  std::condition_variable pool_free_;       // signalled when a lease ends
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;  // open, not in use
+  size_t leased_ = 0;                       // in use (each with or without a connection yet)
 };
 
 }  // namespace
@@ -1500,7 +1564,9 @@ std::string DescribePostgresLocation(const std::string& conninfo) {
 }
 
 std::unique_ptr<Catalog> OpenPostgresCatalog(const std::string& conninfo) {
-  return std::make_unique<PostgresCatalog>(conninfo);
+  std::string libpq_conninfo = conninfo;
+  const size_t pool_size = TakePoolSize(libpq_conninfo);
+  return std::make_unique<PostgresCatalog>(libpq_conninfo, pool_size);
 }
 
 }  // namespace lineup

@@ -14,10 +14,15 @@
 // processes opening a fresh database do not race), and refuses a database
 // whose schema is newer than this binary knows.
 //
-// Concurrency: one connection per Catalog object; a mutex serialises its use
-// between threads. ForEachFace opens a second connection of its own (one
-// REPEATABLE READ snapshot read through a cursor), so the callback may call
-// the catalog. Several Catalog objects or processes may share a database:
+// Concurrency: a pool of connections per Catalog object, so that concurrent
+// calls (searches, an ingest) run in parallel: each call takes one connection
+// for its whole duration (its transaction never spans two), waiting while all
+// are in use. Connections open on first need and reopen after a loss. The
+// size is `lineup_pool=N` in the connection string (keyword form, or a URI
+// query parameter; Lineup removes it before libpq sees it), 1 to
+// kMaxPostgresPoolSize, default kDefaultPostgresPoolSize. ForEachFace opens a
+// connection of its own besides the pool (one REPEATABLE READ snapshot read
+// through a cursor), so the callback may call the catalog. Several Catalog objects or processes may share a database:
 // face-id reservation is a row-locked counter, sources are shared through a
 // unique fingerprint.
 //
@@ -25,6 +30,7 @@
 // rolls the transaction back); the next call connects again.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "catalog/catalog.h"
@@ -33,6 +39,9 @@ namespace lineup {
 
 // The schema version this binary writes and the newest it can open.
 inline constexpr int kPostgresCatalogSchemaVersion = 2;
+
+inline constexpr size_t kDefaultPostgresPoolSize = 4;
+inline constexpr size_t kMaxPostgresPoolSize = 64;
 
 // "PostgreSQL host=... port=... dbname=... user=..." for messages: what a
 // connection string points at, read from its keyword=value or URI form

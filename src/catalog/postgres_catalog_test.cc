@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -197,6 +198,55 @@ TEST_F(PostgresCatalogTest, ConnectionErrorsNameTheServerButNeverThePassword) {
       EXPECT_NE(message.find("connection failed"), std::string::npos) << message;
     }
   }
+}
+
+// The pool, seen from the server: with the settings table locked by another
+// session, five concurrent reads of a catalog with lineup_pool=3 wait inside
+// the database on three connections (one connection would hold one); the
+// other two wait for a connection and never open a fourth.
+TEST_F(PostgresCatalogTest, ConcurrentCallsRunOnSeveralConnectionsUpToThePoolSize) {
+  std::unique_ptr<Catalog> catalog = OpenPostgresCatalog(conninfo_ + " lineup_pool=3");
+  catalog->SetSetting("k", "v");
+  auto locker = Raw();
+  pqxx::work lock_tx(*locker);
+  lock_tx.exec0("LOCK TABLE settings IN ACCESS EXCLUSIVE MODE");
+  auto watcher = Raw();
+  auto sessions = [&](const std::string& where) {
+    pqxx::nontransaction tx(*watcher);
+    return tx.exec1("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND " + where)[0]
+        .as<int64_t>();
+  };
+  std::atomic<int> started{0};
+  std::vector<std::optional<std::string>> got(5);
+  std::vector<std::thread> readers;
+  for (size_t i = 0; i < got.size(); ++i) {
+    readers.emplace_back([&, i] {
+      ++started;
+      got[i] = catalog->GetSetting("k");
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((started.load() < 5 || sessions("wait_event_type = 'Lock'") < 3) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(sessions("wait_event_type = 'Lock'"), 3) << "three calls wait in the database at once";
+  EXPECT_EQ(sessions("backend_type = 'client backend'"), 3 + 2) << "the pool's three, the locker and the watcher";
+  lock_tx.commit();
+  for (auto& t : readers) t.join();
+  for (const auto& value : got) EXPECT_EQ(value, std::optional<std::string>("v"));
+}
+
+TEST_F(PostgresCatalogTest, PoolSizeOutsideItsRangeIsRefused) {
+  for (const char* bad : {" lineup_pool=0", " lineup_pool=65", " lineup_pool=99999"}) {
+    try {
+      OpenPostgresCatalog(conninfo_ + bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("lineup_pool"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(OpenPostgresCatalog("lineup_pool=1 " + conninfo_)->GetSetting("k"));
 }
 
 TEST_F(PostgresCatalogTest, DescribesConnectionStringsWithoutPasswords) {

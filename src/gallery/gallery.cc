@@ -269,6 +269,16 @@ void Gallery::MarkLive(size_t slots_before) {
   live_slots_ = n;
 }
 
+// After a compaction that kept exactly the live slots: slots [0, kept) are
+// the same live faces, renumbered; the per-collection counts do not change.
+// The caller holds mutex_ exclusively.
+void Gallery::MarkAllLive(size_t kept) {
+  live_.assign((kept + 63) / 64, 0);
+  for (size_t slot = 0; slot < kept; ++slot) SetBit(live_, slot);
+  live_slots_ = kept;
+  live_count_ = kept;
+}
+
 std::vector<uint32_t> Gallery::CollectionIds(const std::vector<std::string>& names) {
   std::vector<uint32_t> ids;
   for (const std::string& name : names) {
@@ -287,6 +297,8 @@ SearchResult Gallery::Search(const SearchQuery& query) {
   if (query.top_k == 0 || query.top_k > 10000) throw Error("search: top-k must be between 1 and 10000");
   SearchResult result;
   std::vector<Neighbor> neighbors;
+  std::vector<int64_t> face_ids;
+  std::vector<float> scores;
   std::shared_ptr<const OptOutSet> optouts = blocklist_->Current();
   const bool blocklist = !optouts->empty();
   {
@@ -308,13 +320,12 @@ SearchResult Gallery::Search(const SearchQuery& query) {
     }
     if (neighbors.size() > query.top_k) neighbors.resize(query.top_k);
     result.faces_searched = LiveFacesIn(filter.collections);
-  }
-  std::vector<int64_t> face_ids;
-  std::vector<float> scores;
-  for (const Neighbor& n : neighbors) {
-    if (n.score < query.min_score) continue;
-    face_ids.push_back(store_->id(n.slot));
-    scores.push_back(n.score);
+    // Slots mean something only under the lock (Compact() renumbers them).
+    for (const Neighbor& n : neighbors) {
+      if (n.score < query.min_score) continue;
+      face_ids.push_back(store_->id(n.slot));
+      scores.push_back(n.score);
+    }
   }
   std::vector<FaceProvenance> described = catalog_->DescribeFaces(face_ids);
   // A face deleted between the index lookup and DescribeFaces is simply absent.
@@ -352,17 +363,13 @@ std::vector<FaceProvenance> Gallery::DescribeVisibleFaces(const std::vector<int6
 
 std::vector<FaceMatch> Gallery::FindMatches(const std::vector<float>& descriptor, float threshold, size_t limit) {
   if (static_cast<int>(descriptor.size()) != model_.dim) throw Error("find matches: descriptor of the wrong size");
-  std::vector<Neighbor> neighbors;
-  {
-    std::shared_lock lock(mutex_);
-    SlotFilter filter;
-    filter.live = live_.data();
-    filter.live_bits = live_slots_;
-    filter.store = store_.get();
-    neighbors = ExactSearch(*store_, descriptor.data(), limit, filter);
-  }
+  std::shared_lock lock(mutex_);  // held while slots are turned into ids (Compact() renumbers them)
+  SlotFilter filter;
+  filter.live = live_.data();
+  filter.live_bits = live_slots_;
+  filter.store = store_.get();
   std::vector<FaceMatch> matches;
-  for (const Neighbor& n : neighbors) {
+  for (const Neighbor& n : ExactSearch(*store_, descriptor.data(), limit, filter)) {
     if (n.score >= threshold) matches.push_back({store_->id(n.slot), n.score});
   }
   return matches;
@@ -477,16 +484,16 @@ int64_t Gallery::Compact() {
   int64_t before = static_cast<int64_t>(store_->FileBytes());
   bool had_index = false;
   {
+    // Slots are renumbered: the store and the live set change together, under
+    // the exclusive lock, so no search sees old bits over new slots.
     std::unique_lock lock(mutex_);
-    std::vector<uint64_t> live = live_;
-    size_t live_slots = live_slots_;
-    store_->Compact([&](size_t slot) { return slot < live_slots && TestBit(live, slot); });
+    size_t kept = store_->Compact([&](size_t slot) { return slot < live_slots_ && TestBit(live_, slot); });
+    MarkAllLive(kept);
     had_index = approximate_ != nullptr;
     approximate_.reset();
   }
   std::error_code ignored;
   fs::remove(IndexPath(options_.data_dir), ignored);
-  RebuildLiveSet();
   if (had_index) BuildIndex(true, false);
   return before - static_cast<int64_t>(store_->FileBytes());
 }

@@ -28,10 +28,14 @@
 //  - One embedder model per gallery: its id and descriptor size are stored
 //    in the catalog settings at creation and checked at every open.
 //
-// Thread safety: Search() may run concurrently with WriteBatch() and deletes
-// from other threads (shared/exclusive lock inside). Only one process may
-// open a data directory for writing (the vector store's file lock); any
-// number may open it read-only.
+// Thread safety: the readers (Search, FindMatches, DescribeVisibleFaces,
+// Stats, LiveFaces) may run in any number of threads concurrently with one
+// writer thread (WriteBatch, the deletes, Compact, BuildIndex, Check); writers
+// are not concurrent with each other. Store slots are renumbered by
+// Compact(), so a reader turns slots into face ids under the shared lock it
+// searched under, and Compact() swaps the store and the live set under the
+// exclusive one. Only one process may open a data directory for writing (the
+// vector store's file lock); any number may open it read-only.
 #pragma once
 
 #include <cstdint>
@@ -214,6 +218,7 @@ class Gallery {
   WriteResult DropOptedOutFaces(std::vector<AnalyzedImage>& images);
   std::vector<Neighbor> DropBlockedNeighbors(std::vector<Neighbor> neighbors, const OptOutSet& optouts) const;
   void MarkLive(size_t slots_before);
+  void MarkAllLive(size_t kept);
   size_t LiveFacesIn(const std::vector<uint32_t>& collections) const;
   void ClearLive(const std::vector<int64_t>& face_ids);
   DeletionReport FinishDeletion(const std::vector<int64_t>& face_ids,

@@ -2,7 +2,11 @@
 // provenance, deletion, compaction, recovery from orphans, concurrency.
 #include "gallery/gallery.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <map>
+#include <mutex>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -269,6 +273,94 @@ TEST_F(GalleryTest, SearchesRunWhileBatchesAreWritten) {
   EXPECT_GT(searches.load(), 0);
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(gallery_->Stats().live_faces, 241u);
+}
+
+// Searches (and FindMatches) in threads while one writer deletes faces and
+// compacts the store, which moves every later face to a lower slot. Every
+// face returned must be one that was written, not deleted before the search
+// began, and its score must be the similarity of the query to that face's
+// own descriptor (a slot read after compaction names another face).
+TEST_F(GalleryTest, SearchesRaceDeletesAndCompactionsWithoutMixingUpFaces) {
+  constexpr int kImages = 400;  // one face each, in two batches
+  std::map<int64_t, std::vector<float>> descriptor_of;
+  std::vector<int64_t> ids;
+  for (int b = 0; b < 2; ++b) {
+    std::vector<AnalyzedImage> batch;
+    for (int i = 0; i < kImages / 2; ++i) batch.push_back(MakeImage(1, "s" + std::to_string(b) + "_" + std::to_string(i)));
+    gallery_->WriteBatch(batch, job_id_, {});
+    for (const AnalyzedImage& a : batch) {
+      descriptor_of[a.write.faces[0].id] = a.descriptors[0];
+      ids.push_back(a.write.faces[0].id);
+    }
+  }
+  // Deletion order, published one by one: a search that read deleted_count
+  // == n must not return ids[order[0..n)].
+  std::vector<int64_t> order = ids;
+  std::shuffle(order.begin(), order.end(), rng_);
+  std::vector<int64_t> kept_ids(order.begin() + kImages / 2, order.end());
+  order.resize(kImages / 2);
+  std::atomic<size_t> deleted_count{0};
+  std::atomic<bool> done{false};
+  std::atomic<int> searches{0};
+  std::mutex problems_mu;
+  std::vector<std::string> problems;
+  auto report = [&](std::string what) {
+    std::lock_guard lock(problems_mu);
+    if (problems.size() < 10) problems.push_back(std::move(what));
+  };
+  auto check = [&](int64_t id, float score, const std::vector<float>& query, size_t deleted_before) {
+    auto it = descriptor_of.find(id);
+    if (it == descriptor_of.end()) return report("unknown face id " + std::to_string(id));
+    if (std::find(order.begin(), order.begin() + static_cast<long>(deleted_before), id) !=
+        order.begin() + static_cast<long>(deleted_before)) {
+      return report("face " + std::to_string(id) + " returned after its deletion");
+    }
+    double dot = 0;
+    for (int j = 0; j < kDim; ++j) dot += static_cast<double>(query[j]) * it->second[j];
+    if (std::abs(dot - score) > 1e-4) {
+      report("face " + std::to_string(id) + " scored " + std::to_string(score) + ", its descriptor gives " +
+             std::to_string(dot));
+    }
+  };
+  std::vector<std::thread> searchers;
+  for (int t = 0; t < 3; ++t) {
+    searchers.emplace_back([&, t] {
+      std::mt19937 local(100 + t);
+      try {
+        while (!done) {
+          // A kept face (never deleted) must always be found first.
+          const int64_t kept = kept_ids[local() % kept_ids.size()];
+          const std::vector<float>& query = descriptor_of.at(kept);
+          const size_t deleted_before = deleted_count.load();
+          std::vector<std::pair<int64_t, float>> found;
+          if (t == 0) {
+            for (const FaceMatch& m : gallery_->FindMatches(query, -1.f, 20)) found.emplace_back(m.face_id, m.score);
+          } else {
+            SearchQuery q;
+            q.descriptor = query;
+            q.top_k = 20;
+            for (const Candidate& c : gallery_->Search(q).candidates) found.emplace_back(c.provenance.face.id, c.score);
+          }
+          if (found.empty() || found[0].first != kept) report("kept face " + std::to_string(kept) + " not found first");
+          for (const auto& [id, score] : found) check(id, score, query, deleted_before);
+          ++searches;
+        }
+      } catch (const std::exception& e) {
+        report(std::string("search threw: ") + e.what());
+      }
+    });
+  }
+  for (size_t i = 0; i < order.size(); ++i) {
+    gallery_->DeleteFaces({order[i]});
+    deleted_count.store(i + 1);
+    if (i % 10 == 9) gallery_->Compact();
+  }
+  done = true;
+  for (auto& t : searchers) t.join();
+  EXPECT_GT(searches.load(), 0);
+  EXPECT_TRUE(problems.empty()) << ::testing::PrintToString(problems);
+  EXPECT_EQ(gallery_->Stats().live_faces, static_cast<size_t>(kImages) - order.size());
+  EXPECT_EQ(gallery_->Stats().store_records, static_cast<size_t>(kImages) - order.size());
 }
 
 TEST_F(GalleryTest, ApproximateIndexResultsAreRescoredExactly) {

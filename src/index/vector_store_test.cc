@@ -367,6 +367,7 @@ TEST(VectorStore, ConcurrentReaderSeesOnlyCompleteRecords) {
   VectorStore store(path, kDim, Mode::kReadWrite);
   std::atomic<bool> done{false};
   std::atomic<size_t> checks{0};
+  std::atomic<bool> reader_failed{false};
   std::thread reader([&] {
     while (!done.load()) {
       size_t n = store.size();
@@ -377,12 +378,17 @@ TEST(VectorStore, ConcurrentReaderSeesOnlyCompleteRecords) {
       if (id != static_cast<int64_t>(slot) + 1 ||
           std::memcmp(store.Vector(slot), v.data(), sizeof(float) * kDim) != 0) {
         ADD_FAILURE() << "slot " << slot << " read inconsistent";
+        reader_failed = true;
         return;
       }
       checks++;
     }
   });
-  AppendIds(store, 1, 20000, 7);
+  // Half the appends, then (on a loaded machine the reader may not have run
+  // yet) wait for the reader to have checked a record, then the rest.
+  AppendIds(store, 1, 10000, 7);
+  while (checks.load() == 0 && !reader_failed.load()) std::this_thread::yield();
+  AppendIds(store, 10001, 10000, 7);
   done = true;
   reader.join();
   EXPECT_GT(checks.load(), 0u);

@@ -516,6 +516,10 @@ TEST_F(Server, SearchesSeeFacesThatAnotherWriterIngestedMeanwhile) {
     io.show_progress = false;
     ASSERT_EQ(RunIngest(*writer, *manifest_, more, io).counters.images_added, 1);
   }
+  // The next look at the gallery starts its reopen in the background (and is
+  // answered by the gallery in use); once it is done, searches see the new face.
+  service_->GalleryFaces();
+  service_->WaitForGalleryReopen();
   Agent ivan = As("ivan");
   Reply again = ivan.Post("/api/v1/searches", {{"probe_id", first.probe_id}, {"top_k", 5}});
   ASSERT_EQ(again.status, 201) << again.body;

@@ -18,6 +18,9 @@ Service::Service(const ModelManifest& manifest, ServiceOptions options, Clock cl
   accounts_ = std::make_unique<Accounts>(*db_, *audit_, options_.accounts);
   cases_ = std::make_unique<Cases>(*db_, options_.data_dir);
   pipelines_ = std::make_unique<PipelinePool>(manifest_, options_.profile, options_.pipelines);
+  gallery_ = std::make_unique<GalleryReloader>(options_.data_dir / "vectors.lvs",
+                                               std::chrono::duration<double>(options_.gallery_reopen_seconds),
+                                               [this] { return OpenReadOnlyGallery(); });
 }
 
 Service::~Service() {
@@ -29,34 +32,28 @@ Service::~Service() {
   if (maintenance_.joinable()) maintenance_.join();
 }
 
-// Opens the gallery read-only on first use, and again when its vector store
-// has grown (an ingest in another process), so searches see new faces
-// without a restart; at most once per options_.gallery_reopen_seconds,
-// because opening reads every face id (about a second per million faces).
-// Searches in flight keep the gallery they started with.
+// The gallery opened read-only on first use, and reopened in the background
+// when its vector store changed size (an ingest or a compaction in another
+// process), at most once per options_.gallery_reopen_seconds, because opening
+// reads every face id (about a second per million faces). Searches never wait
+// for a reopen, and those in flight keep the gallery they started with
+// (server/gallery_reloader.h).
 std::shared_ptr<Gallery> Service::CurrentGallery() {
-  const auto min_interval = std::chrono::duration<double>(options_.gallery_reopen_seconds);
-  fs::path store = options_.data_dir / "vectors.lvs";
-  std::error_code ec;
-  uintmax_t bytes = fs::file_size(store, ec);
-  std::lock_guard lock(gallery_mu_);
-  auto now = std::chrono::steady_clock::now();
-  if (gallery_ && (ec || bytes == gallery_store_bytes_ || now - gallery_opened_at_ < min_interval)) {
-    return gallery_;
-  }
-  if (ec) {
+  std::shared_ptr<Gallery> gallery = gallery_->Current();
+  if (!gallery) {
     throw ApiError(503, "no_gallery", "the gallery is empty: ingest a collection first (lineup ingest)");
   }
+  return gallery;
+}
+
+std::shared_ptr<Gallery> Service::OpenReadOnlyGallery() const {
   GalleryOptions go;
   go.data_dir = options_.data_dir;
   go.catalog = options_.catalog;
   go.read_only = true;
   const Profile& profile = manifest_.GetProfile(options_.profile);
   const ModelEntry& embedder = manifest_.Model(profile.embedder);
-  gallery_ = Gallery::Open(go, {embedder.id, embedder.output_dim});
-  gallery_store_bytes_ = bytes;
-  gallery_opened_at_ = now;
-  return gallery_;
+  return Gallery::Open(go, {embedder.id, embedder.output_dim});
 }
 
 int64_t Service::GalleryFaces() {

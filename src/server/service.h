@@ -40,6 +40,7 @@
 #include "governance/cases.h"
 #include "governance/governance_db.h"
 #include "models/model_manifest.h"
+#include "server/gallery_reloader.h"
 #include "server/optout_jobs.h"
 
 namespace lineup {
@@ -198,10 +199,13 @@ class Service {
   void RequireRole(const Caller& caller, std::initializer_list<Role> roles) const;
   Accounts& accounts() { return *accounts_; }
   int64_t GalleryFaces();  // live faces, 0 without a gallery
+  // Blocks until the background gallery reopen in flight, if any, is done.
+  void WaitForGalleryReopen() { gallery_->WaitForReopen(); }
   const ServiceOptions& options() const { return options_; }
 
  private:
   std::shared_ptr<Gallery> CurrentGallery();  // throws ApiError 503 when there is none yet
+  std::shared_ptr<Gallery> OpenReadOnlyGallery() const;
   // A writable copy of `current` for a deletion, or nullptr while another
   // process (an ingest) holds the write lock.
   std::unique_ptr<Gallery> WritableGallery(const Gallery& current);
@@ -227,10 +231,7 @@ class Service {
   std::unique_ptr<Accounts> accounts_;  // writes its changes' records to audit_
   std::unique_ptr<Cases> cases_;
   std::unique_ptr<PipelinePool> pipelines_;
-  std::mutex gallery_mu_;
-  std::shared_ptr<Gallery> gallery_;
-  uintmax_t gallery_store_bytes_ = 0;  // vector store size when gallery_ was opened
-  std::chrono::steady_clock::time_point gallery_opened_at_;
+  std::unique_ptr<GalleryReloader> gallery_;  // the read-only gallery searched; reopened in the background
   std::mutex write_mu_;                  // one deletion at a time in this process
   std::unique_ptr<Blocklist> blocklist_; // writable; created on first use
   std::mutex maintenance_mu_;
