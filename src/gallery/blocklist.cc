@@ -164,10 +164,10 @@ void Blocklist::RefreshLocked() {
 int64_t Blocklist::Add(OptOut entry) {
   RequireWritable();
   if (entry.request_id.empty() || entry.request_id.size() > kMaxRequestId) {
-    throw Error("opt-out: a request id (1 to 200 characters) is required");
+    throw InvalidArgument("request_id", "opt-out: a request id (1 to 200 characters) is required");
   }
-  if (entry.note.size() > kMaxNote) throw Error("opt-out: the note is longer than 2000 characters");
-  if (!(entry.threshold > 0 && entry.threshold <= 1)) throw Error("opt-out: the threshold must be in (0, 1]");
+  if (entry.note.size() > kMaxNote) throw InvalidArgument("note", "opt-out: the note is longer than 2000 characters");
+  if (!(entry.threshold > 0 && entry.threshold <= 1)) throw InvalidArgument("threshold", "opt-out: the threshold must be in (0, 1]");
   if (entry.descriptor.size() != static_cast<size_t>(dim_)) {
     throw Error("opt-out: descriptor has " + std::to_string(entry.descriptor.size()) + " values, the gallery's model makes " +
                 std::to_string(dim_));

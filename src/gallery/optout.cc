@@ -44,7 +44,7 @@ OptOutPreview PreviewOptOut(Gallery& gallery, const std::vector<float>& descript
 
 DeletionReport RemoveOptedOutFaces(Gallery& gallery, Blocklist& blocklist, int64_t id) {
   std::optional<OptOut> entry = blocklist.Get(id);
-  if (!entry) throw Error("opt-out " + std::to_string(id) + " does not exist");
+  if (!entry) throw NotFound("opt-out " + std::to_string(id) + " does not exist");
   DeletionReport total;
   while (true) {
     OptOutPreview preview = PreviewOptOut(gallery, entry->descriptor, entry->threshold);

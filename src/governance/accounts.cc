@@ -190,13 +190,13 @@ bool IsValidUsername(const std::string& name) {
 
 void CheckUsername(const std::string& name) {
   if (name.size() < kMinUsernameLength || name.size() > kMaxUsernameLength) {
-    throw Error("username must be 2 to 64 characters long (it has " + std::to_string(name.size()) + ")");
+    throw InvalidArgument("username", "username must be 2 to 64 characters long (it has " + std::to_string(name.size()) + ")");
   }
   if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-    throw Error("username must be lower case (usernames are not case-folded)");
+    throw InvalidArgument("username", "username must be lower case (usernames are not case-folded)");
   }
   if (!IsValidUsername(name)) {
-    throw Error("username may contain only a-z, 0-9, '.', '_' and '-'");
+    throw InvalidArgument("username", "username may contain only a-z, 0-9, '.', '_' and '-'");
   }
 }
 
@@ -224,12 +224,12 @@ bool IsControl(uint32_t code_point) { return code_point < 0x20 || (code_point >=
 // Display names, units, token names: UTF-8, at most 200 bytes, no control characters.
 void CheckLabel(const std::string& text, const std::string& what) {
   if (text.size() > kMaxLabelBytes) {
-    throw Error(what + " is too long (" + std::to_string(text.size()) + " bytes; at most 200)");
+    throw InvalidArgument("", what + " is too long (" + std::to_string(text.size()) + " bytes; at most 200)");
   }
   for (size_t i = 0; i < text.size();) {
     const auto [code_point, length] = DecodeUtf8(text, i);
-    if (length == 0) throw Error(what + " is not valid UTF-8");
-    if (IsControl(code_point)) throw Error(what + " must not contain control characters (tabs, line breaks, ...)");
+    if (length == 0) throw InvalidArgument("", what + " is not valid UTF-8");
+    if (IsControl(code_point)) throw InvalidArgument("", what + " must not contain control characters (tabs, line breaks, ...)");
     i += length;
   }
 }
@@ -240,10 +240,10 @@ size_t CountCodePoints(const std::string& text) {
 
 void CheckPassword(const std::string& password, const AccountPolicy& policy) {
   if (CountCodePoints(password) < static_cast<size_t>(policy.min_password_length)) {
-    throw Error("password is too short: it needs at least " + std::to_string(policy.min_password_length) +
+    throw InvalidArgument("password", "password is too short: it needs at least " + std::to_string(policy.min_password_length) +
                 " characters");
   }
-  if (password.size() > kMaxPasswordBytes) throw Error("password is too long (at most 1024 bytes)");
+  if (password.size() > kMaxPasswordBytes) throw InvalidArgument("password", "password is too long (at most 1024 bytes)");
 }
 
 void CheckPolicy(const AccountPolicy& policy) {
@@ -408,7 +408,7 @@ User Accounts::CreateUser(const NewUser& user) {
   const std::string hash = HashPassword(user.password, policy_);  // slow: outside the database lock
   return db_.Write([&](SqliteDb& db) {
     auto taken = db.Query("SELECT 1 FROM users WHERE username = ?1");
-    if (taken.BindText(1, user.username).Step()) throw Error("username " + user.username + " is already taken");
+    if (taken.BindText(1, user.username).Step()) throw Conflict("username", "username " + user.username + " is already taken");
     const int64_t now = db_.Now();
     auto q = db.Query("INSERT INTO users (username, password_hash, display_name, unit, role, active, created_at, "
                       "approved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -456,17 +456,17 @@ namespace {
 // Approver rules: an active admin approves any account; an active supervisor
 // approves investigator accounts of their own (named) unit; nobody else.
 void CheckMayApprove(const User& account, const std::optional<User>& approver) {
-  if (!approver || !approver->active) throw Error("approval refused: the approving account is not active");
+  if (!approver || !approver->active) throw PermissionDenied("approval refused: the approving account is not active");
   if (approver->role == Role::kAdmin) return;
   if (approver->role != Role::kSupervisor) {
-    throw Error("approval refused: only an admin or a supervisor of the account's unit can approve accounts");
+    throw PermissionDenied("approval refused: only an admin or a supervisor of the account's unit can approve accounts");
   }
   if (account.role != Role::kInvestigator) {
-    throw Error("approval refused: supervisors approve investigator accounts only; " + account.username +
+    throw PermissionDenied("approval refused: supervisors approve investigator accounts only; " + account.username +
                 " is a " + ToString(account.role) + " account (an admin must approve it)");
   }
   if (account.unit.empty() || account.unit != approver->unit) {
-    throw Error("approval refused: " + account.username + " is not in your unit (" + approver->unit + ")");
+    throw PermissionDenied("approval refused: " + account.username + " is not in your unit (" + approver->unit + ")");
   }
 }
 
@@ -476,7 +476,7 @@ User Accounts::Approve(int64_t user_id, const User& approver) {
   return db_.Write([&](SqliteDb& db) {
     const User account = RequireUser(db, user_id);
     CheckMayApprove(account, LoadUser(db, approver.id));  // the approver as stored now, not as passed
-    if (account.approved_at != 0 || account.active) throw Error(account.username + " is already approved");
+    if (account.approved_at != 0 || account.active) throw Conflict("", account.username + " is already approved");
     db.Query("UPDATE users SET active = 1, approved_by = ?2, approved_at = ?3 WHERE id = ?1")
         .Bind(1, user_id)
         .Bind(2, approver.id)
@@ -530,18 +530,18 @@ void Accounts::ChangeOwnPassword(int64_t user_id, const std::string& current, co
   // Guesses through a stolen session count like failed logins: they lock the account.
   const int64_t now = db_.Now();
   if (std::optional<User> u = GetUser(user_id); u && u->locked_until > now) {
-    throw Error("too many failed attempts; try again in " + std::to_string((u->locked_until - now + 59) / 60) +
+    throw PermissionDenied("too many failed attempts; try again in " + std::to_string((u->locked_until - now + 59) / 60) +
                 " minute(s)");
   }
   if (!VerifyPassword(*hash, current)) {
     LoginResult r = db_.Write([&](SqliteDb& db) {
       return RecordFailure(db, RequireUser(db, user_id), LoginStatus::kBadCredentials, now, policy_);
     });
-    throw Error(r.status == LoginStatus::kLocked ? "the current password is wrong; too many failed attempts, the "
+    throw InvalidArgument("current", r.status == LoginStatus::kLocked ? "the current password is wrong; too many failed attempts, the "
                                                    "account is locked for a while"
                                                  : "the current password is wrong");
   }
-  if (current == replacement) throw Error("choose a new password, not the current one");
+  if (current == replacement) throw InvalidArgument("new", "choose a new password, not the current one");
   SetPassword(user_id, replacement);
 }
 
@@ -653,11 +653,11 @@ void Accounts::EndSessionsOf(int64_t user_id) {
 // --- API tokens
 
 ApiToken Accounts::CreateApiToken(int64_t user_id, const std::string& name) {
-  if (name.empty()) throw Error("an API token needs a name (what it is for)");
+  if (name.empty()) throw InvalidArgument("name", "an API token needs a name (what it is for)");
   CheckLabel(name, "API token name");
   return db_.Write([&](SqliteDb& db) {
     const User user = RequireUser(db, user_id);
-    if (!user.active) throw Error("cannot create an API token for " + user.username + ": the account is not active");
+    if (!user.active) throw PermissionDenied("cannot create an API token for " + user.username + ": the account is not active");
     ApiToken t;
     t.user_id = user_id;
     t.name = name;
@@ -712,7 +712,7 @@ void Accounts::RevokeApiToken(int64_t user_id, int64_t token_id) {
   db_.Write([&](SqliteDb& db) {
     auto owned = db.Query("SELECT 1 FROM api_tokens WHERE id = ?1 AND user_id = ?2");
     if (!owned.Bind(1, token_id).Bind(2, user_id).Step()) {
-      throw Error("no API token " + std::to_string(token_id) + " of user " + std::to_string(user_id));
+      throw NotFound("no API token " + std::to_string(token_id) + " of user " + std::to_string(user_id));
     }
     db.Query("UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
         .Bind(1, token_id)
@@ -742,7 +742,7 @@ bool Accounts::ConfirmTotp(int64_t user_id, const std::string& code) {
   return db_.Write([&](SqliteDb& db) {
     auto q = db.Query("SELECT username, totp_pending_secret FROM users WHERE id = ?1");
     if (!q.Bind(1, user_id).Step()) throw Error("no user with id " + std::to_string(user_id));
-    if (q.IsNull(1)) throw Error("no TOTP set-up in progress for " + q.Text(0) + " (begin one first)");
+    if (q.IsNull(1)) throw Conflict("code", "no TOTP set-up in progress for " + q.Text(0) + " (begin one first)");
     const std::vector<uint8_t> pending = BytesOf(q.Blob(1));
     const std::optional<int64_t> step = MatchTotp(pending, code, db_.Now());
     if (!step) return false;

@@ -33,16 +33,17 @@ std::string Service::EnsureAdmin() {
   admin.active = true;
   User u = accounts_->CreateUser(admin);
   accounts_->RequirePasswordChange(u.id);
-  RecordAudit({u, "local", false}, "account_change", "", {{"event", "first admin created"}, {"user", u.username}});
+  RecordAudit({u, "local", false, ""}, "account_change", "", {{"event", "first admin created"}, {"user", u.username}});
   return admin.password;
 }
 
-LoginResult Service::Login(const nlohmann::json& body, const std::string& client) {
+LoginResult Service::Login(const nlohmann::json& body, const Caller& caller) {
   std::string username = StringField(body, "username", true);
   std::string password = StringField(body, "password", true);
   std::string totp = StringField(body, "totp");
   LoginResult r = accounts_->Login(username, password, totp);
-  Caller who{r.user.value_or(User{}), client, false};
+  Caller who = caller;
+  who.user = r.user.value_or(User{});
   if (!r.user) who.user.username = username.substr(0, 64);
   nlohmann::json details = {{"status", ToString(r.status)}};
   RecordAudit(who, r.status == LoginStatus::kOk ? "login" : "login_failed", "", details);
@@ -54,7 +55,7 @@ void Service::Logout(const Caller& caller, const std::string& session_token) {
   RecordAudit(caller, "logout", "", nlohmann::json::object());
 }
 
-nlohmann::json Service::Register(const nlohmann::json& body, const std::string& client) {
+nlohmann::json Service::Register(const nlohmann::json& body, const Caller& caller) {
   NewUser n;
   n.username = StringField(body, "username", true);
   n.password = StringField(body, "password", true);
@@ -63,7 +64,9 @@ nlohmann::json Service::Register(const nlohmann::json& body, const std::string& 
   n.role = Role::kInvestigator;
   n.active = false;
   User u = AsClientError([&] { return accounts_->CreateUser(n); });
-  RecordAudit({u, client, false}, "account_change", "", {{"event", "registered, awaiting approval"}, {"unit", u.unit}});
+  Caller who = caller;
+  who.user = u;
+  RecordAudit(who, "account_change", "", {{"event", "registered, awaiting approval"}, {"unit", u.unit}});
   return {{"user", UserJson(u)}};
 }
 

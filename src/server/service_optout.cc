@@ -89,6 +89,7 @@ nlohmann::json Service::AddOptOut(const Caller& caller, const std::string& photo
   try {
     chosen = OptOutFaceIndex(faces, face, "the photo");
   } catch (const Error& e) {
+    if (!e.is_client_error()) throw;
     throw ApiError(409, "choose_face", e.what(),
                    {{"faces", FacesJson(faces)}, {"width", image.cols}, {"height", image.rows}});
   }
