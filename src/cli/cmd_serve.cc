@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/private_dir.h"
 #include "server/http_server.h"
+#include "server/trusted_proxies.h"
 
 namespace lineup::cli {
 
@@ -22,7 +23,9 @@ struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
   std::string tls_cert, tls_key;
   bool secure_cookies = false;
-  bool trust_proxy = false;
+  std::vector<std::string> trusted_proxies;
+  bool trust_proxy = false;  // removed; refused with a pointer to --trusted-proxy
+  std::string log_file;
   int candidates = 20;
   int max_upload_mb = 20;
   double logins_per_minute = 10;
@@ -34,6 +37,12 @@ struct ServeFlags {
 };
 
 void Run(ServeFlags& flags) {
+  if (flags.trust_proxy) {
+    throw Error("--trust-proxy is gone: it took the left-most X-Forwarded-For entry, which any client can forge. "
+                "Name the proxy instead: --trusted-proxy 127.0.0.1 (repeatable, CIDR blocks such as 10.0.0.0/8 "
+                "or fd00::/8); see docs/SERVER.md");
+  }
+  TrustedProxies{flags.trusted_proxies};  // a bad --trusted-proxy is refused before the models load
   ModelManifest manifest = LoadManifest(flags.engine);
   ServiceOptions so;
   GalleryOptions go = MakeGalleryOptions(flags.gallery, true);
@@ -58,7 +67,8 @@ void Run(ServeFlags& flags) {
   ho.tls_cert = flags.tls_cert;
   ho.tls_key = flags.tls_key;
   ho.secure_cookies = flags.secure_cookies;
-  ho.trust_proxy = flags.trust_proxy;
+  ho.trusted_proxies = flags.trusted_proxies;
+  ho.log_file = flags.log_file;
   ho.logins_per_minute = flags.logins_per_minute;
   Serve(manifest, so, ho);
 }
@@ -130,7 +140,12 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--tls-cert", flags->tls_cert, "PEM certificate (chain) for HTTPS")->check(CLI::ExistingFile);
   cmd->add_option("--tls-key", flags->tls_key, "PEM private key for HTTPS")->check(CLI::ExistingFile);
   cmd->add_flag("--secure-cookies", flags->secure_cookies, "Mark cookies Secure (set this behind a TLS proxy)");
-  cmd->add_flag("--trust-proxy", flags->trust_proxy, "Take client addresses from X-Forwarded-For (behind a proxy)");
+  cmd->add_option("--trusted-proxy", flags->trusted_proxies,
+                  "Address or CIDR block of a reverse proxy whose X-Forwarded-For counts (repeatable; the client "
+                  "is the right-most entry that is not a trusted proxy; without it the header is ignored)");
+  cmd->add_flag("--trust-proxy", flags->trust_proxy, "Removed: use --trusted-proxy")->group("");
+  cmd->add_option("--log", flags->log_file,
+                  "Append the request log (one JSON object per request) to this file instead of stderr");
   cmd->add_option("--candidates", flags->candidates, "Default candidate list length")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

@@ -42,7 +42,7 @@ size_t FindFaceInBox(FacePipeline& pipeline, const cv::Mat& image, const cv::Rec
       return faces.size() - 1;
     }
   }
-  throw Error("no face found in box " + std::to_string(box.x) + "," + std::to_string(box.y) + "," +
+  throw InvalidArgument("box", "no face found in box " + std::to_string(box.x) + "," + std::to_string(box.y) + "," +
               std::to_string(box.width) + "," + std::to_string(box.height) + "; faces found:" + FaceList(faces));
 }
 
@@ -50,7 +50,7 @@ size_t OptOutFaceIndex(const std::vector<FaceResult>& faces, std::optional<size_
   if (faces.empty()) throw Error(Context(photo, "no face found; an opt-out needs a photo that shows the face clearly"));
   if (choice) {
     if (*choice >= faces.size()) {
-      throw Error(Context(photo, "there is no face #" + std::to_string(*choice) + "; the faces found:" + FaceList(faces)));
+      throw InvalidArgument("face", Context(photo, "there is no face #" + std::to_string(*choice) + "; the faces found:" + FaceList(faces)));
     }
     return *choice;
   }
@@ -60,7 +60,7 @@ size_t OptOutFaceIndex(const std::vector<FaceResult>& faces, std::optional<size_
   }
   if (confident == 0 && faces.size() == 1) return 0;
   if (confident == 1) return index;
-  throw Error(Context(photo, "shows " + std::to_string(faces.size()) +
+  throw InvalidArgument("face", Context(photo, "shows " + std::to_string(faces.size()) +
                                  " faces; ask the requester which one is theirs and give its number:" + FaceList(faces)));
 }
 

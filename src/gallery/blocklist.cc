@@ -10,6 +10,7 @@
 
 #include "catalog/sqlite_db.h"
 #include "common/error.h"
+#include "common/utf8.h"
 #include "common/utc_time.h"
 #include "index/exact_search.h"
 
@@ -47,30 +48,11 @@ ALTER TABLE optouts ADD COLUMN owed_audit TEXT NOT NULL DEFAULT '';
 UPDATE optouts SET audit_key = 'v1-' || id || '-' || created_at;
 )sql";
 
-// The length of the UTF-8 sequence at text[i], 0 if none starts there
-// (no overlong forms, surrogates or code points above U+10FFFF).
-size_t Utf8SequenceAt(std::string_view text, size_t i) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  if (lead < 0x80) return 1;
-  size_t length = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
-  if (length == 0 || i + length > text.size()) return 0;
-  for (size_t k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-  }
-  const unsigned char second = byte(i + 1);
-  if (lead == 0xE0 && second < 0xA0) return 0;  // overlong
-  if (lead == 0xED && second > 0x9F) return 0;  // surrogate
-  if (lead == 0xF0 && second < 0x90) return 0;  // overlong
-  if (lead == 0xF4 && second > 0x8F) return 0;  // above U+10FFFF
-  return length;
-}
-
 // "" when `text` is valid UTF-8 without control characters (line breaks and
 // tabs allowed with `multiline`), else what is wrong.
 std::string TextProblem(std::string_view text, bool multiline) {
   for (size_t i = 0; i < text.size();) {
-    size_t n = Utf8SequenceAt(text, i);
+    size_t n = DecodeUtf8At(text, i).length;
     if (n == 0) return "is not valid UTF-8 (byte " + std::to_string(i) + ")";
     const auto c = static_cast<unsigned char>(text[i]);
     if (n == 1 && (c < 0x20 || c == 0x7f) && !(multiline && (c == '\n' || c == '\r' || c == '\t'))) {
@@ -142,29 +124,13 @@ OptOut ReadEntry(const SqliteQuery& q) {
 
 void ValidateOptOutText(const std::string& request_id, const std::string& note) {
   if (request_id.empty() || request_id.size() > kMaxOptOutRequestId) {
-    throw OptOutFieldError("request_id", "request_id: the request's reference (1 to 200 characters)");
+    throw InvalidArgument("request_id", "request_id: the request's reference (1 to 200 characters)");
   }
   if (std::string why = TextProblem(request_id, false); !why.empty()) {
-    throw OptOutFieldError("request_id", "request_id " + why);
+    throw InvalidArgument("request_id", "request_id " + why);
   }
-  if (note.size() > kMaxOptOutNote) throw OptOutFieldError("note", "note: at most 2000 characters");
-  if (std::string why = TextProblem(note, true); !why.empty()) throw OptOutFieldError("note", "note " + why);
-}
-
-std::string DisplayableText(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    size_t n = Utf8SequenceAt(text, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-    } else {
-      out.append(text, i, n);
-      i += n;
-    }
-  }
-  return out;
+  if (note.size() > kMaxOptOutNote) throw InvalidArgument("note", "note: at most 2000 characters");
+  if (std::string why = TextProblem(note, true); !why.empty()) throw InvalidArgument("note", "note " + why);
 }
 
 std::string ToString(OptOutStatus status) { return status == OptOutStatus::kDone ? "done" : "pending"; }
@@ -264,7 +230,7 @@ int64_t Blocklist::Add(OptOut entry) {
   RequireWritable();
   ValidateOptOutText(entry.request_id, entry.note);
   if (entry.audit_key.empty()) entry.audit_key = RandomKey();
-  if (!(entry.threshold > 0 && entry.threshold <= 1)) throw Error("opt-out: the threshold must be in (0, 1]");
+  if (!(entry.threshold > 0 && entry.threshold <= 1)) throw InvalidArgument("threshold", "opt-out: the threshold must be in (0, 1]");
   if (entry.descriptor.size() != static_cast<size_t>(dim_)) {
     throw Error("opt-out: descriptor has " + std::to_string(entry.descriptor.size()) + " values, the gallery's model makes " +
                 std::to_string(dim_));

@@ -47,26 +47,12 @@ namespace lineup {
 
 class SqliteDb;
 
-// A text field of an opt-out that cannot be stored, naming the field.
-class OptOutFieldError : public Error {
- public:
-  OptOutFieldError(std::string field, const std::string& message) : Error(message), field_(std::move(field)) {}
-  const std::string& field() const { return field_; }
-
- private:
-  std::string field_;
-};
-
 inline constexpr size_t kMaxOptOutRequestId = 200;  // bytes
 inline constexpr size_t kMaxOptOutNote = 2000;      // bytes
-// Throws OptOutFieldError unless the request id is 1 to 200 bytes and the
-// note at most 2000, both valid UTF-8 without control characters (the note
-// may hold line breaks and tabs). Until src/common/utf8.h lands, the UTF-8
-// check is this file's own.
+// Throws InvalidArgument naming the field unless the request id is 1 to 200
+// bytes and the note at most 2000, both valid UTF-8 (common/utf8.h) without
+// control characters (the note may hold line breaks and tabs).
 void ValidateOptOutText(const std::string& request_id, const std::string& note);
-// `text` with every byte sequence that is not UTF-8 replaced by U+FFFD: what
-// readers show of entries stored before the check existed.
-std::string DisplayableText(const std::string& text);
 
 enum class OptOutStatus { kPending, kDone };
 std::string ToString(OptOutStatus status);

@@ -283,7 +283,7 @@ std::vector<uint32_t> Gallery::CollectionIds(const std::vector<std::string>& nam
   std::vector<uint32_t> ids;
   for (const std::string& name : names) {
     std::optional<Collection> c = catalog_->FindCollection(name);
-    if (!c) throw Error(Context(name, "no such collection (`lineup gallery stats` lists them)"));
+    if (!c) throw InvalidArgument("collections", Context(name, "no such collection (`lineup gallery stats` lists them)"));
     ids.push_back(static_cast<uint32_t>(c->id));
   }
   return ids;
@@ -294,7 +294,7 @@ SearchResult Gallery::Search(const SearchQuery& query) {
     throw Error("search: descriptor has " + std::to_string(query.descriptor.size()) + " values, the gallery's " +
                 model_.model_id + " makes " + std::to_string(model_.dim));
   }
-  if (query.top_k == 0 || query.top_k > 10000) throw Error("search: top-k must be between 1 and 10000");
+  if (query.top_k == 0 || query.top_k > 10000) throw InvalidArgument("top_k", "search: top-k must be between 1 and 10000");
   SearchResult result;
   std::vector<Neighbor> neighbors;
   std::vector<int64_t> face_ids;

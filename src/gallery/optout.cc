@@ -140,7 +140,7 @@ std::optional<DeletionReport> RemoveOptedOutFaces(Gallery& gallery, Blocklist& b
   RequireRecorder(audit);
   SettleOwedOptOutRecords(blocklist, audit);
   std::optional<OptOut> entry = blocklist.Get(id);
-  if (!entry) throw Error("opt-out " + std::to_string(id) + " does not exist");
+  if (!entry) throw NotFound("opt-out " + std::to_string(id) + " does not exist");
   DeletionReport total;
   RemovalProgress progress;
   progress.faces_total = static_cast<int64_t>(gallery.LiveFaces());

@@ -161,7 +161,7 @@ std::optional<User> LoadUser(SqliteDb& db, int64_t id) {
 
 User RequireUser(SqliteDb& db, int64_t id) {
   std::optional<User> user = LoadUser(db, id);
-  if (!user) throw Error("no user with id " + std::to_string(id));
+  if (!user) throw NotFound("no user with id " + std::to_string(id));
   return *user;
 }
 
@@ -213,7 +213,7 @@ void DeleteSessionsOf(SqliteDb& db, int64_t user_id) {
 
 // Throws unless the last UPDATE changed a row (the user exists).
 void RequireChangedUser(SqliteDb& db, int64_t user_id) {
-  if (db.Changes() == 0) throw Error("no user with id " + std::to_string(user_id));
+  if (db.Changes() == 0) throw NotFound("no user with id " + std::to_string(user_id));
 }
 
 // --- validation
@@ -229,13 +229,13 @@ bool IsValidUsername(const std::string& name) {
 
 void CheckUsername(const std::string& name) {
   if (name.size() < kMinUsernameLength || name.size() > kMaxUsernameLength) {
-    throw Error("username must be 2 to 64 characters long (it has " + std::to_string(name.size()) + ")");
+    throw InvalidArgument("username", "username must be 2 to 64 characters long (it has " + std::to_string(name.size()) + ")");
   }
   if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
-    throw Error("username must be lower case (usernames are not case-folded)");
+    throw InvalidArgument("username", "username must be lower case (usernames are not case-folded)");
   }
   if (!IsValidUsername(name)) {
-    throw Error("username may contain only a-z, 0-9, '.', '_' and '-'");
+    throw InvalidArgument("username", "username may contain only a-z, 0-9, '.', '_' and '-'");
   }
 }
 
@@ -244,12 +244,12 @@ bool IsControl(uint32_t code_point) { return code_point < 0x20 || (code_point >=
 // Display names, units, token names: UTF-8, at most 200 bytes, no control characters.
 void CheckLabel(const std::string& text, const std::string& what) {
   if (text.size() > kMaxLabelBytes) {
-    throw Error(what + " is too long (" + std::to_string(text.size()) + " bytes; at most 200)");
+    throw InvalidArgument("", what + " is too long (" + std::to_string(text.size()) + " bytes; at most 200)");
   }
   for (size_t i = 0; i < text.size();) {
     const Utf8Char c = DecodeUtf8At(text, i);
-    if (c.length == 0) throw Error(what + " is not valid UTF-8");
-    if (IsControl(c.code_point)) throw Error(what + " must not contain control characters (tabs, line breaks, ...)");
+    if (c.length == 0) throw InvalidArgument("", what + " is not valid UTF-8");
+    if (IsControl(c.code_point)) throw InvalidArgument("", what + " must not contain control characters (tabs, line breaks, ...)");
     i += c.length;
   }
 }
@@ -260,10 +260,10 @@ size_t CountCodePoints(const std::string& text) {
 
 void CheckPasswordLength(const std::string& password, const AccountPolicy& policy) {
   if (CountCodePoints(password) < static_cast<size_t>(policy.min_password_length)) {
-    throw Error("password is too short: it needs at least " + std::to_string(policy.min_password_length) +
+    throw InvalidArgument("password", "password is too short: it needs at least " + std::to_string(policy.min_password_length) +
                 " characters");
   }
-  if (password.size() > kMaxPasswordBytes) throw Error("password is too long (at most 1024 bytes)");
+  if (password.size() > kMaxPasswordBytes) throw InvalidArgument("password", "password is too long (at most 1024 bytes)");
 }
 
 void CheckPolicy(const AccountPolicy& policy) {
@@ -580,7 +580,7 @@ void Accounts::CheckNewPassword(const std::string& password, const std::string& 
                                 const std::string& display_name) {
   CheckPasswordLength(password, policy_);
   if (std::optional<std::string> weakness = passwords_.Weakness(password, {username, display_name})) {
-    throw Error("password is too easy to guess: " + *weakness + ". A passphrase of several unrelated words works well");
+    throw InvalidArgument("password", "password is too easy to guess: " + *weakness + ". A passphrase of several unrelated words works well");
   }
 }
 
@@ -688,17 +688,17 @@ namespace {
 // Approver rules: an active admin approves any account; an active supervisor
 // approves investigator accounts of their own (named) unit; nobody else.
 void CheckMayApprove(const User& account, const std::optional<User>& approver) {
-  if (!approver || !approver->active) throw Error("approval refused: the approving account is not active");
+  if (!approver || !approver->active) throw PermissionDenied("approval refused: the approving account is not active");
   if (approver->role == Role::kAdmin) return;
   if (approver->role != Role::kSupervisor) {
-    throw Error("approval refused: only an admin or a supervisor of the account's unit can approve accounts");
+    throw PermissionDenied("approval refused: only an admin or a supervisor of the account's unit can approve accounts");
   }
   if (account.role != Role::kInvestigator) {
-    throw Error("approval refused: supervisors approve investigator accounts only; " + account.username +
+    throw PermissionDenied("approval refused: supervisors approve investigator accounts only; " + account.username +
                 " is a " + ToString(account.role) + " account (an admin must approve it)");
   }
   if (account.unit.empty() || account.unit != approver->unit) {
-    throw Error("approval refused: " + account.username + " is not in your unit (" + approver->unit + ")");
+    throw PermissionDenied("approval refused: " + account.username + " is not in your unit (" + approver->unit + ")");
   }
 }
 
@@ -724,7 +724,7 @@ User Accounts::Approve(int64_t user_id, const Actor& by) {
   return db_.Write([&](SqliteDb& db) {
     const User account = RequireUser(db, user_id);
     CheckMayApprove(account, LoadUser(db, by.user.id));  // the approver as stored now, not as passed
-    if (account.approved_at != 0 || account.active) throw Error(account.username + " is already approved");
+    if (account.approved_at != 0 || account.active) throw Conflict("", account.username + " is already approved");
     db.Query("UPDATE users SET active = 1, approved_by = ?2, approved_at = ?3 WHERE id = ?1")
         .Bind(1, user_id)
         .Bind(2, by.user.id)
@@ -758,7 +758,7 @@ void Accounts::SetRole(int64_t user_id, Role role, const Actor& by) { Update(use
 
 void Accounts::SetPassword(int64_t user_id, const std::string& password, const Actor& by) {
   const User account = GetUser(user_id).value_or(User{});
-  if (account.id == 0) throw Error("no user with id " + std::to_string(user_id));
+  if (account.id == 0) throw NotFound("no user with id " + std::to_string(user_id));
   CheckNewPassword(password, account.username, account.display_name);
   const std::string hash = Hash(password);
   db_.Write([&](SqliteDb& db) {
@@ -776,7 +776,7 @@ void Accounts::SetPassword(int64_t user_id, const std::string& password, const A
 
 void Accounts::ChangeOwnPassword(const std::string& current, const std::string& replacement, const Actor& by) {
   Reauthenticate(by.user.id, {current, ""}, by.client, true);
-  if (current == replacement) throw Error("choose a new password, not the current one");
+  if (current == replacement) throw InvalidArgument("new", "choose a new password, not the current one");
   SetPassword(by.user.id, replacement, by);
 }
 
@@ -864,7 +864,7 @@ void Accounts::CheckProof(SqliteDb& db, int64_t user_id, const Reauthentication&
                           const std::string& client, bool either) {
   const int64_t now = db_.Now();
   const std::optional<Credentials> current = LoadCredentialsById(db, user_id);
-  if (!current) throw Error("no user with id " + std::to_string(user_id));
+  if (!current) throw NotFound("no user with id " + std::to_string(user_id));
   const std::string& name = current->user.username;
   const Throttle throttle = LoadThrottle(db, name, client);
   if (throttle.LockedUntil() > now) {
@@ -907,7 +907,7 @@ void Accounts::Reauthenticate(int64_t user_id, const Reauthentication& proof, co
     if (!q.Bind(1, user_id).Step()) return std::nullopt;
     return q.Text(0);
   });
-  if (!hash) throw Error("no user with id " + std::to_string(user_id));
+  if (!hash) throw NotFound("no user with id " + std::to_string(user_id));
   const bool password_ok = !proof.password.empty() && Verify(*hash, proof.password);
   std::optional<ReauthenticationError> refused;
   db_.Write([&](SqliteDb& db) {
@@ -960,19 +960,19 @@ void Accounts::EndSessionsOf(int64_t user_id) {
 
 ApiToken Accounts::CreateApiToken(int64_t user_id, const NewApiToken& wanted, const Reauthentication& proof,
                                   const Actor& by) {
-  if (wanted.name.empty()) throw Error("an API token needs a name (what it is for)");
+  if (wanted.name.empty()) throw InvalidArgument("name", "an API token needs a name (what it is for)");
   CheckLabel(wanted.name, "API token name");
   const int64_t days = wanted.days == 0 ? policy_.api_token_default_days : wanted.days;
   if (days < 1 || days > policy_.api_token_max_days) {
-    throw Error("an API token lasts 1 to " + std::to_string(policy_.api_token_max_days) + " days");
+    throw InvalidArgument("days", "an API token lasts 1 to " + std::to_string(policy_.api_token_max_days) + " days");
   }
   if (std::optional<User> user = GetUser(user_id); user && !user->active) {
-    throw Error("cannot create an API token for " + user->username + ": the account is not active");
+    throw Conflict("", "cannot create an API token for " + user->username + ": the account is not active");
   }
   Reauthenticate(user_id, proof, by.client);
   return db_.Write([&](SqliteDb& db) {
     const User user = RequireUser(db, user_id);
-    if (!user.active) throw Error("cannot create an API token for " + user.username + ": the account is not active");
+    if (!user.active) throw PermissionDenied("cannot create an API token for " + user.username + ": the account is not active");
     ApiToken t;
     t.user_id = user_id;
     t.name = wanted.name;
@@ -1056,7 +1056,7 @@ void Accounts::RevokeApiToken(int64_t user_id, int64_t token_id, const Actor& by
   db_.Write([&](SqliteDb& db) {
     auto owned = db.Query("SELECT 1 FROM api_tokens WHERE id = ?1 AND user_id = ?2");
     if (!owned.Bind(1, token_id).Bind(2, user_id).Step()) {
-      throw Error("no API token " + std::to_string(token_id) + " of user " + std::to_string(user_id));
+      throw NotFound("no API token " + std::to_string(token_id) + " of user " + std::to_string(user_id));
     }
     db.Query("UPDATE api_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
         .Bind(1, token_id)
@@ -1089,8 +1089,8 @@ std::string Accounts::BeginTotp(int64_t user_id, const Reauthentication& proof, 
 bool Accounts::ConfirmTotp(int64_t user_id, const std::string& code, const Actor& by) {
   return db_.Write([&](SqliteDb& db) {
     auto q = db.Query("SELECT username, totp_pending_secret, totp_secret IS NOT NULL FROM users WHERE id = ?1");
-    if (!q.Bind(1, user_id).Step()) throw Error("no user with id " + std::to_string(user_id));
-    if (q.IsNull(1)) throw Error("no TOTP set-up in progress for " + q.Text(0) + " (begin one first)");
+    if (!q.Bind(1, user_id).Step()) throw NotFound("no user with id " + std::to_string(user_id));
+    if (q.IsNull(1)) throw Conflict("code", "no TOTP set-up in progress for " + q.Text(0) + " (begin one first)");
     const std::string username = q.Text(0);
     const bool replacing = q.Int64(2) != 0;
     const std::vector<uint8_t> pending = BytesOf(q.Blob(1));

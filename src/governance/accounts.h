@@ -209,7 +209,7 @@ class ReauthenticationError : public Error {
 // CreateUser: the username exists already.
 class NameTakenError : public Error {
  public:
-  using Error::Error;
+  explicit NameTakenError(const std::string& message) : Error(ErrorKind::kConflict, "username", message) {}
 };
 
 // Register: too many registrations from the address (or overall).

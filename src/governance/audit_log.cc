@@ -56,6 +56,11 @@ BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
 CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
 BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
 )sql",
+    // v2: the request id, to join a record with the server's request log line.
+    // Older records get '' and so keep their hash (Canonical leaves '' out).
+    R"sql(
+ALTER TABLE audit_records ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 const std::string kGenesisHash(64, '0');
@@ -64,8 +69,8 @@ constexpr int64_t kExportPage = 512;   // records per read transaction while exp
 
 // Column order shared by every SELECT of records and by ReadRecord().
 constexpr char kRecordColumns[] =
-    "SELECT seq, time, actor_id, actor, role, action, client, case_number, details_json, prev_hash, hash "
-    "FROM audit_records";
+    "SELECT seq, time, actor_id, actor, role, action, client, case_number, details_json, prev_hash, hash, "
+    "request_id FROM audit_records";
 
 AuditRecord ReadRecord(const SqliteQuery& q) {
   AuditRecord r;
@@ -80,6 +85,7 @@ AuditRecord ReadRecord(const SqliteQuery& q) {
   r.event.details_json = q.Text(8);
   r.prev_hash = q.Text(9);
   r.hash = q.Text(10);
+  r.event.request_id = q.Text(11);
   return r;
 }
 
@@ -93,7 +99,8 @@ void AppendField(std::string& out, const std::string& bytes) {
 }
 
 // The fixed serialisation the hash covers. Part of the file format: records
-// in the field were hashed with it, so it never changes.
+// in the field were hashed with it, so it never changes; fields added later
+// are appended only when set, so that the records before them still verify.
 std::string Canonical(const AuditRecord& r) {
   std::string out;
   out.reserve(128 + r.event.details_json.size());
@@ -106,6 +113,7 @@ std::string Canonical(const AuditRecord& r) {
   AppendField(out, r.event.client);
   AppendField(out, r.event.case_number);
   AppendField(out, r.event.details_json);
+  if (!r.event.request_id.empty()) AppendField(out, r.event.request_id);
   return out;
 }
 
@@ -232,7 +240,8 @@ std::vector<std::string> CsvCells(const AuditRecord& r) {
   const AuditEvent& e = r.event;
   return {std::to_string(r.seq), std::to_string(r.time), IsoTime(r.time), std::to_string(e.actor_id),
           e.actor,               e.role,                 e.action,        e.client,
-          e.case_number,         e.details_json,         r.prev_hash,     r.hash};
+          e.case_number,         e.details_json,         r.prev_hash,     r.hash,
+          e.request_id};
 }
 
 nlohmann::json RecordJson(const AuditRecord& r) {
@@ -240,7 +249,7 @@ nlohmann::json RecordJson(const AuditRecord& r) {
   nlohmann::json j = {{"seq", r.seq},       {"time", r.time},           {"time_utc", IsoTime(r.time)},
                       {"actor_id", e.actor_id}, {"actor", e.actor},      {"role", e.role},
                       {"action", e.action}, {"client", e.client},       {"case_number", e.case_number},
-                      {"prev_hash", r.prev_hash}, {"hash", r.hash}};
+                      {"prev_hash", r.prev_hash}, {"hash", r.hash}, {"request_id", e.request_id}};
   nlohmann::json details = nlohmann::json::parse(e.details_json, nullptr, /*allow_exceptions=*/false);
   if (details.is_object()) {
     j["details"] = std::move(details);
@@ -307,10 +316,12 @@ AuditRecord AuditLog::AppendIn(SqliteDb& db, const AuditEvent& given) {
   r.hash = RecordHash(r);
   try {
     auto q = db.Query("INSERT INTO audit_records (seq, time, actor_id, actor, role, action, client, case_number, "
-                      "details_json, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+                      "details_json, prev_hash, hash, request_id) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     q.Bind(1, r.seq).Bind(2, r.time).Bind(3, event.actor_id).BindText(4, event.actor).BindText(5, event.role);
     q.BindText(6, event.action).BindText(7, event.client).BindText(8, event.case_number);
-    q.BindText(9, event.details_json).BindText(10, r.prev_hash).BindText(11, r.hash).Run();
+    q.BindText(9, event.details_json).BindText(10, r.prev_hash).BindText(11, r.hash).BindText(12, event.request_id);
+    q.Run();
   } catch (const SqliteError& e) {
     if (e.code() != SQLITE_CONSTRAINT_PRIMARYKEY) throw;
     throw Error(Context(db.path(), "audit record " + std::to_string(r.seq) + " already exists although the head "
@@ -334,12 +345,14 @@ std::vector<AuditRecord> AuditLog::Query(const AuditFilter& filter) {
   if (!filter.action.empty()) sql += " AND action = ?4";
   if (filter.since != 0) sql += " AND time >= ?5";
   if (filter.until != 0) sql += " AND time < ?6";
-  sql += " AND (?8 = '' OR instr(details_json, ?8) > 0)";  // always present: ?8 is the highest index bound
+  sql += " AND (?8 = '' OR instr(details_json, ?8) > 0)";
+  sql += " AND (?9 = '' OR request_id = ?9)";  // always present: ?9 is the highest index bound
   sql += " ORDER BY seq LIMIT ?7";
   db_.Read([&](SqliteDb& db) {
     auto q = db.Query(sql);
     q.Bind(1, filter.after_seq).BindText(2, filter.actor).BindText(3, filter.case_number).BindText(4, filter.action);
     q.Bind(5, filter.since).Bind(6, filter.until).Bind(7, filter.limit).BindText(8, filter.text);
+    q.BindText(9, filter.request_id);
     while (q.Step()) records.push_back(ReadRecord(q));
   });
   return records;
@@ -382,7 +395,7 @@ AuditVerification AuditLog::Verify(const std::vector<AuditAnchor>& anchors) {
 
 int64_t AuditLog::ExportCsv(std::ostream& out, const AuditFilter& filter) {
   out << CsvRow({"seq", "time", "time_utc", "actor_id", "actor", "role", "action", "client", "case_number",
-                    "details_json", "prev_hash", "hash"});
+                    "details_json", "prev_hash", "hash", "request_id"});
   return ForEachPage(*this, filter, [&](const AuditRecord& r) { out << CsvRow(CsvCells(r)); });
 }
 

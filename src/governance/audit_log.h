@@ -6,8 +6,10 @@
 //  - Records are numbered seq = 1, 2, 3, ... without gaps, in commit order.
 //  - record.hash = SHA-256 hex of (record.prev_hash + "\n" + Canonical(record))
 //    where Canonical() is a fixed serialisation of seq, time, actor_id,
-//    actor, role, action, client, case_number, details (see audit_log.cc);
-//    the first record's prev_hash is 64 zeros.
+//    actor, role, action, client, case_number, details and, when it is not
+//    empty, request_id (see audit_log.cc); the first record's prev_hash is 64
+//    zeros. Records written before request ids existed have an empty one, so
+//    they hash as they always did.
 //  - The newest seq and hash are also kept in the `audit_head` row, written in
 //    the same transaction as the record: a record removed from the end shows
 //    as a head that names a record that is not there.
@@ -37,6 +39,8 @@ struct AuditEvent {
   std::string client;        // client address as the server saw it
   std::string case_number;   // "" when the action is not about a case
   std::string details_json;  // a JSON object as text ("{}" when empty); stored byte for byte
+  std::string request_id;    // the server's X-Request-Id of the request that did it, "" if none
+                             // (the CLI, the maintenance job, records older than request ids)
 };
 
 struct AuditRecord {
@@ -54,6 +58,7 @@ struct AuditFilter {
   int64_t since = 0;        // time >= since (0 = no bound)
   int64_t until = 0;        // time < until (0 = no bound)
   std::string text;         // details contain this text, byte for byte (e.g. a purpose); "" = any
+  std::string request_id;   // exact, "" = any
   int64_t after_seq = 0;    // seq > after_seq: paging
   int64_t limit = 1000;     // at most this many, ascending seq
 };

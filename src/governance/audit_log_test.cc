@@ -45,15 +45,17 @@ class RawDb {
 };
 
 // The documented record hash, written out independently of audit_log.cc:
-// SHA-256 hex of prev_hash + "\n" + netstrings of the fields in order. Records
-// in the field were hashed this way, so the format must never drift.
+// SHA-256 hex of prev_hash + "\n" + netstrings of the fields in order, the
+// request id only when there is one. Records in the field were hashed this
+// way, so the format must never drift.
 std::string Netstring(const std::string& s) { return std::to_string(s.size()) + ":" + s + ","; }
 std::string ExpectedHash(const AuditRecord& r) {
   const AuditEvent& e = r.event;
   const std::string message = r.prev_hash + "\n" + Netstring(std::to_string(r.seq)) +
                               Netstring(std::to_string(r.time)) + Netstring(std::to_string(e.actor_id)) +
                               Netstring(e.actor) + Netstring(e.role) + Netstring(e.action) + Netstring(e.client) +
-                              Netstring(e.case_number) + Netstring(e.details_json);
+                              Netstring(e.case_number) + Netstring(e.details_json) +
+                              (e.request_id.empty() ? "" : Netstring(e.request_id));
   return Sha256Hex(message.data(), message.size());
 }
 
@@ -206,6 +208,61 @@ TEST_F(AuditLogTest, HashIsTheDocumentedSerialisation) {
   EXPECT_EQ(r.hash, "89c70bcd66743a05186ccc9ed7753e20920e39239c098430ef4a0ce17ee0e92c");
 }
 
+TEST_F(AuditLogTest, RequestIdIsStoredAndCoveredByTheHash) {
+  AuditEvent e = Event("alice", "search", "C-1");
+  e.request_id = "req-0123456789abcdef";
+  AuditRecord r = log_->Append(e);
+  EXPECT_EQ(r.hash, ExpectedHash(r));
+  AuditEvent without = e;
+  without.request_id.clear();
+  EXPECT_NE(r.hash, ExpectedHash({r.seq, r.time, without, r.prev_hash, ""}));
+  std::vector<AuditRecord> stored = log_->Query({});
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].event.request_id, "req-0123456789abcdef");
+  AuditFilter by_id;
+  by_id.request_id = "req-0123456789abcdef";
+  log_->Append(Event("bob", "login"));
+  ASSERT_EQ(log_->Query(by_id).size(), 1u);
+  EXPECT_EQ(log_->Query(by_id)[0].seq, 1);
+  // Blanking or changing the id breaks the chain like any other field.
+  for (const std::string value : {"''", "'req-other'"}) {
+    SCOPED_TRACE(value);
+    StartFresh("audit-request-id");
+    log_->Append(e);
+    Tamper("UPDATE audit_records SET request_id = " + value + " WHERE seq = 1");
+    ExpectDamage(log_->Verify(), 1, "record 1 hash mismatch");
+  }
+}
+
+// A file of the first schema (no request_id column) is migrated on open: its
+// records keep their hashes and verify, and new records carry request ids.
+TEST_F(AuditLogTest, RecordsFromBeforeRequestIdsStillVerifyAfterTheMigration) {
+  AppendMany(5);
+  const std::string hash5 = HashOf(5);
+  log_.reset();
+  db_.reset();
+  {
+    RawDb raw(path_);
+    std::string error;
+    ASSERT_EQ(raw.Exec("ALTER TABLE audit_records DROP COLUMN request_id; "
+                       "UPDATE schema_versions SET version = 1 WHERE module = 'audit'", &error),
+              SQLITE_OK)
+        << error;
+  }
+  Reopen();
+  AuditEvent e = Event("dave", "export");
+  e.request_id = "r1";
+  AuditRecord next = log_->Append(e);
+  EXPECT_EQ(next.prev_hash, hash5);
+  AuditVerification v = log_->Verify({{5, hash5}});
+  EXPECT_TRUE(v.ok) << v.problem;
+  EXPECT_EQ(v.records, 6);
+  std::vector<AuditRecord> records = log_->Query({});
+  ASSERT_EQ(records.size(), 6u);
+  EXPECT_EQ(records[0].event.request_id, "");
+  EXPECT_EQ(records[5].event.request_id, "r1");
+}
+
 TEST_F(AuditLogTest, VerifyPassesAnIntactLogAndReportsItsHead) {
   AppendMany(20);
   AuditVerification v = log_->Verify();
@@ -349,7 +406,7 @@ TEST_F(AuditLogTest, VerifyNamesAnAlteredFieldOfAnyRecord) {
   const std::vector<std::pair<std::string, std::string>> changes = {
       {"time", "time + 1"},         {"actor_id", "actor_id + 1"},   {"actor", "'mallory'"},
       {"role", "'admin'"},          {"action", "'login'"},          {"client", "'10.9.9.9'"},
-      {"case_number", "'C-999'"},   {"details_json", "'{\"i\":0}'"}};
+      {"case_number", "'C-999'"},   {"details_json", "'{\"i\":0}'"}, {"request_id", "'forged'"}};
   for (const auto& [column, value] : changes) {
     SCOPED_TRACE(column);
     StartFresh("audit-field");
@@ -385,7 +442,7 @@ TEST_F(AuditLogTest, VerifyNamesAnInsertedRecord) {
          "UPDATE audit_head SET seq = 11; "
          "INSERT INTO audit_records VALUES (5, " + std::to_string(forged.time) + ", " + std::to_string(e.actor_id) +
          ", '" + e.actor + "', '" + e.role + "', '" + e.action + "', '" + e.client + "', '" + e.case_number + "', '" +
-         e.details_json + "', '" + forged.prev_hash + "', '" + forged.hash + "')");
+         e.details_json + "', '" + forged.prev_hash + "', '" + forged.hash + "', '')");
   ExpectDamage(log_->Verify(), 6, "record 6 does not link to its predecessor");
 }
 
@@ -398,7 +455,7 @@ TEST_F(AuditLogTest, VerifyNamesARecordAppendedBehindTheHead) {
   forged.prev_hash = HashOf(10);
   forged.hash = ExpectedHash(forged);
   Tamper("INSERT INTO audit_records VALUES (11, " + std::to_string(forged.time) + ", 107, 'mallory', 'investigator', "
-         "'search', '10.1.2.3', '', '{}', '" + forged.prev_hash + "', '" + forged.hash + "')");
+         "'search', '10.1.2.3', '', '{}', '" + forged.prev_hash + "', '" + forged.hash + "', '')");
   ExpectDamage(log_->Verify(), 11, "record 11 beyond the head");
   // Lineup refuses to append over it instead of hiding it.
   EXPECT_THROW(log_->Append(Event("alice", "search")), Error);
@@ -594,10 +651,10 @@ TEST_F(AuditLogTest, CsvQuotesPerRfc4180AndGuardsFormulas) {
   EXPECT_EQ(log_->ExportCsv(out, {}), 1);
   const std::string csv = out.str();
   const std::string header =
-      "seq,time,time_utc,actor_id,actor,role,action,client,case_number,details_json,prev_hash,hash\r\n";
+      "seq,time,time_utc,actor_id,actor,role,action,client,case_number,details_json,prev_hash,hash,request_id\r\n";
   ASSERT_EQ(csv.substr(0, header.size()), header);
   const std::string row = "1,1700000000,2023-11-14T22:13:20Z,3,\"'=HYPERLINK(\"\"http://x\"\")\",'@SUM(A1),'+cmd,'-1,"
-                          "\"a,b\",\"{\"\"note\"\":\"\"line1\nline2\"\"}\"," + kZeros + "," + r.hash + "\r\n";
+                          "\"a,b\",\"{\"\"note\"\":\"\"line1\nline2\"\"}\"," + kZeros + "," + r.hash + ",\r\n";
   EXPECT_EQ(csv.substr(header.size()), row);
 }
 
@@ -605,6 +662,7 @@ TEST_F(AuditLogTest, CsvParsesBackToTheRecords) {
   log_->Append(Event("alice", "search", "C-1", "{\"q\":\"a \\\"quoted\\\" word, and more\"}"));
   AuditEvent hostile = Event("line\r\nbreak", "export", "\"C-2\"");
   hostile.details_json = "not json";
+  hostile.request_id = "req-7";
   log_->Append(hostile);
   std::ostringstream out;
   EXPECT_EQ(log_->ExportCsv(out, {}), 2);
@@ -613,13 +671,14 @@ TEST_F(AuditLogTest, CsvParsesBackToTheRecords) {
   std::vector<AuditRecord> records = log_->Query({});
   for (size_t i = 0; i < records.size(); ++i) {
     const std::vector<std::string>& cells = rows[i + 1];
-    ASSERT_EQ(cells.size(), 12u);
+    ASSERT_EQ(cells.size(), 13u);
     EXPECT_EQ(cells[0], std::to_string(records[i].seq));
     EXPECT_EQ(cells[4], records[i].event.actor);
     EXPECT_EQ(cells[8], records[i].event.case_number);
     EXPECT_EQ(cells[9], records[i].event.details_json);
     EXPECT_EQ(cells[10], records[i].prev_hash);
     EXPECT_EQ(cells[11], records[i].hash);
+    EXPECT_EQ(cells[12], records[i].event.request_id);
   }
 }
 
@@ -650,6 +709,7 @@ TEST_F(AuditLogTest, JsonLinesParseBackWithDetailsAsObjects) {
     EXPECT_EQ(parsed[i]["case_number"], records[i].event.case_number);
     EXPECT_EQ(parsed[i]["prev_hash"], records[i].prev_hash);
     EXPECT_EQ(parsed[i]["hash"], records[i].hash);
+    EXPECT_EQ(parsed[i]["request_id"], records[i].event.request_id);
   }
   EXPECT_EQ(parsed[0]["details"], nlohmann::json({{"query_faces", 2}, {"top_k", 50}}));
   EXPECT_FALSE(parsed[0].contains("details_json"));

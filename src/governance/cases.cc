@@ -97,19 +97,19 @@ std::string Trimmed(const std::string& text) {
 
 void ValidateCase(const NewCase& c) {
   if (c.number.empty() || c.number.size() > kMaxNumber || HasControlCharacters(c.number, false)) {
-    throw Error("case number: give 1 to 64 printable characters");
+    throw InvalidArgument("number", "case number: give 1 to 64 printable characters");
   }
   if (Trimmed(c.purpose).size() < 3 || c.purpose.size() > kMaxPurpose || HasControlCharacters(c.purpose, true)) {
-    throw Error("purpose: say why this search is made (3 to 2000 characters)");
+    throw InvalidArgument("purpose", "purpose: say why this search is made (3 to 2000 characters)");
   }
   const auto& known = CaseCategories();
   if (std::find(known.begin(), known.end(), c.category) == known.end()) {
     std::string list;
     for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-    throw Error("category: one of " + list);
+    throw InvalidArgument("category", "category: one of " + list);
   }
   if (c.retention_days < 0 || c.retention_days > kMaxRetentionDays) {
-    throw Error("retention days: 0 (the default) to 36500");
+    throw InvalidArgument("retention_days", "retention days: 0 (the default) to 36500");
   }
 }
 
@@ -340,7 +340,7 @@ Case Cases::Create(const NewCase& c, int64_t owner_id, const std::string& owner,
   int64_t id = db_.Write([&](SqliteDb& db) {
     auto taken = db.Query("SELECT 1 FROM cases WHERE number = ?1");
     taken.BindText(1, c.number);
-    if (taken.Step()) throw Error("case number " + c.number + " is already in use");
+    if (taken.Step()) throw Conflict("number", "case number " + c.number + " is already in use");
     auto q = db.Query(
         "INSERT INTO cases (number, purpose, category, owner_id, owner, unit, created_at, retention_days) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -484,14 +484,14 @@ std::vector<SearchRecord> Cases::RecentSearches(int64_t owner_id, const std::str
 
 Decision Cases::RecordDecisionIn(SqliteDb& db, const Decision& d) {
   if (d.decision != "possible_match" && d.decision != "not_a_match" && d.decision != "inconclusive") {
-    throw Error("decision: one of possible_match, not_a_match, inconclusive");
+    throw InvalidArgument("decision", "decision: one of possible_match, not_a_match, inconclusive");
   }
   if (d.note.size() > kMaxNote || HasControlCharacters(d.note, true)) {
-    throw Error("note: at most 4000 characters, no control characters");
+    throw InvalidArgument("note", "note: at most 4000 characters, no control characters");
   }
   auto shown = db.Query("SELECT 1 FROM search_candidates WHERE search_id = ?1 AND face_id = ?2");
   shown.Bind(1, d.search_id).Bind(2, d.face_id);
-  if (!shown.Step()) throw Error("face " + std::to_string(d.face_id) + " was not a candidate of this search");
+  if (!shown.Step()) throw InvalidArgument("face_id", "face " + std::to_string(d.face_id) + " was not a candidate of this search");
   auto q = db.Query(
       "INSERT INTO decisions (search_id, face_id, user_id, username, decision, note, created_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (search_id, face_id, user_id) DO UPDATE SET "

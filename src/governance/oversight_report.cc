@@ -465,7 +465,7 @@ ReportPeriod PeriodOfDays(std::optional<int64_t> since_day, std::optional<int64_
   period.until = until_day ? *until_day + kSecondsPerDay : now + 1;
   period.since = since_day ? *since_day : period.until - kDefaultPeriodDays * kSecondsPerDay;
   if (period.since >= period.until) {
-    throw Error("the period is empty: " + IsoDay(period.since) + " is not before the end (" + IsoTime(period.until) +
+    throw InvalidArgument("since", "the period is empty: " + IsoDay(period.since) + " is not before the end (" + IsoTime(period.until) +
                 ")");
   }
   return period;

@@ -90,7 +90,7 @@ cv::Mat DecodeWithOpenCv(const std::vector<uint8_t>& bytes, const ImageHeader& h
   try {
     decoded = cv::imdecode(wrapped, kDecodeFlags);
   } catch (const cv::Exception& e) {
-    Fail(name, "cannot decode " + header.format + ": " + e.what());
+    Fail(name, "cannot decode " + header.format + ": " + e.err);  // e.what() names OpenCV's source files
   }
   if (decoded.empty()) {
     if (header.format == "gif") Fail(name, "GIF is recognised but this OpenCV cannot decode it");

@@ -9,10 +9,13 @@
 #include <fstream>
 #include <functional>
 #include <regex>
+#include <unordered_map>
 
 #include "common/error.h"
 #include "common/file_util.h"
 #include "server/metrics.h"
+#include "server/request_log.h"
+#include "server/trusted_proxies.h"
 #include "server/web_assets.h"
 
 namespace lineup {
@@ -20,6 +23,7 @@ namespace lineup {
 namespace {
 
 constexpr char kSessionCookie[] = "lineup_session";
+constexpr char kRequestIdHeader[] = "X-Request-Id";
 
 double MonotonicSeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -86,6 +90,7 @@ AuditFilter FilterFromQuery(const httplib::Request& req) {
   f.case_number = req.get_param_value("case");
   f.action = req.get_param_value("action");
   f.text = req.get_param_value("text");
+  f.request_id = req.get_param_value("request_id");
   f.since = DayParam(req, "since").value_or(0);
   std::optional<int64_t> until = DayParam(req, "until");
   f.until = until ? *until + kSecondsPerDay : 0;  // the whole day named
@@ -133,7 +138,7 @@ const std::vector<Route>& Routes() {
       {"POST", "/api/v1/register",
        "Request an investigator account (inactive until approved); the same answer whether or not the name is free",
        "anyone", Access::kPublic, Body::kJson,
-       [](Service& s, RouteContext& c) { return Json(s.Register(c.body, c.caller.client), 202); }},
+       [](Service& s, RouteContext& c) { return Json(s.Register(c.body, c.caller), 202); }},
       {"GET", "/api/v1/users", "List users", "admin", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) { return Json(s.ListUsers(c.caller)); }},
       {"POST", "/api/v1/users", "Create an active user", "admin", Access::kUser, Body::kJson,
@@ -313,8 +318,97 @@ void SendError(httplib::Response& res, int status, const std::string& code, cons
   res.status = status;
   nlohmann::json body{{"error", code}, {"message", message}};
   if (details.is_object()) body.update(details);
+  // A message may quote the client's bytes (a case number), which need not be UTF-8.
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
 }
+
+// The status and stable code of an Error of a client kind (common/error.h).
+std::pair<int, const char*> StatusOf(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidArgument:
+      return {400, "bad_request"};
+    case ErrorKind::kNotFound:
+      return {404, "not_found"};
+    case ErrorKind::kConflict:
+      return {409, "conflict"};
+    case ErrorKind::kPermissionDenied:
+      return {403, "forbidden"};
+    case ErrorKind::kUnavailable:
+      return {503, "unavailable"};
+    case ErrorKind::kInternal:
+      break;
+  }
+  return {500, "internal"};
+}
+
+// A client error's own message: its thrower wrote it for the caller.
+void SendClientError(httplib::Response& res, const Error& e) {
+  const auto [status, code] = StatusOf(e.kind());
+  nlohmann::json details = nullptr;
+  if (!e.field().empty()) details = {{"field", e.field()}};
+  SendError(res, status, code, e.what(), details);
+}
+
+// Every X-Forwarded-For header's value, in order, joined by commas.
+std::string ForwardedFor(const httplib::Request& req) {
+  std::string joined;
+  const size_t n = req.get_header_value_count("X-Forwarded-For");
+  for (size_t i = 0; i < n; ++i) joined += (i ? "," : "") + req.get_header_value("X-Forwarded-For", i);
+  return joined;
+}
+
+// What the request log needs of a request between its routing and its log
+// line: when it began, its route template and user, and an internal error.
+struct RequestNote {
+  double start = -1;  // monotonic seconds; -1 when refused before routing
+  std::string route;
+  int64_t user_id = 0;
+  std::string error_id, error;
+};
+
+// The notes of the requests being answered, keyed by their Response (one per
+// request, alive from routing until the logger has run). Thread-safe.
+class InFlightRequests {
+ public:
+  void Begin(const httplib::Response& res, double start) {
+    std::lock_guard lock(mu_);
+    if (notes_.size() >= kMaxNotes) DropOlderThan(start - kStaleSeconds);
+    notes_[&res] = RequestNote{start, "", 0, "", ""};
+  }
+  void Note(const httplib::Response& res, const std::string& route, int64_t user_id) {
+    std::lock_guard lock(mu_);
+    RequestNote& n = notes_[&res];
+    n.route = route;
+    n.user_id = user_id;
+  }
+  void NoteError(const httplib::Response& res, const std::string& error_id, const std::string& error) {
+    std::lock_guard lock(mu_);
+    RequestNote& n = notes_[&res];
+    n.error_id = error_id;
+    n.error = error;
+  }
+  RequestNote End(const httplib::Response& res) {
+    std::lock_guard lock(mu_);
+    auto it = notes_.find(&res);
+    if (it == notes_.end()) return {};
+    RequestNote n = std::move(it->second);
+    notes_.erase(it);
+    return n;
+  }
+
+ private:
+  // A note whose request never reached the logger (none is known to) must
+  // not stay forever.
+  static constexpr size_t kMaxNotes = 10000;
+  static constexpr double kStaleSeconds = 3600;
+  void DropOlderThan(double start) {
+    for (auto it = notes_.begin(); it != notes_.end();) {
+      it = it->second.start < start ? notes_.erase(it) : std::next(it);
+    }
+  }
+  std::mutex mu_;
+  std::unordered_map<const httplib::Response*, RequestNote> notes_;
+};
 
 std::string CookieValue(const httplib::Request& req, const std::string& name) {
   std::string cookies = req.get_header_value("Cookie");
@@ -347,6 +441,7 @@ bool SameSecret(const std::string& a, const std::string& b) {
 class HttpServer::Impl {
  public:
   Impl(Service& service, HttpServerOptions options) : service_(service), options_(std::move(options)),
+        proxies_(options_.trusted_proxies), log_(options_.log_file),
         requests_(options_.requests_per_minute, options_.request_burst),
         logins_(options_.logins_per_minute, options_.login_burst) {
     tls_ = !options_.tls_cert.empty() && !options_.tls_key.empty();
@@ -381,17 +476,30 @@ class HttpServer::Impl {
     server_->set_write_timeout(options_.timeout_seconds);
     server_->set_keep_alive_timeout(5);
     for (const Route& route : Routes()) Register(route);
-    server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    server_->Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      in_flight_.Note(res, "/healthz", 0);
       res.set_content("{\"status\":\"ok\"}", "application/json");
     });
-    server_->Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) { ServeMetrics(req, res); });
-    server_->Get("/api/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+    server_->Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+      in_flight_.Note(res, "/metrics", 0);
+      ServeMetrics(req, res);
+    });
+    server_->Get("/api/v1/openapi.json", [this](const httplib::Request&, httplib::Response& res) {
+      in_flight_.Note(res, "/api/v1/openapi.json", 0);
       res.set_content(OpenApi().dump(2), "application/json");
     });
-    server_->Get(R"(/[A-Za-z0-9_./\-]*)", [](const httplib::Request& req, httplib::Response& res) {
-      ServeAsset(req.path, res);
+    server_->Get(R"(/[A-Za-z0-9_./\-]*)", [this](const httplib::Request& req, httplib::Response& res) {
+      // The web app's files are a fixed set: their paths are templates; any other path is not logged.
+      if (ServeAsset(req.path, res)) in_flight_.Note(res, req.path, 0);
     });
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      BeginRequest(req, res);
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server_->set_logger([this](const httplib::Request& req, const httplib::Response& res) { LogRequest(req, res); });
     server_->set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      // Refused before routing (a malformed request line, ...): still an id.
+      if (!res.has_header(kRequestIdHeader)) res.set_header(kRequestIdHeader, NewRequestId());
       SetSecurityHeaders(res, tls_);
       if (req.path.rfind("/api/", 0) == 0) res.set_header("Cache-Control", "no-store");
     });
@@ -401,9 +509,51 @@ class HttpServer::Impl {
       if (res.status == 404) return SendError(res, 404, "not_found", "no such page or endpoint");
       SendError(res, res.status, "error", "the request could not be handled");
     });
-    server_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-      SendError(res, 500, "internal", "internal error; the administrator can find details in the server log");
+    // Exceptions of the handlers outside Dispatch (metrics, assets).
+    server_->set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        SendInternalError(res, x.what());
+      } catch (...) {
+        SendInternalError(res, "an exception that is not a std::exception");
+      }
     });
+  }
+
+  // Before routing: the request id (the client's if well-formed) on the
+  // answer, and the request's start for the log.
+  void BeginRequest(const httplib::Request& req, httplib::Response& res) {
+    const std::string incoming = req.get_header_value(kRequestIdHeader);
+    res.set_header(kRequestIdHeader, IsWellFormedRequestId(incoming) ? incoming : NewRequestId());
+    in_flight_.Begin(res, MonotonicSeconds());
+  }
+
+  // After the answer is sent: its log line.
+  void LogRequest(const httplib::Request& req, const httplib::Response& res) {
+    const RequestNote note = in_flight_.End(res);
+    RequestLogEntry e;
+    e.unix_ms = UnixMillisNow();
+    e.request_id = res.get_header_value(kRequestIdHeader);
+    e.method = req.method;
+    e.route = note.route;
+    e.status = res.status;
+    e.duration_seconds = note.start < 0 ? -1 : MonotonicSeconds() - note.start;
+    e.user_id = note.user_id;
+    e.client = ClientAddress(req);
+    e.error_id = note.error_id;
+    e.error = note.error;
+    log_.Write(e);
+  }
+
+  // 500 with a fresh error id; `what` goes to the request log under that id.
+  void SendInternalError(httplib::Response& res, const std::string& what) {
+    const std::string error_id = NewErrorId();
+    in_flight_.NoteError(res, error_id, what);
+    metrics_.ObserveInternalError();
+    SendError(res, 500, "internal",
+              "internal error; the administrator can find the details in the server log under error id " + error_id,
+              {{"error_id", error_id}});
   }
 
   void Register(const Route& route) {
@@ -415,23 +565,21 @@ class HttpServer::Impl {
     if (route.method == "DELETE") server_->Delete(pattern, handler);
   }
 
+  // The address rate limits, lockout, the audit trail and /metrics see.
   std::string ClientAddress(const httplib::Request& req) const {
-    if (options_.trust_proxy && req.has_header("X-Forwarded-For")) {
-      std::string forwarded = req.get_header_value("X-Forwarded-For");
-      return forwarded.substr(0, forwarded.find(','));
-    }
-    return req.remote_addr;
+    if (proxies_.empty()) return req.remote_addr;
+    return proxies_.ClientAddress(req.remote_addr, ForwardedFor(req));
   }
 
   void Dispatch(const Route& route, const httplib::Request& req, httplib::Response& res) {
     double start = MonotonicSeconds();
+    RouteContext context{req, Caller{}, "", "", {}, nlohmann::json::object()};
+    context.caller.client = ClientAddress(req);
+    context.caller.request_id = res.get_header_value(kRequestIdHeader);
     try {
-      Caller caller;
-      caller.client = ClientAddress(req);
-      RouteContext context{req, caller, "", "", {}, nlohmann::json::object()};
       for (size_t i = 1; i < req.matches.size(); ++i) context.ids.push_back(std::stoll(req.matches[i].str()));
       if (route.path == "/api/v1/login") {
-        Login(req, res, context.caller.client);
+        Login(req, res, context.caller);
       } else {
         Authenticate(route, req, context);
         RequireFreshPassword(route, context.caller);
@@ -442,8 +590,15 @@ class HttpServer::Impl {
       SendError(res, e.status(), e.code(), e.what(), e.details());
       if (e.status() == 429) res.set_header("Retry-After", std::to_string(e.details().value("retry_after", 60)));
     } catch (const Error& e) {
-      SendError(res, 400, "bad_request", e.what());
+      if (e.is_client_error()) {
+        SendClientError(res, e);
+      } else {
+        SendInternalError(res, e.what());
+      }
+    } catch (const std::exception& e) {
+      SendInternalError(res, e.what());
     }
+    in_flight_.Note(res, route.path, context.caller.user.id);
     double seconds = MonotonicSeconds() - start;
     metrics_.ObserveRequest(route.method, route.path, res.status, seconds);
     if (route.path == "/api/v1/searches" && res.status == 201) metrics_.ObserveSearch(seconds);
@@ -501,8 +656,9 @@ class HttpServer::Impl {
     c.body = std::move(body);
   }
 
-  void Login(const httplib::Request& req, httplib::Response& res, const std::string& client) {
-    if (double wait = logins_.Take("login:" + client, MonotonicSeconds()); wait > 0) {
+  // `caller`: the client address and request id; gets the user on success.
+  void Login(const httplib::Request& req, httplib::Response& res, Caller& caller) {
+    if (double wait = logins_.Take("login:" + caller.client, MonotonicSeconds()); wait > 0) {
       throw RateLimited("too many login attempts from this address", wait);
     }
     std::string type = req.get_header_value("Content-Type");
@@ -510,9 +666,10 @@ class HttpServer::Impl {
     if (type.rfind("application/json", 0) != 0 || body.is_discarded() || !body.is_object()) {
       throw ApiError(400, "bad_request", "send {\"username\", \"password\"} as application/json");
     }
-    LoginResult r = service_.Login(body, client);
+    LoginResult r = service_.Login(body, caller);
     switch (r.status) {
       case LoginStatus::kOk: {
+        caller.user = *r.user;
         const Session& s = *r.session;
         res.set_header("Set-Cookie", SessionCookie(s.token, service_.accounts().policy().session_max_seconds,
                                                    tls_ || options_.secure_cookies));
@@ -569,7 +726,8 @@ class HttpServer::Impl {
     res.set_content(metrics_.Render(service_.GalleryFaces()), "text/plain; version=0.0.4");
   }
 
-  static void ServeAsset(const std::string& path, httplib::Response& res) {
+  // Whether `path` is one of the web app's files (else 404).
+  static bool ServeAsset(const std::string& path, httplib::Response& res) {
     std::string wanted = path == "/" ? "/index.html" : path;
     for (const WebAsset& a : WebAssets()) {
       if (a.path != wanted) continue;
@@ -584,13 +742,17 @@ class HttpServer::Impl {
       }
       res.set_content(std::string(a.bytes), type);
       res.set_header("Cache-Control", "no-cache");
-      return;
+      return true;
     }
     SendError(res, 404, "not_found", "no such page");
+    return false;
   }
 
   Service& service_;
   HttpServerOptions options_;
+  TrustedProxies proxies_;
+  RequestLog log_;
+  InFlightRequests in_flight_;
   bool tls_ = false;
   std::unique_ptr<httplib::Server> server_;
   int port_ = -1;
@@ -628,7 +790,9 @@ nlohmann::json HttpServer::OpenApi() {
                            {"401", {{"description", "not logged in"}}},
                            {"403", {{"description", "role not allowed, or CSRF token missing"}}},
                            {"404", {{"description", "not found (or not visible to the caller)"}}},
-                           {"429", {{"description", "rate limited"}}}}}};
+                           {"429", {{"description", "rate limited"}}},
+                           {"500", {{"description", "internal error: error_id names the server log line"},
+                                    {"content", {{"application/json", {{"schema", error}}}}}}}}}};
     if (!parameters.empty()) op["parameters"] = parameters;
     if (r.access == Access::kPublic) op["security"] = nlohmann::json::array();
     if (r.body == Body::kJson) {
@@ -666,7 +830,12 @@ nlohmann::json HttpServer::OpenApi() {
             {"schemas",
              {{"Error",
                {{"type", "object"},
-                {"properties", {{"error", {{"type", "string"}}}, {"message", {{"type", "string"}}}}}}}}}}},
+                {"properties",
+                 {{"error", {{"type", "string"}}},
+                  {"message", {{"type", "string"}}},
+                  {"field", {{"type", "string"}, {"description", "the request field at fault, when one is"}}},
+                  {"error_id", {{"type", "string"}, {"description", "500 only: quote it to the administrator"}}}}},
+                {"required", {"error", "message"}}}}}}}},
           {"security", {{{"session", nlohmann::json::array()}}, {{"bearer", nlohmann::json::array()}}}}};
 }
 

@@ -9,11 +9,19 @@
 //    carry the session's CSRF token in X-CSRF-Token, and JSON bodies must be
 //    sent as application/json (a cross-site form cannot do either).
 //  - Answers never include stack traces or file paths of the server; errors
-//    are {"error", "message"} with the status of docs/API.md.
+//    are {"error", "message"} with the status of docs/API.md. A client error
+//    is an ApiError or an Error of a client kind (common/error.h), answered
+//    with its own message (and "field"); anything else is 500 "internal" with
+//    an error id, and its text goes only to the request log under that id.
+//  - Every answer carries X-Request-Id (the client's, when well-formed), the
+//    request log line and the audit records of the request store the same.
+//  - The client address is the peer's, or X-Forwarded-For's walked from the
+//    right when the peer is a trusted proxy (server/trusted_proxies.h).
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,7 +34,8 @@ struct HttpServerOptions {
   int port = 8080;                 // 0 = any free port (tests)
   std::string tls_cert, tls_key;   // PEM files; both set = HTTPS
   bool secure_cookies = false;     // mark cookies Secure (implied by TLS); set behind a TLS proxy
-  bool trust_proxy = false;        // take the client address from X-Forwarded-For
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For counts (--trusted-proxy)
+  std::string log_file;            // the request log (JSON lines), appended; "" = stderr
   int timeout_seconds = 30;        // read and write timeout per request
   double requests_per_minute = 300;  // per account (or per address when unauthenticated)
   double request_burst = 100;

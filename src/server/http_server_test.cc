@@ -76,7 +76,7 @@ class Agent {
   Reply Login(const std::string& user, const std::string& password, const std::string& totp = "") {
     nlohmann::json body = {{"username", user}, {"password", password}};
     if (!totp.empty()) body["totp"] = totp;
-    Reply r = Wrap(client_.Post("/api/v1/login", body.dump(), "application/json"));
+    Reply r = Wrap(client_.Post("/api/v1/login", Headers(), body.dump(), "application/json"));
     for (const auto& [name, value] : r.headers) {
       if (name == "Set-Cookie" && value.rfind("lineup_session=", 0) == 0) cookie_ = value.substr(0, value.find(';'));
     }
@@ -100,6 +100,8 @@ class Agent {
   std::string& csrf() { return csrf_; }
   std::string& cookie() { return cookie_; }
   std::string& bearer() { return bearer_; }
+  // Sent with every request (X-Request-Id, X-Forwarded-For, ...).
+  std::map<std::string, std::string>& extra_headers() { return extra_; }
 
  private:
   httplib::Headers Headers() const {
@@ -107,6 +109,7 @@ class Agent {
     if (!cookie_.empty()) h.emplace("Cookie", cookie_);
     if (!csrf_.empty()) h.emplace("X-CSRF-Token", csrf_);
     if (!bearer_.empty()) h.emplace("Authorization", "Bearer " + bearer_);
+    for (const auto& [name, value] : extra_) h.emplace(name, value);
     return h;
   }
   static Reply Wrap(const httplib::Result& res) {
@@ -121,6 +124,7 @@ class Agent {
 
   httplib::Client client_;
   std::string cookie_, csrf_, bearer_;
+  std::map<std::string, std::string> extra_;
 };
 
 constexpr char kPassword[] = "correct horse battery";
@@ -147,6 +151,7 @@ class Server : public ::testing::Test {
     ho.port = 0;
     ho.logins_per_minute = 600;
     ho.login_burst = 200;
+    ho.log_file = log_path_.string();
     server_ = std::make_unique<HttpServer>(*service_, ho);
     port_ = server_->Bind();
     thread_ = std::thread([this] { server_->Run(); });
@@ -206,7 +211,34 @@ class Server : public ::testing::Test {
     return f;
   }
 
+  // The request log line with this request id. The server writes it once the
+  // answer is sent, so it may come a moment after the answer.
+  nlohmann::json LogLineOf(const std::string& request_id, const fs::path& log = {}) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      std::ifstream in(log.empty() ? log_path_ : log);
+      for (std::string line; std::getline(in, line);) {
+        nlohmann::json j = nlohmann::json::parse(line);
+        if (j["request_id"] == request_id) return j;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ADD_FAILURE() << "no request log line with request id " << request_id;
+    return nullptr;
+  }
+  int64_t UserId(const std::string& name) {
+    const Reply users = As("admin").Get("/api/v1/users");
+    for (const auto& u : users.json["users"]) {
+      if (u["username"] == name) return u["id"];
+    }
+    return 0;
+  }
+  // The audit records of `action` (and `user`), as the auditor sees them.
+  nlohmann::json AuditRecords(const std::string& action, const std::string& user = "") {
+    return As("ada").Get("/api/v1/audit?action=" + action + (user.empty() ? "" : "&user=" + user)).json["records"];
+  }
+
   fs::path data_;
+  fs::path log_path_ = testing::TempDir("server-log") / "requests.log";
   std::unique_ptr<ModelManifest> manifest_;
   std::atomic<int64_t> now_{1'800'000'000};
   std::unique_ptr<Service> service_;
@@ -941,6 +973,181 @@ TEST_F(Server, HostileUploadsGetClearErrorsAndStoreNothing) {
   EXPECT_EQ(ivan.Get("/api/v1/cases/999999999999999999999").status, 404) << "ids too long match no route";
   Reply junk = ivan.Post("/api/v1/searches", nlohmann::json::array({1, 2}));
   EXPECT_EQ(junk.status, 400);
+}
+
+TEST_F(Server, ClientErrorsHaveAStableCodeAndNameTheFieldAtFault) {
+  Flow f = IvanSearches();
+  Agent ivan = As("ivan");
+  Reply category = ivan.Post("/api/v1/cases", {{"number", "E-1"}, {"purpose", "error tests"}, {"category", "gossip"}});
+  EXPECT_EQ(category.status, 400) << category.body;
+  EXPECT_EQ(category.json["error"], "bad_request");
+  EXPECT_EQ(category.json["field"], "category");
+  EXPECT_NE(category.json["message"].get<std::string>().find("serious_crime"), std::string::npos);
+  Reply taken = ivan.Post("/api/v1/cases", {{"number", "2026/CID/1"}, {"purpose", "once more"}, {"category", "other"}});
+  EXPECT_EQ(taken.status, 409) << taken.body;
+  EXPECT_EQ(taken.json["error"], "conflict");
+  EXPECT_EQ(taken.json["field"], "number");
+  Reply shown = ivan.Post("/api/v1/searches/" + std::to_string(f.search_id) + "/decisions",
+                          {{"face_id", 987654}, {"decision", "inconclusive"}});
+  EXPECT_EQ(shown.status, 400) << shown.body;
+  EXPECT_EQ(shown.json["field"], "face_id");
+  Reply collection = ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"collections", nlohmann::json::array({"no-such-one"})}});
+  EXPECT_EQ(collection.status, 400) << collection.body;
+  EXPECT_EQ(collection.json["field"], "collections");
+  Reply missing = ivan.Post("/api/v1/cases", {{"purpose", "no number"}});
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_EQ(missing.json["field"], "number");
+  for (const Reply* r : {&category, &taken, &shown, &collection, &missing}) {
+    EXPECT_EQ(r->body.find(data_.string()), std::string::npos) << r->body;
+    EXPECT_FALSE(r->json.contains("error_id")) << r->body;
+  }
+}
+
+// issue 12 #12: a probe photo gone from the disk used to answer 400 with the
+// server's path; it is the server's fault, a 500 whose id leads to the log.
+TEST_F(Server, AnUnexpectedErrorIsA500WithAnIdThatLeadsToTheLogLine) {
+  Flow f = IvanSearches();
+  for (const auto& entry : fs::recursive_directory_iterator(data_ / "cases")) {
+    if (entry.is_regular_file()) fs::remove(entry.path());
+  }
+  Agent ivan = As("ivan");
+  ivan.extra_headers()["X-Request-Id"] = "search-after-loss";
+  Reply search = ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"top_k", 3}});
+  ASSERT_EQ(search.status, 500) << search.body;
+  EXPECT_EQ(search.json["error"], "internal");
+  const std::string error_id = search.json["error_id"];
+  EXPECT_EQ(error_id.size(), 16u);
+  EXPECT_NE(search.json["message"].get<std::string>().find("error id " + error_id), std::string::npos);
+  EXPECT_EQ(search.body.find(data_.string()), std::string::npos) << search.body;
+  EXPECT_EQ(search.body.find("cases/"), std::string::npos) << search.body;
+  nlohmann::json line = LogLineOf("search-after-loss");
+  EXPECT_EQ(line["status"], 500);
+  EXPECT_EQ(line["error_id"], error_id);
+  EXPECT_EQ(line["route"], "/api/v1/searches");
+  EXPECT_EQ(line["user_id"], UserId("ivan"));
+  EXPECT_NE(line["error"].get<std::string>().find("cases/"), std::string::npos) << "the log has the details: " << line;
+
+  ivan.extra_headers()["X-Request-Id"] = "photo-after-loss";
+  Reply image = ivan.Get("/api/v1/probes/" + std::to_string(f.probe_id) + "/image");
+  EXPECT_EQ(image.status, 500) << image.body;
+  EXPECT_EQ(image.body.find(data_.string()), std::string::npos) << image.body;
+  EXPECT_EQ(LogLineOf("photo-after-loss")["route"], "/api/v1/probes/{id}/image");
+  httplib::Client raw("127.0.0.1", port_);
+  auto metrics = raw.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("lineup_http_internal_errors_total 2\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("route=\"/api/v1/searches\",status=\"500\"} 1"), std::string::npos);
+}
+
+TEST_F(Server, EveryAnswerHasARequestIdThatTheLogLineAndTheAuditRecordShare) {
+  httplib::Client raw("127.0.0.1", port_);
+  auto health = raw.Get("/healthz");
+  ASSERT_TRUE(health);
+  const std::string made = health->get_header_value("X-Request-Id");
+  EXPECT_EQ(made.size(), 32u);
+  EXPECT_EQ(LogLineOf(made)["route"], "/healthz");
+  auto unknown = raw.Get("/api/v1/cases/12/nothing-here?token=secret", {{"X-Request-Id", "x y\"<script>"}});
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  const std::string replaced = unknown->get_header_value("X-Request-Id");
+  EXPECT_EQ(replaced.size(), 32u) << "a malformed incoming id is replaced: " << replaced;
+  nlohmann::json unmatched = LogLineOf(replaced);
+  EXPECT_TRUE(unmatched["route"].is_null()) << unmatched;
+  EXPECT_EQ(unmatched.dump().find("secret"), std::string::npos);
+  EXPECT_EQ(unmatched.dump().find("nothing-here"), std::string::npos);
+
+  Agent ivan = As("ivan");
+  ivan.extra_headers()["X-Request-Id"] = "trace-7.case_open";
+  Reply opened = ivan.Post("/api/v1/cases", {{"number", "R-1"}, {"purpose", "request ids"}, {"category", "other"}});
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  EXPECT_EQ(opened.headers.find("X-Request-Id")->second, "trace-7.case_open");
+  const int64_t case_id = opened.json["case"]["id"];
+  ivan.extra_headers()["X-Request-Id"] = "trace-8";
+  ASSERT_EQ(ivan.Get("/api/v1/cases/" + std::to_string(case_id) + "?purpose=hidden").status, 200);
+
+  nlohmann::json line = LogLineOf("trace-7.case_open");
+  EXPECT_EQ(line["method"], "POST");
+  EXPECT_EQ(line["route"], "/api/v1/cases");
+  EXPECT_EQ(line["status"], 201);
+  EXPECT_EQ(line["user_id"], UserId("ivan"));
+  EXPECT_EQ(line["client"], "127.0.0.1");
+  EXPECT_TRUE(line["duration_ms"].is_number());
+  EXPECT_TRUE(line["time"].is_string());
+  nlohmann::json read = LogLineOf("trace-8");
+  EXPECT_EQ(read["route"], "/api/v1/cases/{id}") << "the template, not the path with the id";
+  EXPECT_EQ(read.dump().find("hidden"), std::string::npos) << "no query strings";
+  EXPECT_EQ(read.dump().find("request ids"), std::string::npos) << "no bodies";
+
+  nlohmann::json records = AuditRecords("case_create");
+  ASSERT_EQ(records.size(), 1u) << records;
+  EXPECT_EQ(records[0]["request_id"], "trace-7.case_open");
+  Agent ada = As("ada");
+  Reply joined = ada.Get("/api/v1/audit?request_id=trace-7.case_open");
+  ASSERT_EQ(joined.json["records"].size(), 1u) << joined.body;
+  EXPECT_EQ(joined.json["records"][0]["action"], "case_create");
+  Reply exported = ada.Get("/api/v1/audit/export?format=jsonl&action=case_create");
+  ASSERT_EQ(exported.status, 200);
+  EXPECT_NE(exported.body.find("\"request_id\":\"trace-7.case_open\""), std::string::npos) << exported.body;
+  EXPECT_TRUE(ada.Get("/api/v1/audit/verify").json["ok"]);
+}
+
+// A server with --trusted-proxy on `proxies` and a login limit of `burst`,
+// logging to `log`, for the duration of `test`.
+void WithServer(Service& service, const std::vector<std::string>& proxies, double burst, const fs::path& log,
+                const std::function<void(int port)>& test) {
+  HttpServerOptions ho;
+  ho.port = 0;
+  ho.trusted_proxies = proxies;
+  ho.login_burst = burst;
+  ho.logins_per_minute = 1;
+  ho.log_file = log.string();
+  HttpServer server(service, ho);
+  int port = server.Bind();
+  std::thread serving([&] { server.Run(); });
+  test(port);
+  server.Stop();
+  serving.join();
+}
+
+int MetricsStatus(int port, const std::string& forwarded_for) {
+  httplib::Client raw("127.0.0.1", port);
+  auto r = raw.Get("/metrics", {{"X-Forwarded-For", forwarded_for}});
+  return r ? r->status : 0;
+}
+
+TEST_F(Server, ForgedForwardedForCannotChooseTheClientAddress) {
+  // Without trusted proxies the header is ignored: the loopback client is
+  // loopback whatever it claims, and recorded as such.
+  EXPECT_EQ(MetricsStatus(port_, "203.0.113.9"), 200);
+  Agent claims(port_);
+  claims.extra_headers()["X-Forwarded-For"] = "198.51.100.1";
+  ASSERT_EQ(claims.Login("ivan", kPassword).status, 200);
+  EXPECT_EQ(AuditRecords("login", "ivan").back()["client"], "127.0.0.1");
+
+  // Behind a proxy on loopback: the proxy appends the address it saw; what the
+  // client put before it does not count.
+  const fs::path log = testing::TempDir("server-proxy-log") / "requests.log";
+  WithServer(*service_, {"127.0.0.1/32", "::1"}, 2, log, [&](int port) {
+    EXPECT_EQ(MetricsStatus(port, "127.0.0.1, 203.0.113.9"), 403) << "a forged loopback entry on the left";
+    EXPECT_EQ(MetricsStatus(port, "127.0.0.1"), 200) << "a client on the proxy's own host";
+    std::vector<int> statuses;
+    for (int i = 0; i < 3; ++i) {
+      Agent a(port);
+      a.extra_headers()["X-Forwarded-For"] = "10.0.0." + std::to_string(i) + ", 198.51.100.7";
+      a.extra_headers()["X-Request-Id"] = "proxied-login-" + std::to_string(i);
+      statuses.push_back(a.Login("ivan", kPassword).status);
+    }
+    EXPECT_EQ(statuses, (std::vector<int>{200, 200, 429})) << "one client, one login budget";
+    EXPECT_EQ(LogLineOf("proxied-login-0", log)["client"], "198.51.100.7");
+    Agent junk(port);
+    junk.extra_headers()["X-Forwarded-For"] = "\xff\xfe\x01";
+    junk.extra_headers()["X-Request-Id"] = "junk";
+    junk.Get("/api/v1/me");
+    EXPECT_EQ(LogLineOf("junk", log)["client"], "127.0.0.1") << "not an address: the proxy's own";
+  });
+  nlohmann::json logins = AuditRecords("login", "ivan");
+  EXPECT_EQ(logins.back()["client"], "198.51.100.7");
+  EXPECT_EQ(logins.back()["request_id"], "proxied-login-1");
 }
 
 TEST_F(Server, OpenApiHealthMetricsAndTheWebAppAreServed) {

@@ -52,6 +52,11 @@ void Metrics::ObserveSearch(double seconds) {
   search_latency_.Observe(seconds);
 }
 
+void Metrics::ObserveInternalError() {
+  std::lock_guard lock(mu_);
+  ++internal_errors_;
+}
+
 void Metrics::RenderHistogram(std::string& out, const std::string& name, const std::string& labels,
                               const Histogram& h) {
   std::string sep = labels.empty() ? "" : ",";
@@ -75,6 +80,9 @@ std::string Metrics::Render(int64_t gallery_faces) const {
     out += "lineup_http_requests_total{method=\"" + Escaped(key.method) + "\",route=\"" + Escaped(key.route) +
            "\",status=\"" + std::to_string(key.status) + "\"} " + std::to_string(n) + "\n";
   }
+  out += "# HELP lineup_http_internal_errors_total Answers 500 with an error id (details in the server log).\n";
+  out += "# TYPE lineup_http_internal_errors_total counter\n";
+  out += "lineup_http_internal_errors_total " + std::to_string(internal_errors_) + "\n";
   out += "# HELP lineup_http_request_duration_seconds HTTP request latency by route.\n";
   out += "# TYPE lineup_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : latency_by_route_) {

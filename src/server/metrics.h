@@ -16,6 +16,9 @@ class Metrics {
   // that ids do not make unbounded label sets.
   void ObserveRequest(const std::string& method, const std::string& route, int status, double seconds);
   void ObserveSearch(double seconds);
+  // An answer 500 with an error id, on any path (lineup_http_requests_total
+  // has them by route for the API).
+  void ObserveInternalError();
   // The whole exposition; `gallery_faces` is sampled by the caller.
   std::string Render(int64_t gallery_faces) const;
 
@@ -42,6 +45,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<RequestKey, uint64_t> requests_;
   std::map<std::string, Histogram> latency_by_route_;
+  uint64_t internal_errors_ = 0;
   Histogram search_latency_;
 };
 

@@ -1,6 +1,6 @@
-// Reading request bodies in the Service: typed fields of a JSON object, and
-// library errors turned into API answers. Every failure is an ApiError with
-// status 400 (409 for a conflict) and a message naming the field.
+// Reading request bodies in the Service: typed fields of a JSON object. Every
+// failure is an ApiError with status 400, a message naming the field and the
+// field in the body's "field".
 #pragma once
 
 #include <cstdint>
@@ -17,20 +17,13 @@ std::string StringField(const nlohmann::json& body, const char* name, bool requi
 // An integer field; `fallback` when absent or null.
 int64_t IntField(const nlohmann::json& body, const char* name, int64_t fallback);
 
-// Runs `f`, turning an Error about the request (bad name, short password,
-// unknown category, a name already in use) into 400, or 409 when the message
-// says the thing is taken or already exists. ApiErrors pass through.
+// Runs `f`. It used to turn domain Errors into 400/409 by reading their
+// messages; domain code now throws Errors of a client kind (common/error.h),
+// which the HTTP layer answers by kind, and every other Error is a 500. Kept
+// only so that call sites on other branches still build; call `f` directly.
 template <typename F>
 auto AsClientError(F&& f) {
-  try {
-    return f();
-  } catch (const ApiError&) {
-    throw;
-  } catch (const Error& e) {
-    std::string message = e.what();
-    bool conflict = message.find("taken") != std::string::npos || message.find("already") != std::string::npos;
-    throw ApiError(conflict ? 409 : 400, conflict ? "conflict" : "bad_request", message);
-  }
+  return f();
 }
 
 }  // namespace lineup

@@ -109,6 +109,7 @@ void Service::RecordAudit(const Caller& caller, const std::string& action, const
   e.client = caller.client;
   e.case_number = case_number;
   e.details_json = details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  e.request_id = caller.request_id;
   audit_->Append(e);
 }
 

@@ -67,6 +67,7 @@ struct Caller {
   std::string client;    // remote address
   bool via_token = false;
   TokenScope token_scope = TokenScope::kAdmin;  // what a bearer token may do; sessions: everything
+  std::string request_id;  // the request's X-Request-Id, kept in its audit records; "" outside HTTP
 };
 
 // Whether an API token of `scope` may call the route (`method`, OpenAPI
@@ -111,9 +112,10 @@ class Service {
   // and returns it (to print once); "" when accounts exist already. The
   // password is one-time: the admin must replace it before doing anything.
   std::string EnsureAdmin();
-  LoginResult Login(const nlohmann::json& body, const std::string& client);
+  // `caller`: no user yet, the client address and request id.
+  LoginResult Login(const nlohmann::json& body, const Caller& caller);
   void Logout(const Caller& caller, const std::string& session_token);
-  nlohmann::json Register(const nlohmann::json& body, const std::string& client);
+  nlohmann::json Register(const nlohmann::json& body, const Caller& caller);
   nlohmann::json Me(const Caller& caller);
   nlohmann::json ListUsers(const Caller& caller);
   nlohmann::json CreateUser(const Caller& caller, const nlohmann::json& body);

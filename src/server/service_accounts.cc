@@ -98,12 +98,13 @@ std::string Service::EnsureAdmin() {
   return admin.password;
 }
 
-LoginResult Service::Login(const nlohmann::json& body, const std::string& client) {
+LoginResult Service::Login(const nlohmann::json& body, const Caller& caller) {
   std::string username = StringField(body, "username", true);
   std::string password = StringField(body, "password", true);
   std::string totp = StringField(body, "totp");
-  LoginResult r = accounts_->Login(username, password, totp, client);
-  Caller who{r.user.value_or(User{}), client, false};
+  LoginResult r = accounts_->Login(username, password, totp, caller.client);
+  Caller who = caller;
+  who.user = r.user.value_or(User{});
   if (!r.user) who.user.username = SafeUtf8(username, 64);  // the name tried: any bytes a client sent
   nlohmann::json details = {{"status", ToString(r.status)}};
   RecordAudit(who, r.status == LoginStatus::kOk ? "login" : "login_failed", "", details);
@@ -118,24 +119,21 @@ void Service::Logout(const Caller& caller, const std::string& session_token) {
 // The answer is the same whether or not the name was free (and costs the
 // same hash), so that registration does not tell which names exist; the
 // audit trail says what happened.
-nlohmann::json Service::Register(const nlohmann::json& body, const std::string& client) {
+nlohmann::json Service::Register(const nlohmann::json& body, const Caller& caller) {
   NewUser n;
   n.username = StringField(body, "username", true);
   n.password = StringField(body, "password", true);
   n.display_name = StringField(body, "display_name");
   n.unit = StringField(body, "unit");
   try {
-    accounts_->Register(n, client);
+    accounts_->Register(n, caller.client);
   } catch (const NameTakenError&) {
-    Caller applicant{User{}, client, false};
+    Caller applicant = caller;
+    applicant.user = User{};
     applicant.user.username = n.username;
     RecordAudit(applicant, "account_change", "", {{"event", "registration refused: the name is taken"}});
   } catch (const RateLimitedError& e) {
     throw ApiError(429, "rate_limited", e.what(), {{"retry_after", e.retry_after_seconds()}});
-  } catch (const SqliteError&) {
-    throw;  // the server's fault, not the request's
-  } catch (const Error& e) {
-    throw ApiError(400, "bad_request", e.what());  // the name's form, the password's strength: nothing about others
   }
   return {{"requested", true},
           {"username", n.username},

@@ -23,7 +23,8 @@ nlohmann::json RecordJson(const AuditRecord& r) {
           {"case_number", r.event.case_number},
           {"details", details},
           {"prev_hash", r.prev_hash},
-          {"hash", r.hash}};
+          {"hash", r.hash},
+          {"request_id", r.event.request_id}};
 }
 
 }  // namespace
@@ -61,12 +62,7 @@ FileText Service::OversightReportFile(const Caller& caller, std::optional<int64_
                                       std::optional<int64_t> until_day, const std::string& format) {
   RequireRole(caller, {Role::kAuditor});
   if (format != "html" && format != "csv") throw ApiError(400, "bad_request", "format: html or csv");
-  ReportPeriod period;
-  try {
-    period = PeriodOfDays(since_day, until_day, db_->Now());
-  } catch (const Error& e) {
-    throw ApiError(400, "bad_request", e.what());
-  }
+  ReportPeriod period = PeriodOfDays(since_day, until_day, db_->Now());
   OversightReport report = BuildOversightReport(*db_, period);
   RecordAudit(caller, kReportAction, "", ReportAuditDetails(period, format, report.options));
   if (format == "csv") return {RenderReportCsv(report), "text/csv; charset=utf-8"};

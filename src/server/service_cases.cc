@@ -188,7 +188,9 @@ nlohmann::json Service::AddProbe(const Caller& caller, int64_t case_id, const st
 }
 
 // A photo upload decoded (400 bad_image otherwise); `extension` gets the
-// file extension of its format.
+// file extension of its format. The decoder's Errors are about the bytes it
+// was given (image/image_loader.h), here the client's, and name them by the
+// client's own file name; its other exceptions (memory) are not caught.
 cv::Mat Service::DecodeUpload(const std::string& bytes, const std::string& filename, std::string* extension) {
   if (bytes.empty()) throw ApiError(400, "bad_request", "the upload is empty: send the photo in the field \"photo\"");
   if (static_cast<int64_t>(bytes.size()) > options_.max_upload_bytes) {
@@ -264,7 +266,8 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
       try {
         index = FindFaceInBox(*pipeline, image, box, faces);
       } catch (const Error& e) {
-        throw ApiError(400, "no_face", e.what());
+        if (!e.is_client_error()) throw;
+        throw ApiError(400, "no_face", e.what(), {{"field", "box"}});
       }
     } else {
       if (faces.empty()) throw ApiError(400, "no_face", "no face found in this photo; draw a box around the face");
@@ -282,12 +285,7 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
   query.descriptor = chosen.embedding;
   query.top_k = static_cast<size_t>(top_k);
   query.collections = collections;
-  SearchResult result;
-  try {
-    result = gallery->Search(query);
-  } catch (const Error& e) {
-    throw ApiError(400, "bad_request", e.what());
-  }
+  SearchResult result = gallery->Search(query);
   SearchRecord s;
   s.case_id = c.id;
   s.probe_id = probe->id;
@@ -305,7 +303,8 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
     s.candidates.push_back({cand.rank, cand.provenance.face.id, cand.score, ToString(cand.band)});
     shown.push_back(cand.provenance.face.id);
   }
-  AuditEvent e{caller.user.id, caller.user.username, ToString(caller.user.role), "search", caller.client, c.number, ""};
+  AuditEvent e{caller.user.id,  caller.user.username, ToString(caller.user.role), "search", caller.client,
+               c.number,        "",                   caller.request_id};
   s.id = db_->Write([&](SqliteDb& db) {
     int64_t id = cases_->RecordSearchIn(db, s);
     e.details_json = nlohmann::json{{"search_id", id},
@@ -417,7 +416,8 @@ nlohmann::json Service::RecordDecision(const Caller& caller, int64_t search_id, 
              StringField(body, "decision"), StringField(body, "note"), db_->Now()};
   AuditEvent e{caller.user.id, caller.user.username, ToString(caller.user.role), "decision", caller.client, c.number,
                nlohmann::json{{"search_id", search_id}, {"face_id", d.face_id}, {"decision", d.decision}, {"note", d.note}}
-                   .dump()};
+                   .dump(),
+               caller.request_id};
   AsClientError([&] {
     db_->Write([&](SqliteDb& db) {
       cases_->RecordDecisionIn(db, d);

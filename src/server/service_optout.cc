@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/utc_time.h"
+#include "common/utf8.h"
 #include "engine/face_choice.h"
 #include "gallery/erasure.h"
 #include "gallery/optout.h"
@@ -20,9 +21,9 @@ namespace {
 // the fields were checked) shown as U+FFFD rather than failing the list.
 nlohmann::json OptOutJson(const OptOut& e) {
   return {{"id", e.id},
-          {"request_id", DisplayableText(e.request_id)},
-          {"note", DisplayableText(e.note)},
-          {"created_by", DisplayableText(e.created_by)},
+          {"request_id", ToValidUtf8(e.request_id)},
+          {"note", ToValidUtf8(e.note)},
+          {"created_by", ToValidUtf8(e.created_by)},
           {"created_at", e.created_at},
           {"threshold", e.threshold},
           {"status", ToString(e.status)},
@@ -55,15 +56,6 @@ AuditEvent ActorOf(const Caller& caller) {
   e.role = caller.user.id != 0 ? ToString(caller.user.role) : "";
   e.client = caller.client;
   return e;
-}
-
-// 400 naming the field, before anything is read or changed.
-void RequireValidOptOutText(const std::string& request_id, const std::string& note) {
-  try {
-    ValidateOptOutText(request_id, note);
-  } catch (const OptOutFieldError& e) {
-    throw ApiError(400, "bad_request", e.what(), {{"field", e.field()}});
-  }
 }
 
 nlohmann::json FacesJson(const std::vector<FaceResult>& faces) {
@@ -112,7 +104,7 @@ nlohmann::json Service::ListOptOuts(const Caller& caller) {
 nlohmann::json Service::AddOptOut(const Caller& caller, const std::string& photo, const std::string& filename,
                                   const std::string& request_id, const std::string& note, std::optional<size_t> face) {
   RequireRole(caller, {Role::kAdmin});
-  RequireValidOptOutText(request_id, note);
+  ValidateOptOutText(request_id, note);  // 400 naming the field, before anything is read or changed
   std::shared_ptr<Gallery> gallery = CurrentGallery();
   std::string extension;
   cv::Mat image = DecodeUpload(photo, filename, &extension);
@@ -126,6 +118,7 @@ nlohmann::json Service::AddOptOut(const Caller& caller, const std::string& photo
   try {
     chosen = OptOutFaceIndex(faces, face, "the photo");
   } catch (const Error& e) {
+    if (!e.is_client_error()) throw;
     throw ApiError(409, "choose_face", e.what(),
                    {{"faces", FacesJson(faces)}, {"width", image.cols}, {"height", image.rows}});
   }
@@ -222,7 +215,7 @@ nlohmann::json Service::RunMaintenance() {
     }
     nlohmann::json optouts = nlohmann::json::array();
     for (const ProcessedOptOut& p : ProcessPendingOptOuts(*gallery, {AuditEventJson(system, {}), once.Recorder()})) {
-      optouts.push_back({{"id", p.id}, {"request_id", DisplayableText(p.request_id)},
+      optouts.push_back({{"id", p.id}, {"request_id", ToValidUtf8(p.request_id)},
                          {"faces_removed", p.removed.faces}, {"images_removed", p.removed.images}});
     }
     out["erasures"] = erasures;
