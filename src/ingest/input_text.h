@@ -5,12 +5,9 @@
 #include <string_view>
 
 #include "common/ascii.h"
+#include "common/utf8.h"
 
 namespace lineup::ingest_internal {
-
-// True if `text` is well-formed UTF-8: no overlong forms, no surrogates,
-// nothing above U+10FFFF, no truncated sequence.
-bool IsValidUtf8(std::string_view text);
 
 // `text` made safe to print on one line: C0 controls, DEL, C1 controls and
 // bytes that are not part of valid UTF-8 become "\xNN"; everything else
@@ -20,5 +17,6 @@ bool IsValidUtf8(std::string_view text);
 std::string PrintableLabel(std::string_view text);
 
 using lineup::ToLowerAscii;  // common/ascii.h
+using lineup::IsValidUtf8;   // common/utf8.h
 
 }  // namespace lineup::ingest_internal
