@@ -27,6 +27,10 @@ struct ServeFlags {
   double logins_per_minute = 10;
   double maintenance_hours = 24;
   int64_t case_retention_days = 0;
+  // Connection limits (docs/SERVER.md, "Connection limits").
+  double header_timeout = 10;
+  int max_connections_per_address = 8;
+  int threads = 0;
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -53,6 +57,9 @@ void Run(ServeFlags& flags) {
   ho.secure_cookies = flags.secure_cookies;
   ho.trust_proxy = flags.trust_proxy;
   ho.logins_per_minute = flags.logins_per_minute;
+  ho.header_timeout_seconds = flags.header_timeout;
+  ho.max_connections_per_address = flags.max_connections_per_address;
+  ho.threads = flags.threads;
   Serve(manifest, so, ho);
 }
 
@@ -144,6 +151,18 @@ void RegisterServe(CLI::App& app) {
                   "own retention; 0 = keep")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{36500}));
+  // Connection limits.
+  cmd->add_option("--header-timeout", flags->header_timeout,
+                  "Seconds a request's line and headers may take from its first byte (plain HTTP)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 600.0));
+  cmd->add_option("--max-connections-per-address", flags->max_connections_per_address,
+                  "Open connections served per client address (plain HTTP); 0 = no cap, for a front proxy")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--threads", flags->threads, "Most request threads; 0 = 16 per core, at least 32")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   AddGalleryFlags(cmd, &flags->gallery);
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

@@ -27,7 +27,12 @@ struct HttpServerOptions {
   std::string tls_cert, tls_key;   // PEM files; both set = HTTPS
   bool secure_cookies = false;     // mark cookies Secure (implied by TLS); set behind a TLS proxy
   bool trust_proxy = false;        // take the client address from X-Forwarded-For
-  int timeout_seconds = 30;        // read and write timeout per request
+  int timeout_seconds = 30;        // read and write timeout per socket read or write
+  // Connection limits (server/connection_guard.h); the header deadline and
+  // the per-address cap apply to plain HTTP only (see docs/SERVER.md for TLS).
+  double header_timeout_seconds = 10;   // a request's line and headers, from its first byte
+  int max_connections_per_address = 8;  // per TCP peer; 0 = no cap (behind a front proxy)
+  int threads = 0;                      // most worker threads; 0 = 16 per core, at least 32
   double requests_per_minute = 300;  // per account (or per address when unauthenticated)
   double request_burst = 100;
   double logins_per_minute = 10;   // per client address
