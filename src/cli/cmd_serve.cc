@@ -27,10 +27,11 @@ struct ServeFlags {
   double logins_per_minute = 10;
   double maintenance_hours = 24;
   int64_t case_retention_days = 0;
-  // Connection limits (docs/SERVER.md, "Connection limits").
+  // Connection and decode limits (docs/SERVER.md, "Connection limits").
   double header_timeout = 10;
   int max_connections_per_address = 8;
   int threads = 0;
+  int max_upload_megapixels = 40;
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -49,6 +50,7 @@ void Run(ServeFlags& flags) {
   so.max_upload_bytes = static_cast<int64_t>(flags.max_upload_mb) << 20;
   so.maintenance_hours = flags.maintenance_hours;
   so.case_retention_days = flags.case_retention_days;
+  so.max_upload_pixels = int64_t{flags.max_upload_megapixels} * 1'000'000;
   HttpServerOptions ho;
   ParseListen(flags.listen, &ho);
   if (flags.tls_cert.empty() != flags.tls_key.empty()) throw Error("--tls-cert and --tls-key go together");
@@ -151,7 +153,7 @@ void RegisterServe(CLI::App& app) {
                   "own retention; 0 = keep")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{36500}));
-  // Connection limits.
+  // Connection and decode limits.
   cmd->add_option("--header-timeout", flags->header_timeout,
                   "Seconds a request's line and headers may take from its first byte (plain HTTP)")
       ->capture_default_str()
@@ -163,6 +165,11 @@ void RegisterServe(CLI::App& app) {
   cmd->add_option("--threads", flags->threads, "Most request threads; 0 = 16 per core, at least 32")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
+  cmd->add_option("--max-upload-megapixels", flags->max_upload_megapixels,
+                  "Largest uploaded photo in megapixels: a bigger JPEG is decoded at 1/2, 1/4 or 1/8 size, "
+                  "other formats are refused")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   AddGalleryFlags(cmd, &flags->gallery);
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

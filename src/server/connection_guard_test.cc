@@ -1,6 +1,6 @@
 // Connection-level defences over real sockets against a real HttpServer:
-// slow header trickles, the per-address cap and chunked bodies past the
-// upload limit.
+// slow header trickles, the per-address cap, chunked bodies past the upload
+// limit, and uploads whose pixels would not fit in memory.
 #include "server/connection_guard.h"
 
 #include <arpa/inet.h>
@@ -18,6 +18,9 @@
 
 #include <gtest/gtest.h>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include "server/http_server.h"
 #include "test_env.h"
 
@@ -26,6 +29,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+constexpr char kPassword[] = "correct horse battery";
 
 // A raw TCP client, for what httplib::Client cannot do (trickle, half-send).
 class RawClient {
@@ -126,6 +131,33 @@ class ConnectionGuard : public ::testing::Test {
     return std::chrono::duration<double>(Clock::now() - start).count();
   }
 
+  // An investigator with an open case: the client and the case's probe upload path.
+  std::pair<std::unique_ptr<httplib::Client>, std::string> InvestigatorWithCase() {
+    auto login = [&](httplib::Client& c, const std::string& user, const std::string& password) {
+      httplib::Result r = c.Post("/api/v1/login", nlohmann::json{{"username", user}, {"password", password}}.dump(),
+                                 "application/json");
+      EXPECT_TRUE(r && r->status == 200);
+      std::string cookie = r->get_header_value("Set-Cookie");
+      c.set_default_headers({{"Cookie", cookie.substr(0, cookie.find(';'))},
+                             {"X-CSRF-Token", nlohmann::json::parse(r->body)["csrf_token"].get<std::string>()}});
+    };
+    httplib::Client admin("127.0.0.1", port_);
+    login(admin, "admin", admin_password_);
+    EXPECT_EQ(admin.Post("/api/v1/password", nlohmann::json{{"current", admin_password_}, {"new", kPassword}}.dump(),
+                         "application/json")->status, 200);
+    login(admin, "admin", kPassword);
+    nlohmann::json ivan = {{"username", "ivan"}, {"password", kPassword}, {"role", "investigator"}, {"unit", "CID"}};
+    EXPECT_EQ(admin.Post("/api/v1/users", ivan.dump(), "application/json")->status, 201);
+    auto client = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client->set_read_timeout(60);
+    login(*client, "ivan", kPassword);
+    nlohmann::json c = {{"number", "2026/1"}, {"purpose", "test"}, {"category", "serious_crime"}};
+    httplib::Result r = client->Post("/api/v1/cases", c.dump(), "application/json");
+    EXPECT_TRUE(r && r->status == 201);
+    int64_t id = nlohmann::json::parse(r->body)["case"]["id"];
+    return {std::move(client), "/api/v1/cases/" + std::to_string(id) + "/probes"};
+  }
+
   ServiceOptions service_options_;
   HttpServerOptions options_;
   std::unique_ptr<ModelManifest> manifest_;
@@ -212,6 +244,42 @@ TEST_F(ConnectionGuard, ChunkedBodiesAreCutAtTheUploadLimit) {
              "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + std::string(hex) + "\r\n" + body + "\r\n0\r\n\r\n");
   int status = StatusOf(small.Receive(3000));
   EXPECT_TRUE(status == 400 || status == 201) << status << ": a small chunked body reaches the route";
+}
+
+// 8900 x 8900 is 79 MP: under the general 80 MP cap, over the 40 MP upload cap;
+// refused from its header, before any pixel is decoded.
+TEST_F(ConnectionGuard, HugePngUploadIsRefusedBeforeDecoding) {
+  Start();
+  auto [ivan, probes] = InvestigatorWithCase();
+  std::vector<uint8_t> png;
+  cv::imencode(".png", cv::Mat(8900, 8900, CV_8UC1, cv::Scalar(128)), png);
+  ResetPeakMemory();
+  const int64_t before = ResidentMemoryMb();
+  httplib::MultipartFormDataItems items = {{"photo", std::string(png.begin(), png.end()), "big.png", "image/png"}};
+  httplib::Result r = ivan->Post(probes.c_str(), items);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("40000000"), std::string::npos) << r->body;
+  EXPECT_LT(PeakMemoryMb() - before, 40) << "the pixels were decoded";
+}
+
+// A 48 MP JPEG is decoded at half size (12 MP), never at full size. The
+// memory bound leaves room for the detector's own copies of a 12 MP image.
+TEST_F(ConnectionGuard, LargeJpegUploadIsDecodedReduced) {
+  Start();
+  auto [ivan, probes] = InvestigatorWithCase();
+  std::vector<uint8_t> jpeg;
+  cv::imencode(".jpg", cv::Mat(6000, 8000, CV_8UC1, cv::Scalar(128)), jpeg);
+  ResetPeakMemory();
+  const int64_t before = ResidentMemoryMb();
+  httplib::MultipartFormDataItems items = {{"photo", std::string(jpeg.begin(), jpeg.end()), "big.jpg", "image/jpeg"}};
+  httplib::Result r = ivan->Post(probes.c_str(), items);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  nlohmann::json probe = nlohmann::json::parse(r->body)["probe"];
+  EXPECT_EQ(probe["width"], 4000);
+  EXPECT_EQ(probe["height"], 3000);
+  EXPECT_LT(PeakMemoryMb() - before, 250) << "decoded at full size";
 }
 
 TEST(ElasticThreadPool, GrowsWhenEveryThreadIsBusyUpToItsBound) {
