@@ -285,11 +285,23 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
 
 // httplib's keep-alive loop, over the guarded stream.
 void GuardedServer::ServeRequests(GuardedStream& stream) {
-  const auto idle = std::chrono::milliseconds(keep_alive_timeout_sec_ * 1000);
-  for (size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
-    if (!stream.AwaitRequest(idle)) return;
+  for (size_t left = keep_alive_max_count_; left > 0; --left) {
+    if (!AwaitRequest(stream)) return;
     if (!ServeOne(stream, left == 1)) return;
   }
+}
+
+// Waits up to the keep-alive timeout for the next request, in short slices
+// so that an idle connection does not hold up stop().
+bool GuardedServer::AwaitRequest(GuardedStream& stream) const {
+  constexpr std::chrono::milliseconds kSlice(200);
+  const auto until = SteadyClock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+  while (svr_sock_ != INVALID_SOCKET) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now());
+    if (left.count() <= 0) return false;
+    if (stream.AwaitRequest(std::min(left, kSlice))) return true;
+  }
+  return false;
 }
 
 // One request; false when the connection must close.

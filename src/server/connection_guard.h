@@ -104,6 +104,7 @@ class GuardedServer : public httplib::Server {
  private:
   bool process_and_close_socket(socket_t sock) override;
   void ServeRequests(GuardedStream& stream);
+  bool AwaitRequest(GuardedStream& stream) const;
   bool ServeOne(GuardedStream& stream, bool last);
 
   const ConnectionLimits limits_;

@@ -215,6 +215,20 @@ TEST_F(ConnectionGuard, ConnectionsPerAddressAreCapped) {
   EXPECT_GE(TimeHealthz(), 0);
 }
 
+// An idle keep-alive connection (httplib waits 5 s for its next request)
+// does not hold up Stop().
+TEST_F(ConnectionGuard, IdleKeepAliveConnectionsDoNotDelayStop) {
+  Start();
+  RawClient idle(port_);
+  idle.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(StatusOf(idle.Receive(300)), 200);
+  auto start = Clock::now();
+  server_->Stop();
+  thread_.join();
+  server_.reset();
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 1.0);
+}
+
 // A chunked body ten times past the limit: 413 while reading, without
 // holding the body in memory; a chunked body within the limit is read.
 TEST_F(ConnectionGuard, ChunkedBodiesAreCutAtTheUploadLimit) {
