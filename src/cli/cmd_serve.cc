@@ -32,6 +32,11 @@ struct ServeFlags {
   double maintenance_hours = 24;
   int64_t case_retention_days = 0;
   bool fix_permissions = false;
+  // Connection and decode limits (docs/SERVER.md, "Connection limits").
+  double header_timeout = 10;
+  int max_connections_per_address = 8;
+  int threads = 0;
+  int max_upload_megapixels = 40;
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -61,6 +66,7 @@ void Run(ServeFlags& flags) {
   so.max_upload_bytes = static_cast<int64_t>(flags.max_upload_mb) << 20;
   so.maintenance_hours = flags.maintenance_hours;
   so.case_retention_days = flags.case_retention_days;
+  so.max_upload_pixels = int64_t{flags.max_upload_megapixels} * 1'000'000;
   HttpServerOptions ho;
   ParseListen(flags.listen, &ho);
   if (flags.tls_cert.empty() != flags.tls_key.empty()) throw Error("--tls-cert and --tls-key go together");
@@ -70,6 +76,9 @@ void Run(ServeFlags& flags) {
   ho.trusted_proxies = flags.trusted_proxies;
   ho.log_file = flags.log_file;
   ho.logins_per_minute = flags.logins_per_minute;
+  ho.header_timeout_seconds = flags.header_timeout;
+  ho.max_connections_per_address = flags.max_connections_per_address;
+  ho.threads = flags.threads;
   Serve(manifest, so, ho);
 }
 
@@ -169,6 +178,23 @@ void RegisterServe(CLI::App& app) {
   cmd->add_flag("--fix-permissions", flags->fix_permissions,
                 "Remove other users' access to the data directory and everything in it, then serve (the server "
                 "refuses a data directory others can read)");
+  // Connection and decode limits.
+  cmd->add_option("--header-timeout", flags->header_timeout,
+                  "Seconds a request's line and headers may take from its first byte (plain HTTP)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.5, 600.0));
+  cmd->add_option("--max-connections-per-address", flags->max_connections_per_address,
+                  "Open connections served per client address (plain HTTP); 0 = no cap, for a front proxy")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--threads", flags->threads, "Most request threads; 0 = 16 per core, at least 32")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
+  cmd->add_option("--max-upload-megapixels", flags->max_upload_megapixels,
+                  "Largest uploaded photo in megapixels: a bigger JPEG is decoded at 1/2, 1/4 or 1/8 size, "
+                  "other formats are refused")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   AddGalleryFlags(cmd, &flags->gallery);
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

@@ -82,13 +82,24 @@ cv::Mat ToBgr(const cv::Mat& eight_bit, const std::string& name) {
   }
 }
 
+// IMREAD_REDUCED_COLOR_<n> for n in 2, 4, 8: libjpeg scales while decoding
+// and gives 8-bit BGR; orientation is still applied by ApplyExifOrientation.
+int ReducedDecodeFlags(int reduction) {
+  const int colour = reduction == 2 ? cv::IMREAD_REDUCED_COLOR_2
+                     : reduction == 4 ? cv::IMREAD_REDUCED_COLOR_4
+                                      : cv::IMREAD_REDUCED_COLOR_8;
+  return colour | cv::IMREAD_IGNORE_ORIENTATION;
+}
+
+int64_t ReducedSide(int side, int reduction) { return (int64_t{side} + reduction - 1) / reduction; }
+
 cv::Mat DecodeWithOpenCv(const std::vector<uint8_t>& bytes, const ImageHeader& header,
-                         const std::string& name) {
+                         const std::string& name, int reduction) {
   // imdecode does not modify its input; the Mat only wraps the bytes.
   cv::Mat wrapped(1, static_cast<int>(bytes.size()), CV_8U, const_cast<uint8_t*>(bytes.data()));
   cv::Mat decoded;
   try {
-    decoded = cv::imdecode(wrapped, kDecodeFlags);
+    decoded = cv::imdecode(wrapped, reduction == 1 ? kDecodeFlags : ReducedDecodeFlags(reduction));
   } catch (const cv::Exception& e) {
     Fail(name, "cannot decode " + header.format + ": " + e.err);  // e.what() names OpenCV's source files
   }
@@ -96,14 +107,26 @@ cv::Mat DecodeWithOpenCv(const std::vector<uint8_t>& bytes, const ImageHeader& h
     if (header.format == "gif") Fail(name, "GIF is recognised but this OpenCV cannot decode it");
     Fail(name, "cannot decode " + header.format + " (corrupt or unsupported variant)");
   }
-  if (decoded.cols != header.width || decoded.rows != header.height) {
-    Fail(name, "decoded size " + SizeText(decoded.cols, decoded.rows) +
-                   " differs from header size " + SizeText(header.width, header.height));
+  const int64_t width = ReducedSide(header.width, reduction), height = ReducedSide(header.height, reduction);
+  if (decoded.cols != width || decoded.rows != height) {
+    Fail(name, "decoded size " + SizeText(decoded.cols, decoded.rows) + " differs from header size " +
+                   SizeText(header.width, header.height) +
+                   (reduction == 1 ? "" : " reduced 1/" + std::to_string(reduction)));
   }
   return decoded;
 }
 
 }  // namespace
+
+int ReductionFor(const ImageHeader& header, const LoadOptions& options) {
+  const int max_reduction = options.reduce_jpeg_to_fit && header.format == "jpeg" ? 8 : 1;
+  for (int reduction = 1; reduction <= max_reduction; reduction *= 2) {
+    if (ReducedSide(header.width, reduction) * ReducedSide(header.height, reduction) <= options.max_pixels) {
+      return reduction;
+    }
+  }
+  return 0;
+}
 
 cv::Mat ApplyExifOrientation(const cv::Mat& image, int orientation) {
   cv::Mat out;
@@ -145,15 +168,18 @@ cv::Mat DecodeImage(const std::vector<uint8_t>& bytes, const std::string& name,
   }
   const ImageHeader header = ReadImageHeader(bytes, name);
   const int64_t pixels = int64_t{header.width} * header.height;
-  if (pixels > options.max_pixels) {
+  const int reduction = ReductionFor(header, options);
+  if (reduction == 0) {
     Fail(name, "image is " + SizeText(header.width, header.height) + " = " +
                    std::to_string(pixels) + " pixels, over the limit of " +
                    std::to_string(options.max_pixels) + " (refused before decoding)");
   }
   CheckImageComplete(bytes, header.format, name);
-  cv::Mat decoded = DecodeWithOpenCv(bytes, header, name);
-  cv::Mat bgr = ToBgr(ToEightBit(decoded, name), name);
-  cv::Mat upright = ApplyExifOrientation(bgr, header.exif_orientation);
+  // Each step replaces the previous picture, so that at most two are alive.
+  cv::Mat image = DecodeWithOpenCv(bytes, header, name, reduction);
+  image = ToEightBit(image, name);
+  image = ToBgr(image, name);
+  cv::Mat upright = ApplyExifOrientation(image, header.exif_orientation);
   if (upright.type() != CV_8UC3 || upright.empty()) Fail(name, "internal: conversion failed");
   return upright;
 }

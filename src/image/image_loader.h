@@ -2,6 +2,10 @@
 //
 // Invariants of a returned image: CV_8UC3, BGR, non-empty, rotated upright
 // according to its EXIF orientation, at most LoadOptions::max_pixels pixels.
+// With LoadOptions::reduce_jpeg_to_fit, a JPEG over max_pixels is decoded by
+// libjpeg at 1/2, 1/4 or 1/8 of each side (the least reduction that fits;
+// its pixels are never held at full size); every other image over the cap is
+// refused.
 // Anything else (zero-byte, truncated, corrupt, not an image, too large,
 // unsupported) throws lineup::Error whose message names the file and the
 // problem. Size limits are checked from the header, before decoding, so a
@@ -29,6 +33,7 @@ namespace lineup {
 struct LoadOptions {
   int64_t max_pixels = 80'000'000;     // width * height from the header
   int64_t max_file_bytes = 256 << 20;  // refused before reading further
+  bool reduce_jpeg_to_fit = false;     // decode a JPEG over max_pixels at 1/2, 1/4 or 1/8
 };
 
 struct ImageHeader {
@@ -47,6 +52,10 @@ struct ImageHeader {
 // image, or claim absurd dimensions (0 or more than 100000 on a side).
 // Cost is independent of the claimed size: no pixel is decoded.
 ImageHeader ReadImageHeader(const std::vector<uint8_t>& bytes, const std::string& name);
+
+// The reduction (1, 2, 4 or 8 per side) DecodeImage applies to an image of
+// `header`'s size under `options`; 0 when it refuses the image as too large.
+int ReductionFor(const ImageHeader& header, const LoadOptions& options);
 
 // Returns `image` flipped/rotated so that a picture stored with EXIF
 // `orientation` appears upright (6 = rotate 90 degrees clockwise, 8 = 90

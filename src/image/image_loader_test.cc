@@ -487,6 +487,29 @@ TEST(ImageLoaderBadInput, LimitsFromOptions) {
   ExpectError([&] { LoadImage(path.string(), few_bytes); }, {path.string(), "limit of 100"});
 }
 
+// Over the cap, a JPEG is decoded at the least libjpeg reduction that fits
+// (sides rounded up); other formats are refused whatever reduce_jpeg_to_fit says.
+TEST(ImageLoaderBadInput, JpegOverThePixelCapIsDecodedReduced) {
+  cv::Mat big(301, 400, CV_8UC3, cv::Scalar(40, 120, 200));
+  LoadOptions cap;
+  cap.max_pixels = 200 * 151 - 1;  // half size (200 x 151) just misses: a quarter
+  cap.reduce_jpeg_to_fit = true;
+  cv::Mat quarter = DecodeImage(Encode(".jpg", big), "big.jpg", cap);
+  EXPECT_EQ(quarter.cols, 100);
+  EXPECT_EQ(quarter.rows, 76);
+  EXPECT_EQ(quarter.type(), CV_8UC3);
+  EXPECT_NEAR(quarter.at<cv::Vec3b>(38, 50)[2], 200, 4);
+  cap.max_pixels = 200 * 151;
+  EXPECT_EQ(DecodeImage(Encode(".jpg", big), "big.jpg", cap).cols, 200);
+  cap.max_pixels = 10;
+  ExpectError([&] { DecodeImage(Encode(".jpg", big), "big.jpg", cap); }, {"limit of 10"});
+  cap.max_pixels = 200 * 151;
+  ExpectError([&] { DecodeImage(Encode(".png", big), "big.png", cap); }, {"limit of 30200"});
+  LoadOptions no_reduction;
+  no_reduction.max_pixels = 200 * 151;
+  ExpectError([&] { DecodeImage(Encode(".jpg", big), "big.jpg", no_reduction); }, {"limit of 30200"});
+}
+
 TEST(ImageLoaderBadInput, MissingFileAndDirectory) {
   auto dir = lineup::testing::TempDir("paths");
   std::string missing = (dir / "absent.jpg").string();

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/file_util.h"
+#include "server/connection_guard.h"
 #include "server/metrics.h"
 #include "server/request_log.h"
 #include "server/trusted_proxies.h"
@@ -449,8 +450,15 @@ class HttpServer::Impl {
       server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert.c_str(), options_.tls_key.c_str());
       if (!server_->is_valid()) throw Error("TLS: cannot load the certificate or key (" + options_.tls_cert + ")");
     } else {
-      server_ = std::make_unique<httplib::Server>();
+      ConnectionLimits limits;
+      limits.header_timeout_seconds = options_.header_timeout_seconds;
+      limits.max_connections_per_address = options_.max_connections_per_address;
+      auto guarded = std::make_unique<GuardedServer>(limits);
+      guard_ = guarded.get();
+      server_ = std::move(guarded);
     }
+    const size_t threads = static_cast<size_t>(WorkerThreadsFor(options_.threads));
+    server_->new_task_queue = [threads] { return new ElasticThreadPool(threads); };
     Configure();
   }
 
@@ -503,7 +511,9 @@ class HttpServer::Impl {
       SetSecurityHeaders(res, tls_);
       if (req.path.rfind("/api/", 0) == 0) res.set_header("Cache-Control", "no-store");
     });
-    server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    server_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      // httplib fails a body cut off by the guard's budget with 400.
+      if (guard_ && guard_->BodyOverBudget(req)) res.status = 413;
       if (!res.body.empty()) return;
       if (res.status == 413) return SendError(res, 413, "too_large", "the request is too large");
       if (res.status == 404) return SendError(res, 404, "not_found", "no such page or endpoint");
@@ -755,6 +765,7 @@ class HttpServer::Impl {
   InFlightRequests in_flight_;
   bool tls_ = false;
   std::unique_ptr<httplib::Server> server_;
+  GuardedServer* guard_ = nullptr;  // server_ itself for plain HTTP; nullptr for TLS
   int port_ = -1;
   Metrics metrics_;
   RateLimiter requests_;

@@ -36,7 +36,12 @@ struct HttpServerOptions {
   bool secure_cookies = false;     // mark cookies Secure (implied by TLS); set behind a TLS proxy
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For counts (--trusted-proxy)
   std::string log_file;            // the request log (JSON lines), appended; "" = stderr
-  int timeout_seconds = 30;        // read and write timeout per request
+  int timeout_seconds = 30;        // read and write timeout per socket read or write
+  // Connection limits (server/connection_guard.h); the header deadline and
+  // the per-address cap apply to plain HTTP only (see docs/SERVER.md for TLS).
+  double header_timeout_seconds = 10;   // a request's line and headers, from its first byte
+  int max_connections_per_address = 8;  // per TCP peer; 0 = no cap (behind a front proxy)
+  int threads = 0;                      // most worker threads; 0 = 16 per core, at least 32
   double requests_per_minute = 300;  // per account (or per address when unauthenticated)
   double request_burst = 100;
   double logins_per_minute = 10;   // per client address

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +83,9 @@ struct ServiceOptions {
   int default_candidates = 20;    // like the FBI's NGI-IPS candidate lists
   int max_candidates = 100;
   int64_t max_upload_bytes = 20 << 20;
+  // Uploaded photos (probes, opt-outs): a JPEG over this is decoded at 1/2,
+  // 1/4 or 1/8 size, any other image over it refused from its header.
+  int64_t max_upload_pixels = 40'000'000;
   double gallery_reopen_seconds = 5;  // least time between reopenings of a grown gallery
   AccountPolicy accounts;
   // The maintenance job (RunMaintenance): every this many hours, the first
@@ -213,6 +217,8 @@ class Service {
   std::unique_ptr<Gallery> WritableGallery(const Gallery& current);
   Blocklist& WritableBlocklist(const GalleryModel& model);
   cv::Mat DecodeUpload(const std::string& bytes, const std::string& filename, std::string* extension);
+  // A stored probe photo decoded as its upload was (same reduction), in a decode slot.
+  cv::Mat LoadProbe(const Probe& probe);
   void MaintenanceLoop();
   void RunOptOutRemoval(int64_t optout_id, const AuditEvent& actor, OptOutJobs::Control& control);
   Case VisibleCase(const Caller& caller, int64_t case_id);  // 404 unless the caller may read it
@@ -228,6 +234,9 @@ class Service {
 
   const ModelManifest& manifest_;
   ServiceOptions options_;
+  // Uploads decoded at a time (their pixels are the server's largest
+  // allocations): as many as the pipelines that analyse them.
+  std::counting_semaphore<> decode_slots_{std::max(1, options_.pipelines)};
   std::unique_ptr<GovernanceDb> db_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<Accounts> accounts_;  // writes its changes' records to audit_

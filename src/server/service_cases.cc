@@ -97,6 +97,18 @@ nlohmann::json CandidateJson(const SearchCandidate& c, const FaceProvenance* p, 
   return out;
 }
 
+// Holds one of the service's decode slots while it lives.
+class DecodeSlot {
+ public:
+  explicit DecodeSlot(std::counting_semaphore<>& slots) : slots_(slots) { slots_.acquire(); }
+  DecodeSlot(const DecodeSlot&) = delete;
+  DecodeSlot& operator=(const DecodeSlot&) = delete;
+  ~DecodeSlot() { slots_.release(); }
+
+ private:
+  std::counting_semaphore<>& slots_;
+};
+
 }  // namespace
 
 nlohmann::json Service::CreateCase(const Caller& caller, const nlohmann::json& body) {
@@ -187,10 +199,12 @@ nlohmann::json Service::AddProbe(const Caller& caller, int64_t case_id, const st
   return {{"probe", ProbeJson(p)}};
 }
 
-// A photo upload decoded (400 bad_image otherwise); `extension` gets the
-// file extension of its format. The decoder's Errors are about the bytes it
-// was given (image/image_loader.h), here the client's, and name them by the
-// client's own file name; its other exceptions (memory) are not caught.
+// A photo upload decoded (400 bad_image otherwise) within max_upload_pixels
+// (a JPEG over it reduced), one of at most `pipelines` decodes at a time;
+// `extension` gets the file extension of its format. The decoder's Errors
+// are about the bytes it was given (image/image_loader.h), here the
+// client's, and name them by the client's own file name; its other
+// exceptions (memory) are not caught.
 cv::Mat Service::DecodeUpload(const std::string& bytes, const std::string& filename, std::string* extension) {
   if (bytes.empty()) throw ApiError(400, "bad_request", "the upload is empty: send the photo in the field \"photo\"");
   if (static_cast<int64_t>(bytes.size()) > options_.max_upload_bytes) {
@@ -198,14 +212,28 @@ cv::Mat Service::DecodeUpload(const std::string& bytes, const std::string& filen
   }
   std::vector<uint8_t> data(bytes.begin(), bytes.end());
   std::string label = filename.empty() ? "upload" : "upload \"" + SafeUtf8(filename, 100) + "\"";
+  LoadOptions limits;
+  limits.max_pixels = options_.max_upload_pixels;
+  limits.reduce_jpeg_to_fit = true;
   try {
     ImageHeader header = ReadImageHeader(data, label);
     if (!ImageFormats().count(header.format)) throw Error(label + ": " + header.format + " photos are not supported");
     *extension = ImageFormats().at(header.format).first;
-    return DecodeImage(data, label);
+    DecodeSlot slot(decode_slots_);
+    return DecodeImage(data, label, limits);
   } catch (const Error& e) {
     throw ApiError(400, "bad_image", e.what());
   }
+}
+
+// The stored size is what the upload decoded to, so a cap of that many
+// pixels picks the same reduction (none for probes stored before reductions).
+cv::Mat Service::LoadProbe(const Probe& probe) {
+  LoadOptions as_uploaded;
+  if (probe.width > 0 && probe.height > 0) as_uploaded.max_pixels = int64_t{probe.width} * probe.height;
+  as_uploaded.reduce_jpeg_to_fit = true;
+  DecodeSlot slot(decode_slots_);
+  return LoadImage(cases_->ProbePath(probe).string(), as_uploaded);
 }
 
 FileReply Service::ProbeImage(const Caller& caller, int64_t probe_id) {
@@ -235,7 +263,7 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
     }
   }
   std::shared_ptr<Gallery> gallery = CurrentGallery();
-  cv::Mat image = LoadImage(cases_->ProbePath(*probe).string());
+  cv::Mat image = LoadProbe(*probe);
   FaceResult chosen;
   bool by_box = body.contains("box") && !body["box"].is_null();
   int64_t face = IntField(body, "face", 0);
