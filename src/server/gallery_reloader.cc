@@ -57,6 +57,13 @@ void GalleryReloader::Reopen(uintmax_t store_bytes) {
   std::string error;
   try {
     std::lock_guard opening(opener_mu_);
+    // The size the new gallery is known to cover is the one measured just
+    // before it opens, not the one that triggered the reopen: the store may
+    // have grown meanwhile (while another open held opener_mu_, say), and a
+    // gallery that saw that growth must not look stale and be reopened again.
+    std::error_code ec;
+    const uintmax_t bytes_now = fs::file_size(store_, ec);
+    if (!ec) store_bytes = bytes_now;
     fresh = open_();
   } catch (const std::exception& e) {
     error = e.what();

@@ -68,7 +68,7 @@ class GalleryReloader {
   mutable std::mutex mu_;  // guards the members below; never held across open_
   std::condition_variable reopen_done_;
   std::shared_ptr<Gallery> current_;
-  uintmax_t opened_bytes_ = 0;  // store size the current gallery (or the last attempt) saw
+  uintmax_t opened_bytes_ = 0;  // store size measured just before the current gallery opened
   std::chrono::steady_clock::time_point attempted_at_;
   bool reopening_ = false;
   int64_t reopens_finished_ = 0;
