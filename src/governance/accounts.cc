@@ -573,6 +573,7 @@ std::string Accounts::Hash(const std::string& password) {
 
 bool Accounts::Verify(const std::string& hash, const std::string& password) {
   HashSlots::Held slot(*hash_slots_);
+  verifications_.fetch_add(1);
   return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
 }
 
@@ -611,6 +612,38 @@ User Accounts::CreateUser(const NewUser& user, const Actor& by) {
                 {{"user", created.username}, {"role", ToString(created.role)}, {"unit", created.unit}});
     return created;
   });
+}
+
+namespace {
+
+// 20 characters from an alphabet without look-alikes (no 0/O, 1/l/I): about
+// 116 bits, typed from a terminal once.
+std::string RandomPassword() {
+  static const char kAlphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string password;
+  for (int i = 0; i < 20; ++i) password += kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
+  return password;
+}
+
+}  // namespace
+
+Accounts::UserWithPassword Accounts::CreateUserWithOneTimePassword(NewUser user, const Actor& by) {
+  CheckUsername(user.username);
+  constexpr int kDraws = 64;  // about 1 draw in 235 is refused: 64 in a row do not happen
+  for (int draw = 1;; ++draw) {
+    user.password = RandomPassword();
+    try {
+      CheckNewPassword(user.password, user.username, user.display_name);
+      break;
+    } catch (const Error&) {
+      if (draw == kDraws) throw;
+    }
+  }
+  user.must_change_password = true;
+  UserWithPassword created;
+  created.password = user.password;
+  created.user = CreateUser(user, by);
+  return created;
 }
 
 // Counts a registration attempt of `client`; RateLimitedError past the

@@ -60,6 +60,7 @@
 //    inactive accounts that were never active.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -232,6 +233,15 @@ class Accounts {
   // Throws Error with a message fit for the user (bad name, weak password),
   // NameTakenError when the name exists. Audited as made `by`.
   User CreateUser(const NewUser& user, const Actor& by);
+  // CreateUser with a random one-time password in place of user.password
+  // (must_change_password set), drawn again while the password policy refuses
+  // a draw (cracklib calls a few random strings "systematic"). The password
+  // is given back this once; only its hash is stored.
+  struct UserWithPassword {
+    User user;
+    std::string password;
+  };
+  UserWithPassword CreateUserWithOneTimePassword(NewUser user, const Actor& by);
   // Self-registration from `client`: an inactive investigator account.
   // RateLimitedError past the policy's limits (counted before any hashing).
   User Register(const NewUser& user, const std::string& client);
@@ -261,6 +271,10 @@ class Accounts {
 
   LoginResult Login(const std::string& username, const std::string& password, const std::string& totp_code,
                     const std::string& client);
+  // Argon2 verifications run so far: every Login answer costs exactly one,
+  // whatever the name's state, so that timing tells nothing (unknown names
+  // are checked against a dummy hash, locked and inactive ones still hashed).
+  int64_t verifications() const { return verifications_.load(); }
   // Checks the owner's proof: the password, and the TOTP code when TOTP is
   // on (or, with `either`, the password or the code). Throws
   // ReauthenticationError. A TOTP code accepted here is spent.
@@ -303,6 +317,7 @@ class Accounts {
   PasswordPolicy passwords_;
   std::unique_ptr<HashSlots> hash_slots_;
   std::string dummy_hash_;  // verified for unknown usernames, so that they take as long as known ones
+  std::atomic<int64_t> verifications_{0};
 };
 
 }  // namespace lineup

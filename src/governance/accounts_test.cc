@@ -165,6 +165,27 @@ TEST_F(AccountsTest, CreatesUsersOfEveryRole) {
   EXPECT_EQ(all[3].username, "audit-office");
 }
 
+// The first start's admin password: a draw the policy refuses is drawn again,
+// so no start fails on it. cracklib calls about 1 in 235 random 20-character
+// draws "systematic" (85 of 20,000 measured), so before the redraw 300
+// accounts met a refusal with probability ~0.72, and CI's ~60 server
+// fixtures failed one run in four.
+TEST_F(AccountsTest, OneTimePasswordsAreAlwaysOnesThePolicyAccepts) {
+  for (int i = 0; i < 300; ++i) {
+    NewUser user;
+    user.username = "first" + std::to_string(i);
+    user.role = Role::kAdmin;
+    user.active = true;
+    const Accounts::UserWithPassword made = accounts_->CreateUserWithOneTimePassword(user, Actor{});
+    ASSERT_EQ(made.password.size(), 20u);
+    EXPECT_TRUE(made.user.must_change_password);
+    if (i % 50 == 0) {
+      EXPECT_EQ(accounts_->Login(user.username, made.password, "", "127.0.0.1").status,
+                LoginStatus::kOk);
+    }
+  }
+}
+
 TEST_F(AccountsTest, StoresPasswordsOnlyAsArgon2idHashes) {
   Create("alice", Role::kInvestigator);
   const std::string stored = RawText("SELECT password_hash FROM users WHERE username = 'alice'");
@@ -793,34 +814,22 @@ TEST_F(AccountsTest, UnknownNamesLockLikeKnownOnes) {
 
 // Every answer costs one real Argon2 verification: a locked, unknown or
 // inactive name answers as slowly as a wrong password for a known one (it
-// used to answer a locked account at once: ~8 ms against ~150 ms).
-TEST(AccountsTiming, EveryAnswerTakesOneVerification) {
-  const std::filesystem::path path = testing::TempDir("accounts-timing") / "governance.db";
-  int64_t now = kStart;
-  GovernanceDb db(path, [&] { return now; });
-  AuditLog audit(db);
-  AccountPolicy policy;  // real (interactive) Argon2 cost
-  Accounts accounts(db, audit, policy);
-  Actor system;
-  system.user.username = "system";
-  accounts.CreateUser({.username = "alice", .password = kPassword, .role = Role::kInvestigator, .active = true}, system);
-  accounts.CreateUser({.username = "newbie", .password = kPassword, .role = Role::kInvestigator}, system);
-  for (int i = 0; i < policy.max_failures; ++i) accounts.Login("alice", "wrong password!", "", "10.9.9.9");
-  const auto seconds_of = [&](const std::string& name, const std::string& password, LoginStatus expected) {
-    std::vector<double> times;
-    for (int i = 0; i < 3; ++i) {
-      const auto start = std::chrono::steady_clock::now();
-      EXPECT_EQ(accounts.Login(name, password, "", "10.9.9.9").status, expected) << name;
-      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::sort(times.begin(), times.end());
-    return times[1];
+// used to answer a locked account at once: ~8 ms against ~150 ms). Counted,
+// not timed: a timed test fails on a loaded machine.
+TEST_F(AccountsTest, EveryLoginAnswerTakesOneVerification) {
+  Create("alice", Role::kInvestigator);
+  Create("newbie", Role::kInvestigator, "CID North", false);
+  FailLogins("alice", TestPolicy().max_failures);
+  const auto verifications_of = [&](const std::string& name, const std::string& password, LoginStatus expected) {
+    const int64_t before = accounts_->verifications();
+    EXPECT_EQ(Login(name, password).status, expected) << name;
+    return accounts_->verifications() - before;
   };
-  const double wrong = seconds_of("newbie", "wrong password!", LoginStatus::kBadCredentials);
-  const double locked = seconds_of("alice", kPassword, LoginStatus::kLocked);
-  const double unknown = seconds_of("nobody", kPassword, LoginStatus::kBadCredentials);
-  const double inactive = seconds_of("newbie", kPassword, LoginStatus::kInactive);
-  for (double t : {locked, unknown, inactive}) EXPECT_GT(t, 0.5 * wrong) << "wrong password: " << wrong << " s";
+  EXPECT_EQ(verifications_of("newbie", "wrong password!", LoginStatus::kBadCredentials), 1);
+  EXPECT_EQ(verifications_of("alice", kPassword, LoginStatus::kLocked), 1);
+  EXPECT_EQ(verifications_of("nobody", kPassword, LoginStatus::kBadCredentials), 1);
+  EXPECT_EQ(verifications_of("newbie", kPassword, LoginStatus::kInactive), 1);
+  EXPECT_EQ(verifications_of("alice", "wrong password!", LoginStatus::kLocked), 1);
 }
 
 TEST_F(AccountsTest, UnlockClearsEveryAddressAndIsAudited) {

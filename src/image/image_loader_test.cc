@@ -467,7 +467,9 @@ TEST(ImageLoaderBadInput, HeaderBombIsRefusedWithoutDecoding) {
     ExpectError([&] { DecodeImage(bytes, name); },
                 {name, "60000x60000", "3600000000 pixels", "over the limit of 80000000"});
     auto elapsed = std::chrono::steady_clock::now() - start;
-    EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 50);
+    // Refused from the header: a decode would allocate 14 GB and take many
+    // seconds. The bound is loose so that a loaded machine does not fail it.
+    EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 2000);
   }
 }
 

@@ -1,7 +1,5 @@
 // Service: accounts, sessions, tokens and TOTP. Every account change is
 // audited by Accounts in the change's own transaction.
-#include <sodium.h>
-
 #include "common/utf8.h"
 #include "server/request_fields.h"
 #include "server/service.h"
@@ -14,13 +12,6 @@ Role RoleField(const nlohmann::json& body) {
   std::optional<Role> role = RoleFromString(StringField(body, "role", true));
   if (!role) throw ApiError(400, "bad_request", "role: one of admin, supervisor, investigator, auditor");
   return *role;
-}
-
-std::string RandomPassword() {
-  static const char kAlphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  std::string password;
-  for (int i = 0; i < 20; ++i) password += kAlphabet[randombytes_uniform(sizeof kAlphabet - 1)];
-  return password;
 }
 
 Actor ActorOf(const Caller& caller) { return {caller.user, caller.client, ""}; }
@@ -86,16 +77,13 @@ std::string Service::EnsureAdmin() {
   if (!accounts_->ListUsers().empty()) return "";
   NewUser admin;
   admin.username = "admin";
-  admin.password = RandomPassword();
   admin.display_name = "Administrator";
   admin.role = Role::kAdmin;
   admin.active = true;
-  admin.must_change_password = true;
   Actor system;
   system.user.username = "system";
   system.client = "local";
-  accounts_->CreateUser(admin, system);
-  return admin.password;
+  return accounts_->CreateUserWithOneTimePassword(admin, system).password;
 }
 
 LoginResult Service::Login(const nlohmann::json& body, const Caller& caller) {
