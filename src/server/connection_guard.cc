@@ -103,8 +103,12 @@ class GuardedStream : public httplib::Stream {
     phase_ = Phase::kHeaders;
     header_deadline_ = SteadyClock::now() + settings_.header_timeout;
     header_bytes_ = body_bytes_ = 0;
+    response_started_ = false;
     return true;
   }
+  // `hook` runs once, just before the first byte of the current request's
+  // response is sent (the request and its body have been read by then).
+  void OnResponseStart(std::function<void()> hook) { on_response_start_ = std::move(hook); }
   // httplib has parsed the headers: the body budget applies from here.
   void EndHeaders() { phase_ = Phase::kBody; }
   bool over_budget() const { return over_budget_; }
@@ -125,6 +129,10 @@ class GuardedStream : public httplib::Stream {
   }
 
   ssize_t write(const char* data, size_t size) override {
+    if (!response_started_) {
+      response_started_ = true;
+      if (on_response_start_) on_response_start_();
+    }
     if (!is_writable()) return -1;
     return ::send(sock_, data, size, MSG_NOSIGNAL);
   }
@@ -179,6 +187,8 @@ class GuardedStream : public httplib::Stream {
   SteadyClock::time_point header_deadline_ = SteadyClock::now();
   size_t header_bytes_ = 0, body_bytes_ = 0;
   bool over_budget_ = false, deadline_passed_ = false;
+  bool response_started_ = false;
+  std::function<void()> on_response_start_;  // OnResponseStart's hook
   char buffer_[16 << 10];
   size_t begin_ = 0, end_ = 0;
 };
@@ -273,21 +283,31 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
                               millis(write_timeout_sec_, write_timeout_usec_),
                               std::chrono::milliseconds(static_cast<int64_t>(limits_.header_timeout_seconds * 1000)),
                               limits_.max_header_bytes, payload_max_length_ + kChunkFramingSlack});
-  ServeRequests(stream);
+  // The connection stops counting against its address once the response
+  // after which it closes has started: the client may read that answer
+  // and connect again before this worker has closed the socket, and a
+  // client that uses one connection per request must not be refused for
+  // the overlap.
+  bool counted = true;
+  const std::function<void()> uncount = [&] {
+    if (counted) per_address_.Remove(peer);
+    counted = false;
+  };
+  ServeRequests(stream, uncount);
+  uncount();  // before lingering: a refused upload's drain does not hold the address's slot
   if (stream.over_budget()) {
     ::shutdown(sock, SHUT_WR);
     Discard(sock, SteadyClock::now() + kLingerTime);
   }
   CloseSocket(sock);
-  per_address_.Remove(peer);
   return true;
 }
 
 // httplib's keep-alive loop, over the guarded stream.
-void GuardedServer::ServeRequests(GuardedStream& stream) {
+void GuardedServer::ServeRequests(GuardedStream& stream, const std::function<void()>& last_response_started) {
   for (size_t left = keep_alive_max_count_; left > 0; --left) {
     if (!AwaitRequest(stream)) return;
-    if (!ServeOne(stream, left == 1)) return;
+    if (!ServeOne(stream, left == 1, last_response_started)) return;
   }
 }
 
@@ -305,9 +325,12 @@ bool GuardedServer::AwaitRequest(GuardedStream& stream) const {
 }
 
 // One request; false when the connection must close.
-bool GuardedServer::ServeOne(GuardedStream& stream, bool last) {
+bool GuardedServer::ServeOne(GuardedStream& stream, bool last, const std::function<void()>& last_response_started) {
   const httplib::Request* current = nullptr;
-  bool closed = false;
+  bool closed = false;  // set by process_request from the request's headers, before it answers
+  stream.OnResponseStart([&] {
+    if (last || closed || stream.over_budget() || stream.header_deadline_passed()) last_response_started();
+  });
   bool ok = process_request(stream, last, closed, [&](httplib::Request& req) {
     stream.EndHeaders();
     current = &req;

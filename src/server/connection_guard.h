@@ -19,6 +19,9 @@
 //    error handler tell this from a malformed body) and the connection closes.
 //  - At most max_connections_per_address connections of one peer address are
 //    served at a time; the others get 429 too_many_connections and are closed.
+//    A connection counts from its accept until the response after which it
+//    closes starts (not until the socket is closed), so a client that opens
+//    one connection per request is never refused for overlapping its last.
 //    The cap counts TCP peers: behind a front proxy every connection is the
 //    proxy's (set the cap to 0 there and let the proxy cap per client).
 //
@@ -103,9 +106,9 @@ class GuardedServer : public httplib::Server {
 
  private:
   bool process_and_close_socket(socket_t sock) override;
-  void ServeRequests(GuardedStream& stream);
+  void ServeRequests(GuardedStream& stream, const std::function<void()>& last_response_started);
   bool AwaitRequest(GuardedStream& stream) const;
-  bool ServeOne(GuardedStream& stream, bool last);
+  bool ServeOne(GuardedStream& stream, bool last, const std::function<void()>& last_response_started);
 
   const ConnectionLimits limits_;
   AddressCounter per_address_;

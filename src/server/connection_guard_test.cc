@@ -44,6 +44,7 @@ class RawClient {
   }
   ~RawClient() { ::close(fd_); }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
   bool Send(const std::string& bytes) {
     return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
   }
@@ -213,6 +214,38 @@ TEST_F(ConnectionGuard, ConnectionsPerAddressAreCapped) {
   open.pop_back();  // one closes: a place is free again
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_GE(TimeHealthz(), 0);
+}
+
+// A client that opens one connection per request (Connection: close) and
+// connects again as soon as it has read the answer, before the server has
+// closed the last socket: never refused, even with a cap of one.
+TEST_F(ConnectionGuard, OneConnectionPerRequestIsNeverRefusedForTheOverlap) {
+  options_.max_connections_per_address = 1;
+  Start();
+  int refused = 0, answered = 0;
+  for (int i = 0; i < 300; ++i) {
+    RawClient client(port_);
+    ASSERT_TRUE(client.connected());
+    client.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    // Read exactly the answer (headers and Content-Length bytes), not up to the close.
+    std::string got;
+    size_t end = std::string::npos, length = 0;
+    char c;
+    while (client.Readable(5000) && ::recv(client.fd(), &c, 1, 0) == 1) {
+      got += c;
+      if (end == std::string::npos && got.size() >= 4 && got.compare(got.size() - 4, 4, "\r\n\r\n") == 0) {
+        end = got.size();
+        const size_t at = got.find("Content-Length: ");
+        length = at == std::string::npos ? 0 : std::stoul(got.substr(at + 16));
+      }
+      if (end != std::string::npos && got.size() >= end + length) break;
+    }
+    const int status = StatusOf(got);
+    refused += status == 429;
+    answered += status == 200;
+  }
+  EXPECT_EQ(refused, 0);
+  EXPECT_EQ(answered, 300);
 }
 
 // An idle keep-alive connection (httplib waits 5 s for its next request)
