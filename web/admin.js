@@ -29,6 +29,35 @@ const ACTIONS = [
   'retention',
   'settings_change',
 ];
+
+// What a verification found, as messages: the verdict first, then what
+// was checked (anchors, signed checkpoints, decisions).
+function verifyMessages(v) {
+  const head = v.head || {};
+  const short = (hash) => (hash ? `${String(hash).slice(0, 16)}…` : '—');
+  if (!v.ok) {
+    const at = v.first_bad_seq ? ` at record ${v.first_bad_seq}` : '';
+    return [messageBox('error', `Trail DAMAGED${at}: ${v.problem || 'unknown problem'} (${v.records} records read).`)];
+  }
+  const out = [messageBox('ok', `Trail OK: ${v.records} records verified; head record ${head.seq ?? '—'}, hash ${short(head.hash)}.`)];
+  const checked = [];
+  if (v.anchors_checked) checked.push(`${v.anchors_checked} anchor(s) you gave are in the chain.`);
+  const cp = v.checkpoints;
+  if (cp && cp.newest) {
+    checked.push(
+      `${cp.checked} signed checkpoint(s) hold (key ${cp.key_id}); the newest covers record ${cp.newest.seq} (${cp.newest.time}), ` +
+        `${cp.records_after_newest} record(s) after it.`,
+    );
+  } else if (cp) {
+    checked.push('No signed checkpoint yet: the server writes one within seconds of a change.');
+  } else {
+    checked.push('Signed checkpoints are off on this server: only the chain itself was checked.');
+  }
+  if (v.decisions) checked.push(`${v.decisions.checked} decision(s) agree with the trail.`);
+  out.push(h('p', { class: 'hint', testid: 'audit-verify-details' }, checked.join(' ')));
+  return out;
+}
+
 const FILTERS = ['user', 'case', 'action', 'text', 'since', 'until'];
 
 function wide(el) {
@@ -95,27 +124,22 @@ export async function pageAudit(ctx) {
   });
 
   const verifyOut = h('div', { testid: 'audit-verify-result', 'aria-live': 'polite' });
-  const verifyBtn = h('button', { type: 'button', class: 'btn', testid: 'audit-verify' }, 'Verify chain');
+  const anchorInput = h('input', {
+    type: 'text',
+    testid: 'audit-anchor',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    placeholder: 'e.g. 1042:9f3a…',
+  });
+  const verifyBtn = h('button', { type: 'button', class: 'btn', testid: 'audit-verify' }, 'Verify trail');
   verifyBtn.addEventListener('click', async () => {
     verifyBtn.disabled = true;
-    replace(verifyOut, messageBox('info', 'Verifying the whole chain…'));
+    delete verifyOut.dataset.ok;
+    replace(verifyOut, messageBox('info', 'Verifying the whole trail…'));
     try {
-      const v = await get('/audit/verify');
-      const head = v.head || {};
-      if (v.ok) {
-        replace(
-          verifyOut,
-          messageBox(
-            'ok',
-            `Chain OK: ${v.records} records verified; head record ${head.seq ?? '—'}, hash ${head.hash ? String(head.hash).slice(0, 16) + '…' : '—'}`,
-          ),
-        );
-      } else {
-        replace(
-          verifyOut,
-          messageBox('error', `Chain BROKEN at record ${v.first_bad_seq}: ${v.problem || 'unknown problem'} (${v.records} records read).`),
-        );
-      }
+      const anchors = anchorInput.value.split(/[\s,]+/).filter(Boolean);
+      const v = await get(`/audit/verify${anchors.length ? query({ anchor: anchors.join(',') }) : ''}`);
+      replace(verifyOut, ...verifyMessages(v));
       verifyOut.dataset.ok = v.ok ? 'true' : 'false';
     } catch (e) {
       replace(verifyOut, messageBox('error', e.message));
@@ -123,6 +147,17 @@ export async function pageAudit(ctx) {
       verifyBtn.disabled = false;
     }
   });
+  const verifyBox = h(
+    'div',
+    { class: 'card form verify' },
+    field(
+      'Anchors you kept (optional)',
+      anchorInput,
+      'SEQ:HASH from an earlier head (lineup audit head), several separated by spaces. The signed checkpoints are always checked.',
+    ),
+    h('div', { class: 'actions' }, verifyBtn),
+    verifyOut,
+  );
 
   const activeFilters = {};
   for (const k of FILTERS) if (filters[k]) activeFilters[k] = filters[k];
@@ -152,8 +187,8 @@ export async function pageAudit(ctx) {
     ctx.main,
     h('h1', { testid: 'page-title' }, 'Audit log'),
     form,
-    h('div', { class: 'toolbar' }, verifyBtn, exportCsv, exportJsonl, report),
-    verifyOut,
+    h('div', { class: 'toolbar' }, exportCsv, exportJsonl, report),
+    verifyBox,
     listBox,
   );
 

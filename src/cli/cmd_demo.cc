@@ -11,6 +11,7 @@
 #include "cli/serve.h"
 #include "common/error.h"
 #include "common/paths.h"
+#include "governance/audit_checkpoints.h"
 #include "image/image_loader.h"
 #include "ingest/ingest_pipeline.h"
 
@@ -109,6 +110,8 @@ void Run(const DemoFlags& flags) {
   ServiceOptions so;
   so.data_dir = go.data_dir;
   so.profile = flags.engine.profile;
+  so.audit_key_file = DefaultAuditKeyFile(go.data_dir);
+  so.audit_checkpoint_file = DefaultCheckpointFile(go.data_dir);
   std::printf("Now the web app: open it in a browser, log in as admin (and choose your own password), create an\n"
               "investigator on the Admin page, log in as that investigator, open a case and search with a photo.\n"
               "Ctrl-C stops the server.\n\n");

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
@@ -10,6 +11,7 @@
 #include "cli/serve.h"
 #include "common/error.h"
 #include "common/private_dir.h"
+#include "governance/audit_checkpoints.h"
 #include "server/http_server.h"
 #include "server/trusted_proxies.h"
 
@@ -37,6 +39,11 @@ struct ServeFlags {
   int max_connections_per_address = 8;
   int threads = 0;
   int max_upload_megapixels = 40;
+  // Signed audit checkpoints (docs/SECURITY.md, "The audit trail").
+  std::string audit_key;          // "" = DATA/audit-signing.key
+  std::string audit_checkpoints;  // "" = DATA/audit-checkpoints.log
+  bool audit_checkpoint_syslog = false;
+  double audit_checkpoint_seconds = 5;
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -67,6 +74,11 @@ void Run(ServeFlags& flags) {
   so.maintenance_hours = flags.maintenance_hours;
   so.case_retention_days = flags.case_retention_days;
   so.max_upload_pixels = int64_t{flags.max_upload_megapixels} * 1'000'000;
+  so.audit_key_file = flags.audit_key.empty() ? DefaultAuditKeyFile(go.data_dir) : fs::path(flags.audit_key);
+  so.audit_checkpoint_file =
+      flags.audit_checkpoints.empty() ? DefaultCheckpointFile(go.data_dir) : fs::path(flags.audit_checkpoints);
+  so.audit_checkpoint_syslog = flags.audit_checkpoint_syslog;
+  so.audit_checkpoint_seconds = flags.audit_checkpoint_seconds;
   HttpServerOptions ho;
   ParseListen(flags.listen, &ho);
   if (flags.tls_cert.empty() != flags.tls_key.empty()) throw Error("--tls-cert and --tls-key go together");
@@ -80,6 +92,26 @@ void Run(ServeFlags& flags) {
   ho.max_connections_per_address = flags.max_connections_per_address;
   ho.threads = flags.threads;
   Serve(manifest, so, ho);
+}
+
+// Where the audit checkpoints go, and a warning when they stay beside the
+// database only.
+void PrintCheckpoints(Service& service, const ServiceOptions& options) {
+  AuditCheckpointer* checkpointer = service.audit_checkpointer();
+  if (!checkpointer) return;
+  std::string where;
+  for (const std::string& name : checkpointer->sink_names()) where += (where.empty() ? "" : ", ") + name;
+  std::printf("audit checkpoints: signed with key %s (lineup audit public-key), every %gs, to %s\n",
+              checkpointer->key().key_id().c_str(), options.audit_checkpoint_seconds, where.c_str());
+  const fs::path data = fs::weakly_canonical(options.data_dir);
+  const fs::path file = fs::weakly_canonical(options.audit_checkpoint_file);
+  const bool beside_database = !options.audit_checkpoint_file.empty() &&
+                               std::mismatch(data.begin(), data.end(), file.begin(), file.end()).first == data.end();
+  if (beside_database && !options.audit_checkpoint_syslog) {
+    std::printf("warning: the audit checkpoints are only in the data directory, where whoever can rewrite the "
+                "database can rewrite them too; add --audit-checkpoint-syslog or --audit-checkpoints on another "
+                "volume (docs/SECURITY.md)\n");
+  }
 }
 
 }  // namespace
@@ -114,6 +146,7 @@ void Serve(const ModelManifest& manifest, const ServiceOptions& service_options,
   // bad certificate or a taken port could never be printed again.
   std::string password = service.EnsureAdmin();
   service.StartMaintenance();
+  PrintCheckpoints(service, service_options);
   bool tls = !options.tls_cert.empty();
   std::printf("Lineup serving %s on %s://%s:%d/  (data: %s)\n", service_options.data_dir.c_str(),
               tls ? "https" : "http", options.host.c_str(), port, service_options.data_dir.c_str());
@@ -195,6 +228,18 @@ void RegisterServe(CLI::App& app) {
                   "other formats are refused")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  cmd->add_option("--audit-key", flags->audit_key,
+                  "Ed25519 key that signs the audit checkpoints, created on first start (default: "
+                  "DATA/audit-signing.key)");
+  cmd->add_option("--audit-checkpoints", flags->audit_checkpoints,
+                  "Append-only file the signed checkpoints of the audit chain go to; put it on a volume the "
+                  "database's owner cannot rewrite (default: DATA/audit-checkpoints.log)");
+  cmd->add_flag("--audit-checkpoint-syslog", flags->audit_checkpoint_syslog,
+                "Also send each checkpoint to the system log (ident lineup-audit, facility authpriv)");
+  cmd->add_option("--audit-checkpoint-seconds", flags->audit_checkpoint_seconds,
+                  "Checkpoint the head of the chain this often when it moved")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
   AddGalleryFlags(cmd, &flags->gallery);
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

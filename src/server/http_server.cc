@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/file_util.h"
+#include "governance/audit_checkpoints.h"
 #include "server/connection_guard.h"
 #include "server/metrics.h"
 #include "server/request_log.h"
@@ -102,6 +103,27 @@ AuditFilter FilterFromQuery(const httplib::Request& req) {
     throw ApiError(400, "bad_request", "after and limit are numbers");
   }
   return f;
+}
+
+// anchor=SEQ:HASH, repeatable (or several in one, comma-separated).
+std::vector<AuditAnchor> AnchorsFromQuery(const httplib::Request& req) {
+  constexpr size_t kMaxAnchors = 100;
+  std::vector<AuditAnchor> anchors;
+  const size_t n = req.get_param_value_count("anchor");
+  for (size_t i = 0; i < n; ++i) {
+    const std::string value = req.get_param_value("anchor", i);
+    size_t at = 0;
+    while (at <= value.size()) {
+      size_t comma = value.find(',', at);
+      if (comma == std::string::npos) comma = value.size();
+      std::string one = value.substr(at, comma - at);
+      at = comma + 1;
+      if (one.empty()) continue;
+      if (anchors.size() == kMaxAnchors) throw InvalidArgument("anchor", "anchor: at most 100 anchors per request");
+      anchors.push_back(ParseAuditAnchor(one, "anchor"));
+    }
+  }
+  return anchors;
 }
 
 std::string SessionCookie(const std::string& value, int64_t max_age, bool secure) {
@@ -259,8 +281,14 @@ const std::vector<Route>& Routes() {
          s.RequireRole(c.caller, {Role::kAuditor});  // before the query is read: 403 beats 400
          return Json(s.AuditQuery(c.caller, FilterFromQuery(c.req)));
        }},
-      {"GET", "/api/v1/audit/verify", "Verify the audit hash chain", "auditor", Access::kUser, Body::kNone,
-       [](Service& s, RouteContext& c) { return Json(s.AuditVerify(c.caller)); }},
+      {"GET", "/api/v1/audit/verify",
+       "Verify the audit trail: the hash chain, anchors you kept (anchor=SEQ:HASH, repeatable), the signed "
+       "checkpoints and the decisions against the trail; audited",
+       "auditor", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) {
+         s.RequireRole(c.caller, {Role::kAuditor});
+         return Json(s.AuditVerify(c.caller, AnchorsFromQuery(c.req)));
+       }},
       {"GET", "/api/v1/report", "Oversight report of a period (since, until: YYYY-MM-DD; format=html|csv); audited",
        "auditor", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -145,6 +146,10 @@ class Server : public ::testing::Test {
     so.accounts.registrations_per_hour_per_address = 1000;  // every test registers from 127.0.0.1
     so.accounts.registrations_per_hour = 1000;
     so.gallery_reopen_seconds = 0;
+    // Checkpoints on, outside the data directory; tests publish them by
+    // hand (the background loop runs only from StartMaintenance).
+    so.audit_key_file = keys_ / "audit-signing.key";
+    so.audit_checkpoint_file = keys_ / "checkpoints.log";
     service_ = std::make_unique<Service>(*manifest_, so, [this] { return now_.load(); });
     admin_password_ = service_->EnsureAdmin();
     HttpServerOptions ho;
@@ -175,9 +180,9 @@ class Server : public ::testing::Test {
       ASSERT_EQ(r.status, 201) << r.body;
     }
   }
-  void TearDown() override {
-    server_->Stop();
-    thread_.join();
+  void TearDown() override {  // also after a SetUp that stopped half way
+    if (server_) server_->Stop();
+    if (thread_.joinable()) thread_.join();
   }
 
   Agent As(const std::string& user) {
@@ -238,6 +243,7 @@ class Server : public ::testing::Test {
   }
 
   fs::path data_;
+  fs::path keys_ = testing::TempDir("server-keys");
   fs::path log_path_ = testing::TempDir("server-log") / "requests.log";
   std::unique_ptr<ModelManifest> manifest_;
   std::atomic<int64_t> now_{1'800'000'000};
@@ -302,6 +308,57 @@ TEST_F(Server, CaseBoundSearchGivesLabelledCandidatesWithProvenanceAndIsAudited)
   Reply csv = ada.Get("/api/v1/audit/export?format=csv&case=2026/CID/1");
   EXPECT_EQ(csv.status, 200);
   EXPECT_NE(csv.body.find("search"), std::string::npos);
+}
+
+// The auditor's verification covers what a database owner could rewrite:
+// anchors the auditor kept, the signed checkpoints, and the decisions.
+TEST_F(Server, AuditVerifyChecksAnchorsCheckpointsAndDecisions) {
+  Flow f = IvanSearches();
+  Agent ivan = As("ivan");
+  ASSERT_EQ(ivan.Post("/api/v1/searches/" + std::to_string(f.search_id) + "/decisions",
+                      {{"face_id", f.face_id}, {"decision", "not_a_match"}, {"note", "other ears"}})
+                .status,
+            201);
+  ASSERT_TRUE(service_->audit_checkpointer());
+  ASSERT_TRUE(service_->audit_checkpointer()->PublishIfMoved());
+
+  Agent ada = As("ada");
+  Reply v = ada.Get("/api/v1/audit/verify");
+  ASSERT_EQ(v.status, 200) << v.body;
+  EXPECT_EQ(v.json["ok"], true) << v.body;
+  EXPECT_EQ(v.json["checkpoints"]["checked"], 1) << v.body;
+  EXPECT_EQ(v.json["checkpoints"]["public_key"], service_->audit_checkpointer()->key().public_key_hex());
+  EXPECT_GE(v.json["checkpoints"]["records_after_newest"].get<int64_t>(), 1) << "ada's login came after it";
+  EXPECT_EQ(v.json["decisions"]["checked"], 1) << v.body;
+  const std::string head = std::to_string(v.json["head"]["seq"].get<int64_t>()) + ":" +
+                           v.json["head"]["hash"].get<std::string>();
+
+  Reply anchored = ada.Get("/api/v1/audit/verify?anchor=" + head);
+  EXPECT_EQ(anchored.json["ok"], true) << anchored.body;
+  EXPECT_EQ(anchored.json["anchors_checked"], 1);
+  Reply wrong = ada.Get("/api/v1/audit/verify?anchor=2:" + std::string(64, 'e'));
+  EXPECT_EQ(wrong.status, 200);
+  EXPECT_EQ(wrong.json["ok"], false);
+  EXPECT_NE(wrong.json["problem"].get<std::string>().find("anchor 2:"), std::string::npos) << wrong.body;
+  Reply malformed = ada.Get("/api/v1/audit/verify?anchor=12");
+  EXPECT_EQ(malformed.status, 400) << malformed.body;
+  EXPECT_EQ(malformed.json["field"], "anchor") << malformed.body;
+
+  // The decision changed behind Lineup's back: the trail says otherwise.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((data_ / "governance.db").c_str(), &raw), SQLITE_OK);
+  sqlite3_busy_timeout(raw, 10'000);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE decisions SET decision = 'possible_match'", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  Reply altered = ada.Get("/api/v1/audit/verify");
+  EXPECT_EQ(altered.json["ok"], false);
+  EXPECT_EQ(altered.json["decisions"]["ok"], false);
+  EXPECT_NE(altered.json["problem"].get<std::string>().find("was altered"), std::string::npos) << altered.body;
+  // Each verification is itself in the trail, with what it checked.
+  const nlohmann::json records = AuditRecords("audit_verify", "ada");
+  ASSERT_GE(records.size(), 4u);
+  EXPECT_EQ(records.back()["details"]["ok"], false);
+  EXPECT_EQ(records.back()["details"]["checkpoints"], 1);
 }
 
 TEST_F(Server, SearchNeedsACaseOwnerAndAPurpose) {

@@ -15,6 +15,13 @@ Service::Service(const ModelManifest& manifest, ServiceOptions options, Clock cl
   fs::create_directories(options_.data_dir);
   db_ = std::make_unique<GovernanceDb>(options_.data_dir / "governance.db", std::move(clock));
   audit_ = std::make_unique<AuditLog>(*db_);
+  if (!options_.audit_key_file.empty()) {
+    std::vector<std::unique_ptr<CheckpointSink>> sinks;
+    if (!options_.audit_checkpoint_file.empty()) sinks.push_back(FileCheckpointSink(options_.audit_checkpoint_file));
+    if (options_.audit_checkpoint_syslog) sinks.push_back(SyslogCheckpointSink());
+    checkpointer_ = std::make_unique<AuditCheckpointer>(*db_, *audit_, AuditSigningKey::LoadOrCreate(options_.audit_key_file),
+                                                        std::move(sinks));
+  }
   accounts_ = std::make_unique<Accounts>(*db_, *audit_, options_.accounts);
   cases_ = std::make_unique<Cases>(*db_, options_.data_dir);
   pipelines_ = std::make_unique<PipelinePool>(manifest_, options_.profile, options_.pipelines);
@@ -30,6 +37,7 @@ Service::~Service() {
   }
   maintenance_cv_.notify_all();
   if (maintenance_.joinable()) maintenance_.join();
+  if (checkpointer_) checkpointer_->Stop();  // one last checkpoint of what this server recorded
 }
 
 // The gallery opened read-only on first use, and reopened in the background

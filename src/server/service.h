@@ -37,6 +37,7 @@
 #include "engine/face_pipeline.h"
 #include "gallery/gallery.h"
 #include "governance/accounts.h"
+#include "governance/audit_checkpointer.h"
 #include "governance/audit_log.h"
 #include "governance/cases.h"
 #include "governance/governance_db.h"
@@ -92,6 +93,13 @@ struct ServiceOptions {
   // run a minute after start; 0 = never.
   double maintenance_hours = 24;
   int64_t case_retention_days = 0;    // probe photos of cases without their own retention; 0 = keep
+  // Signed checkpoints of the audit chain (docs/SECURITY.md): the Ed25519
+  // key (created on first start; "" = no checkpoints), where they go, and
+  // how often the head is checkpointed when it moved.
+  std::filesystem::path audit_key_file;
+  std::filesystem::path audit_checkpoint_file;  // "" = not to a file (then verify cannot read them back)
+  bool audit_checkpoint_syslog = false;
+  double audit_checkpoint_seconds = 5;
 };
 
 // Generated text to send, with its MIME type.
@@ -188,7 +196,11 @@ class Service {
 
   // --- audit (service_audit.cc)
   nlohmann::json AuditQuery(const Caller& caller, const AuditFilter& filter);
-  nlohmann::json AuditVerify(const Caller& caller);
+  // The chain, the caller's anchors, the signed checkpoints of the
+  // checkpoint file, and the decisions against the trail.
+  nlohmann::json AuditVerify(const Caller& caller, const std::vector<AuditAnchor>& anchors = {});
+  // The checkpointer, nullptr when checkpoints are off.
+  AuditCheckpointer* audit_checkpointer() { return checkpointer_.get(); }
   // Returns the export text; the export is audited.
   std::string AuditExport(const Caller& caller, const std::string& format, const AuditFilter& filter);
   // The oversight report (lineup report) from `since_day` through
@@ -239,6 +251,7 @@ class Service {
   std::counting_semaphore<> decode_slots_{std::max(1, options_.pipelines)};
   std::unique_ptr<GovernanceDb> db_;
   std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<AuditCheckpointer> checkpointer_;  // publishes the head of audit_; nullptr when off
   std::unique_ptr<Accounts> accounts_;  // writes its changes' records to audit_
   std::unique_ptr<Cases> cases_;
   std::unique_ptr<PipelinePool> pipelines_;

@@ -4,9 +4,12 @@
 
 #include "governance/audit_details.h"
 #include "governance/oversight_report.h"
+#include "governance/trail_verification.h"
 #include "server/service.h"
 
 namespace lineup {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -36,15 +39,38 @@ nlohmann::json Service::AuditQuery(const Caller& caller, const AuditFilter& filt
   return {{"records", records}};
 }
 
-nlohmann::json Service::AuditVerify(const Caller& caller) {
+nlohmann::json Service::AuditVerify(const Caller& caller, const std::vector<AuditAnchor>& anchors) {
   RequireRole(caller, {Role::kAuditor});
-  AuditVerification v = audit_->Verify();
-  RecordAudit(caller, "audit_verify", "", {{"ok", v.ok}, {"records", v.records}});
-  return {{"ok", v.ok},
-          {"records", v.records},
-          {"first_bad_seq", v.first_bad_seq},
-          {"problem", v.problem},
-          {"head", {{"seq", v.head.seq}, {"hash", v.head.hash}}}};
+  TrailVerifyRequest request;
+  request.anchors = anchors;
+  nlohmann::json checkpoints = nullptr;
+  if (checkpointer_ && !options_.audit_checkpoint_file.empty() && fs::exists(options_.audit_checkpoint_file)) {
+    request.checkpoint_file = options_.audit_checkpoint_file;
+    request.public_key_hex = checkpointer_->key().public_key_hex();
+  }
+  const TrailVerification v = VerifyTrail(*db_, *audit_, request);
+  if (checkpointer_) {
+    checkpoints = {{"published_to", checkpointer_->sink_names()},
+                   {"public_key", checkpointer_->key().public_key_hex()},
+                   {"key_id", checkpointer_->key().key_id()},
+                   {"checked", v.checkpoints},
+                   {"newest", nullptr},
+                   {"records_after_newest", v.records_after_newest_checkpoint()}};
+    if (v.newest_checkpoint) {
+      const AuditCheckpoint& n = *v.newest_checkpoint;
+      checkpoints["newest"] = {{"seq", n.anchor.seq}, {"hash", n.anchor.hash}, {"time", IsoTime(n.time)}};
+    }
+  }
+  RecordAudit(caller, "audit_verify", "",
+              {{"ok", v.ok()}, {"records", v.chain.records}, {"anchors", v.anchors}, {"checkpoints", v.checkpoints}});
+  return {{"ok", v.ok()},
+          {"records", v.chain.records},
+          {"first_bad_seq", v.chain.first_bad_seq},
+          {"problem", v.problem()},
+          {"head", {{"seq", v.chain.head.seq}, {"hash", v.chain.head.hash}}},
+          {"anchors_checked", v.anchors},
+          {"checkpoints", checkpoints},
+          {"decisions", {{"ok", v.decisions.ok}, {"checked", v.decisions.decisions}}}};
 }
 
 std::string Service::AuditExport(const Caller& caller, const std::string& format, const AuditFilter& filter) {

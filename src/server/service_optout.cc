@@ -229,6 +229,7 @@ nlohmann::json Service::RunMaintenance() {
 }
 
 void Service::StartMaintenance() {
+  if (checkpointer_) checkpointer_->Start(std::chrono::duration<double>(options_.audit_checkpoint_seconds));
   if (options_.maintenance_hours <= 0 || maintenance_.joinable()) return;
   maintenance_ = std::thread([this] { MaintenanceLoop(); });
 }

@@ -507,7 +507,22 @@ async function main() {
         const ok = await page.getByTestId('audit-verify-result').getAttribute('data-ok');
         const text = await page.getByTestId('audit-verify-result').textContent();
         assert(ok === 'true', `chain verification: ${text}`);
+        // what was checked is shown: the signed checkpoints (serve writes one at start) and the decisions
+        const details = page.getByTestId('audit-verify-details');
+        assert(await details.isVisible(), 'the verification does not show what it checked');
+        const detailText = await details.textContent();
+        assert(/signed checkpoint\(s\) hold/.test(detailText), `no checkpoint was checked: ${detailText}`);
+        assert(/decision\(s\) agree/.test(detailText), `decisions not checked: ${detailText}`);
         await snap('verified');
+        // an anchor the chain does not hold is damage, said in words
+        await page.getByTestId('audit-anchor').fill(`1:${'0'.repeat(64)}`);
+        await page.getByTestId('audit-verify').click();
+        await page.locator('[data-testid="audit-verify-result"][data-ok]').waitFor({ timeout: SLOW });
+        assert((await page.getByTestId('audit-verify-result').getAttribute('data-ok')) === 'false', 'a wrong anchor verified');
+        const damaged = page.getByRole('alert').filter({ hasText: 'anchor 1:' });
+        assert(await damaged.isVisible(), 'the wrong anchor is not shown as damage');
+        await snap('wrong-anchor');
+        await page.getByTestId('audit-anchor').fill('');
         // export links carry the filter and answer 200
         for (const [tid, fmt] of [
           ['audit-export-csv', 'csv'],
