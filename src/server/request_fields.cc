@@ -46,8 +46,12 @@ std::optional<std::array<float, 4>> BoxField(const nlohmann::json& body, const c
   std::array<float, 4> box{};
   for (size_t i = 0; i < 4; ++i) {
     const nlohmann::json& v = (*it)[i];
-    if (!v.is_number()) throw ApiError(400, "bad_request", what, {{"field", name}});
-    box[i] = v.get<float>();
+    // Compared as a double: 1e39 would be inf as a float, and 1e30 is far
+    // outside the int range cvRound puts box corners in (engine/face_choice).
+    if (!v.is_number() || !(std::fabs(v.get<double>()) <= kMaxBoxCoordinate)) {
+      throw ApiError(400, "bad_request", what, {{"field", name}});
+    }
+    box[i] = static_cast<float>(v.get<double>());
   }
   if (!(box[2] > 0) || !(box[3] > 0)) {
     throw ApiError(400, "bad_request", std::string(name) + ": width and height must be positive", {{"field", name}});
