@@ -18,6 +18,7 @@ apt_packages=(
   libsqlite3-dev libpqxx-dev postgresql libfaiss-dev libhnswlib-dev libarchive-dev libssl-dev
   libcpp-httplib-dev chromium curl python3
   libcrack2-dev cracklib-runtime wamerican
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -6,3 +6,4 @@ build="${BUILD_DIR:-$root/build}"
 "$root/scripts/setup.sh"
 cd "$build"
 ctest --output-on-failure -j "$(nproc)" "$@"
+"$root/scripts/fuzz.sh"  # libFuzzer targets, FUZZ_SECONDS (30) each (docs/SECURITY.md, "Fuzzing")

@@ -119,7 +119,7 @@ std::vector<float> Decode(const WeightSpec& spec, const uint8_t* p, int64_t coun
 }
 
 // Concatenates a group's shards in the listed order.
-std::vector<uint8_t> ReadGroupBytes(const json& paths, const std::filesystem::path& dir,
+std::vector<uint8_t> ReadGroupBytes(const json& paths, const ShardReader& read_shard,
                                     const std::string& where, std::string* shard_names) {
   if (!paths.is_array() || paths.empty()) {
     throw Error(Context(where, "group without a non-empty \"paths\" array"));
@@ -127,11 +127,11 @@ std::vector<uint8_t> ReadGroupBytes(const json& paths, const std::filesystem::pa
   std::vector<uint8_t> bytes;
   for (const json& p : paths) {
     if (!p.is_string()) throw Error(Context(where, "shard path is not a string"));
-    const std::filesystem::path shard = dir / p.get<std::string>();
-    std::vector<uint8_t> piece = ReadFileBytes(shard);  // throws naming the shard
+    std::string shown;
+    std::vector<uint8_t> piece = read_shard(p.get<std::string>(), &shown);  // throws naming the shard
     bytes.insert(bytes.end(), piece.begin(), piece.end());
     if (!shard_names->empty()) *shard_names += ", ";
-    *shard_names += shard.string();
+    *shard_names += shown;
   }
   return bytes;
 }
@@ -145,10 +145,20 @@ int64_t NamedTensor::ElementCount() const {
 }
 
 TensorMap ReadTfjsWeights(const std::filesystem::path& manifest_json) {
-  const std::string where = manifest_json.string();
+  const std::filesystem::path dir = manifest_json.parent_path();
+  return ParseTfjsWeights(ReadFileText(manifest_json), manifest_json.string(),
+                          [&](const std::string& path, std::string* shown) {
+                            const std::filesystem::path shard = dir / path;
+                            *shown = shard.string();
+                            return ReadFileBytes(shard);  // throws naming the shard
+                          });
+}
+
+TensorMap ParseTfjsWeights(const std::string& manifest_text, const std::string& where,
+                           const ShardReader& read_shard) {
   json manifest;
   try {
-    manifest = json::parse(ReadFileText(manifest_json));
+    manifest = json::parse(manifest_text);
   } catch (const json::exception& e) {
     throw Error(Context(where, std::string("not valid JSON: ") + e.what()));
   }
@@ -164,7 +174,7 @@ TensorMap ReadTfjsWeights(const std::filesystem::path& manifest_json) {
     }
     std::string shard_names;
     const std::vector<uint8_t> bytes =
-        ReadGroupBytes(group["paths"], manifest_json.parent_path(), where, &shard_names);
+        ReadGroupBytes(group["paths"], read_shard, where, &shard_names);
     int64_t offset = 0;
     for (const json& w : group["weights"]) {
       WeightSpec spec = ParseWeightSpec(w, where);

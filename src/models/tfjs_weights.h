@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -34,5 +35,18 @@ using TensorMap = std::map<std::string, NamedTensor>;
 // is malformed, a shard is missing, the shards hold fewer or more bytes than
 // the weights describe, a dtype is unsupported, or a name repeats.
 TensorMap ReadTfjsWeights(const std::filesystem::path& manifest_json);
+
+// Reads one shard named by a group's "paths" entry (as written in the
+// manifest); sets *shown to the name errors use for it.
+using ShardReader = std::function<std::vector<uint8_t>(const std::string& path, std::string* shown)>;
+
+// ReadTfjsWeights on a manifest already in memory (`where` names it in
+// errors), its shards read through `read_shard`: the whole parser without
+// the file system (fuzz/tfjs_weights_fuzz.cc). Same result and Errors.
+// Invariants of a returned map: every tensor has data.size() ==
+// ElementCount() (no shape entry negative), and each group's weights used
+// exactly the bytes of its shards.
+TensorMap ParseTfjsWeights(const std::string& manifest_text, const std::string& where,
+                           const ShardReader& read_shard);
 
 }  // namespace lineup

@@ -22,9 +22,12 @@ namespace buffer_f { enum { kData = 0 }; }
 
 constexpr int8_t kFloat32 = 0, kFloat16 = 1, kInt32 = 2, kUint8 = 3, kInt8 = 9;
 
+// The vector's length is the file's claim: Bytes() checks that all of it
+// lies inside the buffer before anything is allocated for it.
 std::vector<int32_t> IntVector(const fb::Vector& v) {
+  std::span<const uint8_t> bytes = v.Bytes(sizeof(int32_t));
   std::vector<int32_t> out(v.size());
-  for (uint32_t i = 0; i < v.size(); ++i) out[i] = v.Scalar<int32_t>(i);
+  if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());  // little-endian, as the host
   return out;
 }
 
@@ -41,16 +44,32 @@ float HalfToFloat(uint16_t h) {
   return sign ? -value : value;
 }
 
-int64_t ElementCount(const std::vector<int32_t>& shape) {
+// The number of elements of a constant tensor of `shape` whose data has
+// `data_bytes` bytes: each element takes at least one byte, so a negative
+// dimension, or a product beyond data_bytes (checked before it can
+// overflow), is an Error before anything is allocated.
+int64_t ConstantElementCount(const std::vector<int32_t>& shape, size_t data_bytes,
+                             const std::string& tensor, const std::string& where) {
+  const int64_t limit = static_cast<int64_t>(data_bytes);
   int64_t n = 1;
-  for (int32_t d : shape) n *= d;
+  for (int32_t d : shape) {
+    if (d < 0) throw Error(Context(where, "tensor '" + tensor + "' has a negative dimension"));
+    if (d == 0) return 0;
+  }
+  for (int32_t d : shape) {
+    if (n > limit / d) {
+      throw Error(Context(where, "tensor '" + tensor + "' has a shape larger than its " +
+                                     std::to_string(data_bytes) + " bytes of data"));
+    }
+    n *= d;
+  }
   return n;
 }
 
 // Decodes a constant buffer into floats (dequantising per-tensor or per-axis).
 void DecodeConstant(const fb::Table& tensor_table, std::span<const uint8_t> bytes,
                     TfliteTensor& tensor, const std::string& where) {
-  int64_t count = ElementCount(tensor.shape);
+  const int64_t count = ConstantElementCount(tensor.shape, bytes.size(), tensor.name, where);
   auto need = [&](size_t element) {
     if (static_cast<int64_t>(bytes.size()) != count * static_cast<int64_t>(element)) {
       throw Error(Context(where, "tensor '" + tensor.name + "' has " +
@@ -58,7 +77,7 @@ void DecodeConstant(const fb::Table& tensor_table, std::span<const uint8_t> byte
                                      std::to_string(count) + " elements"));
     }
   };
-  tensor.data.resize(count);
+  tensor.data.resize(count);  // count <= bytes.size(): bounded by the file
   switch (tensor.type) {
     case kFloat32:
       need(4);
@@ -90,6 +109,13 @@ void DecodeConstant(const fb::Table& tensor_table, std::span<const uint8_t> byte
       }
       float scale = scales.Scalar<float>(0);
       int64_t zero = zeros.size() ? zeros.Scalar<int64_t>(0) : 0;
+      // The schema's zero point is an int64 but lies in the quantised type's
+      // range; any other value is corrupt (and q - zero could overflow).
+      const int64_t lowest = tensor.type == kUint8 ? 0 : -128, highest = tensor.type == kUint8 ? 255 : 127;
+      if (zero < lowest || zero > highest) {
+        throw Error(Context(where, "tensor '" + tensor.name + "' has zero point " + std::to_string(zero) +
+                                       " outside " + std::to_string(lowest) + ".." + std::to_string(highest)));
+      }
       for (int64_t i = 0; i < count; ++i) {
         int32_t q = tensor.type == kUint8 ? int32_t{bytes[i]} : int32_t{static_cast<int8_t>(bytes[i])};
         tensor.data[i] = scale * static_cast<float>(q - zero);

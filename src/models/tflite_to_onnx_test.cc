@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/file_util.h"
+#include "flatbuffer_writer.h"
 #include "models/tflite_reference.h"
 #include "test_env.h"
 
@@ -150,6 +151,68 @@ TEST(TfliteModelReader, TruncatedAndCorruptedFilesFailCleanly) {
     }
   }
   EXPECT_GT(errors, 0);
+}
+
+// A model of one subgraph holding one float32 tensor of `shape` whose
+// constant buffer has `data_bytes` bytes (tests/flatbuffer_writer.h).
+std::vector<uint8_t> OneTensorModel(const std::vector<int32_t>& shape, size_t data_bytes) {
+  using namespace fbw;
+  ObjPtr tensor = Table({{0, 0, Vec(shape)}, {1, 0}, {2, 1}, {3, 0, Str("t")}});
+  ObjPtr graph = Table({{0, 0, Refs({tensor})}});
+  ObjPtr model = Table({{0, 3}, {2, 0, Refs({graph})},
+                        {4, 0, Refs({Table({}), Table({{0, 0, Vec(std::vector<uint8_t>(data_bytes, 0))}})})}});
+  std::string bytes = Finish(model);
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
+
+// Found by fuzz/tflite_fuzz: the element count of a constant tensor came
+// from its shape alone and its data was allocated before the buffer's size
+// was compared, so a tiny file could ask for 2^50 bytes (std::bad_alloc) or,
+// with a negative dimension, for a vector over max_size() (std::length_error).
+TEST(TfliteModelReader, ShapesThatDoNotMatchTheDataAreErrorsBeforeAllocating) {
+  EXPECT_NO_THROW(ParseTfliteModel(OneTensorModel({2, 2}, 16), "ok.tflite"));
+  EXPECT_THROW(ParseTfliteModel(OneTensorModel({65536, 65536, 65536}, 4), "huge.tflite"), Error);
+  EXPECT_THROW(ParseTfliteModel(OneTensorModel({-1}, 4), "negative.tflite"), Error);
+  EXPECT_THROW(ParseTfliteModel(OneTensorModel({-2, -2}, 16), "negatives.tflite"), Error);
+  EXPECT_THROW(ParseTfliteModel(OneTensorModel({2147483647, 2147483647, 2147483647, 4}, 4), "overflow.tflite"), Error);
+}
+
+// Found by fuzz/tflite_fuzz: an int32 vector (a shape, an operator's inputs)
+// was allocated at the length it claims before its bytes were checked to lie
+// in the file: 16 GB for a claim of 2^32 - 1 in a file of 200 bytes.
+TEST(TfliteModelReader, VectorLongerThanTheFileIsAnErrorBeforeAllocating) {
+  using namespace fbw;
+  ObjPtr inputs = Vec(std::vector<int32_t>{0});
+  inputs->count = 0xFFFFFFFF;
+  ObjPtr graph = Table({{0, 0, Refs({})}, {1, 0, inputs}});
+  std::string bytes = Finish(Table({{0, 3}, {2, 0, Refs({graph})}}));
+  try {
+    ParseTfliteModel(std::vector<uint8_t>(bytes.begin(), bytes.end()), "long.tflite");
+    ADD_FAILURE() << "no Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("long.tflite"), std::string::npos);
+  }
+}
+
+// Found by fuzz/tflite_fuzz: a uint8/int8 tensor's zero point (an int64 in
+// the schema) was subtracted unchecked, so q - zero could overflow (UB).
+TEST(TfliteModelReader, ZeroPointOutsideTheQuantisedRangeIsAnError) {
+  using namespace fbw;
+  auto model = [](int type, int64_t zero) {
+    ObjPtr quant = Table({{2, 0, Vec(std::vector<float>{0.5f})}, {3, 0, Vec(std::vector<int64_t>{zero})}});
+    ObjPtr tensor = Table({{0, 0, Vec(std::vector<int32_t>{2})}, {1, static_cast<uint32_t>(type)}, {2, 1},
+                           {3, 0, Str("q")}, {4, 0, quant}});
+    ObjPtr graph = Table({{0, 0, Refs({tensor})}});
+    std::string bytes = Finish(Table({{0, 3}, {2, 0, Refs({graph})},
+                                      {4, 0, Refs({Table({}), Table({{0, 0, Vec(std::vector<uint8_t>{7, 200})}})})}}));
+    return std::vector<uint8_t>(bytes.begin(), bytes.end());
+  };
+  const TfliteModel ok = ParseTfliteModel(model(3, 1), "uint8.tflite");  // uint8, zero point 1
+  EXPECT_EQ(ok.tensors.at(0).data, (std::vector<float>{3.0f, 99.5f}));
+  EXPECT_NO_THROW(ParseTfliteModel(model(9, -128), "int8.tflite"));
+  EXPECT_THROW(ParseTfliteModel(model(3, -9223372036854775807LL), "uint8_min.tflite"), Error);
+  EXPECT_THROW(ParseTfliteModel(model(3, 256), "uint8_256.tflite"), Error);
+  EXPECT_THROW(ParseTfliteModel(model(9, 128), "int8_128.tflite"), Error);
 }
 
 }  // namespace

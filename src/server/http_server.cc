@@ -16,6 +16,7 @@
 #include "governance/audit_checkpoints.h"
 #include "server/connection_guard.h"
 #include "server/metrics.h"
+#include "server/request_body.h"
 #include "server/request_log.h"
 #include "server/trusted_proxies.h"
 #include "server/web_assets.h"
@@ -209,8 +210,7 @@ const std::vector<Route>& Routes() {
       {"POST", "/api/v1/cases/{id}/probes", "Upload a probe photo (multipart field \"photo\"); detects faces",
        "case owner", Access::kUser, Body::kMultipart,
        [](Service& s, RouteContext& c) {
-         if (!c.req.has_file("photo")) throw ApiError(400, "bad_request", "send the photo in the multipart field \"photo\"");
-         httplib::MultipartFormData f = c.req.get_file_value("photo");
+         PhotoPart f = PhotoField(c.req);
          return Json(s.AddProbe(c.caller, c.ids[0], f.content, f.filename), 201);
        }},
       {"GET", "/api/v1/probes/{id}/image", "The stored probe photo", "case owner, supervisor (unit), auditor",
@@ -259,17 +259,10 @@ const std::vector<Route>& Routes() {
        "entry and a job) and removes matching gallery faces in the background; the photo is not kept; audited",
        "admin", Access::kUser, Body::kMultipart,
        [](Service& s, RouteContext& c) {
-         if (!c.req.has_file("photo")) throw ApiError(400, "bad_request", "send the photo in the multipart field \"photo\"");
-         httplib::MultipartFormData f = c.req.get_file_value("photo");
-         auto text = [&](const char* name) { return c.req.has_file(name) ? c.req.get_file_value(name).content : ""; };
-         std::optional<size_t> face;
-         if (std::string n = text("face"); !n.empty()) {
-           if (n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos) {
-             throw ApiError(400, "bad_request", "face: the number of a face in the photo");
-           }
-           face = std::stoul(n);
-         }
-         return Json(s.AddOptOut(c.caller, f.content, f.filename, text("request_id"), text("note"), face), 202);
+         PhotoPart f = PhotoField(c.req);
+         std::optional<size_t> face = FaceNumberPart(c.req);
+         return Json(s.AddOptOut(c.caller, f.content, f.filename, TextPart(c.req, "request_id"),
+                                 TextPart(c.req, "note"), face), 202);
        }},
       {"GET", "/api/v1/jobs/{id}", "A background job of this server (an opt-out's removal): state and progress",
        "admin", Access::kUser, Body::kNone, [](Service& s, RouteContext& c) { return Json(s.GetJob(c.caller, c.ids[0])); }},
@@ -689,9 +682,9 @@ class HttpServer::Impl {
     if (route.body != Body::kJson) return;
     std::string type = req.get_header_value("Content-Type");
     if (type.rfind("application/json", 0) != 0) throw ApiError(400, "bad_request", "send the body as application/json");
-    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) throw ApiError(400, "bad_request", "the body is not a JSON object");
-    c.body = std::move(body);
+    std::optional<nlohmann::json> body = JsonObjectBody(type, req.body);
+    if (!body) throw ApiError(400, "bad_request", "the body is not a JSON object");
+    c.body = std::move(*body);
   }
 
   // `caller`: the client address and request id; gets the user on success.
@@ -699,12 +692,9 @@ class HttpServer::Impl {
     if (double wait = logins_.Take("login:" + caller.client, MonotonicSeconds()); wait > 0) {
       throw RateLimited("too many login attempts from this address", wait);
     }
-    std::string type = req.get_header_value("Content-Type");
-    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
-    if (type.rfind("application/json", 0) != 0 || body.is_discarded() || !body.is_object()) {
-      throw ApiError(400, "bad_request", "send {\"username\", \"password\"} as application/json");
-    }
-    LoginResult r = service_.Login(body, caller);
+    std::optional<nlohmann::json> body = JsonObjectBody(req.get_header_value("Content-Type"), req.body);
+    if (!body) throw ApiError(400, "bad_request", "send {\"username\", \"password\"} as application/json");
+    LoginResult r = service_.Login(*body, caller);
     switch (r.status) {
       case LoginStatus::kOk: {
         caller.user = *r.user;

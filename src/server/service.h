@@ -42,27 +42,13 @@
 #include "governance/cases.h"
 #include "governance/governance_db.h"
 #include "models/model_manifest.h"
+#include "server/api_error.h"
 #include "server/gallery_reloader.h"
 #include "server/optout_jobs.h"
 
 namespace lineup {
 
 class PipelinePool;
-
-class ApiError : public Error {
- public:
-  ApiError(int status, std::string code, const std::string& message, nlohmann::json details = nullptr)
-      : Error(message), status_(status), code_(std::move(code)), details_(std::move(details)) {}
-  int status() const { return status_; }
-  const std::string& code() const { return code_; }
-  // Extra fields of the error body (e.g. the faces to choose from); null if none.
-  const nlohmann::json& details() const { return details_; }
-
- private:
-  int status_;
-  std::string code_;
-  nlohmann::json details_;
-};
 
 struct Caller {
   User user;

@@ -254,18 +254,12 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
   if (top_k < 1 || top_k > options_.max_candidates) {
     throw ApiError(400, "bad_request", "top_k: 1 to " + std::to_string(options_.max_candidates));
   }
-  std::vector<std::string> collections;
-  if (body.contains("collections")) {
-    if (!body["collections"].is_array()) throw ApiError(400, "bad_request", "collections: a list of names");
-    for (const auto& name : body["collections"]) {
-      if (!name.is_string()) throw ApiError(400, "bad_request", "collections: a list of names");
-      collections.push_back(name.get<std::string>());
-    }
-  }
+  std::vector<std::string> collections = StringListField(body, "collections");
+  const std::optional<std::array<float, 4>> box = BoxField(body, "box");
   std::shared_ptr<Gallery> gallery = CurrentGallery();
   cv::Mat image = LoadProbe(*probe);
   FaceResult chosen;
-  bool by_box = body.contains("box") && !body["box"].is_null();
+  bool by_box = box.has_value();
   int64_t face = IntField(body, "face", 0);
   if (!by_box && face >= 0 && face < static_cast<int64_t>(probe->faces.size()) &&
       probe->faces[static_cast<size_t>(face)].has_landmarks) {
@@ -285,14 +279,9 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
     std::vector<FaceResult> faces = pipeline->Detect(image);
     size_t index = 0;
     if (by_box) {
-      const auto& b = body["box"];
-      if (!b.is_array() || b.size() != 4 || !std::all_of(b.begin(), b.end(), [](const auto& v) { return v.is_number(); })) {
-        throw ApiError(400, "bad_request", "box: [x, y, width, height] in pixels of the probe");
-      }
-      cv::Rect2f box(b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>());
-      if (box.width <= 0 || box.height <= 0) throw ApiError(400, "bad_request", "box: width and height must be positive");
+      const cv::Rect2f rect((*box)[0], (*box)[1], (*box)[2], (*box)[3]);
       try {
-        index = FindFaceInBox(*pipeline, image, box, faces);
+        index = FindFaceInBox(*pipeline, image, rect, faces);
       } catch (const Error& e) {
         if (!e.is_client_error()) throw;
         throw ApiError(400, "no_face", e.what(), {{"field", "box"}});
