@@ -341,6 +341,11 @@ function count(obj, keys) {
   return '—';
 }
 
+// A grant awaiting a second person's approval (two-person rule), or ''.
+function pendingText(u) {
+  return u.pending_role ? `awaiting approval as ${u.pending_role}` : '';
+}
+
 function userRow(ctx, u) {
   const status = h('span', { class: 'row-status', 'aria-live': 'polite' });
   const roleSel = h(
@@ -349,6 +354,7 @@ function userRow(ctx, u) {
     ROLES.map((r) => h('option', { value: r, selected: u.role === r }, r)),
   );
   const activeText = h('span', null, u.active ? 'active' : 'inactive');
+  const pending = h('span', { class: 'muted', testid: 'user-pending' }, pendingText(u));
   const toggle = h(
     'button',
     { type: 'button', class: 'btn btn-small', testid: 'user-active-toggle', disabled: u.id === ctx.user.id },
@@ -363,7 +369,9 @@ function userRow(ctx, u) {
       roleSel.value = u.role;
       activeText.textContent = u.active ? 'active' : 'inactive';
       toggle.textContent = u.active ? 'Deactivate' : 'Activate';
-      replace(status, messageBox('ok', 'Saved.'));
+      pending.textContent = pendingText(u);
+      // Under the two-person rule a grant waits: the server says who approves it.
+      replace(status, res.message ? messageBox('info', res.message) : messageBox('ok', 'Saved.'));
     } catch (e) {
       roleSel.value = u.role;
       replace(status, messageBox('error', e.message));
@@ -398,7 +406,7 @@ function userRow(ctx, u) {
     h('td', null, u.username),
     h('td', null, u.display_name || '—'),
     h('td', null, u.unit || '—'),
-    h('td', null, roleSel),
+    h('td', null, roleSel, ' ', pending),
     h('td', null, activeText, ' ', toggle, ' ', unlock, status),
     h('td', null, u.totp_enabled ? 'on' : 'off'),
     h('td', null, fmtTime(u.created_at)),
@@ -447,7 +455,8 @@ function newUserForm(ctx, reload) {
     submit.disabled = true;
     try {
       const res = await post('/users', body);
-      replace(status, messageBox('ok', `Account ${res.user ? res.user.username : body.username} created.`));
+      const made = `Account ${res.user ? res.user.username : body.username} created.`;
+      replace(status, res.message ? messageBox('info', `${made} ${res.message}`) : messageBox('ok', made));
       form.reset();
       reload().catch(() => {});
     } catch (e) {

@@ -138,6 +138,14 @@ export async function pageCase(ctx, id) {
 
 // ---- supervisor ----
 
+// What approving gives: a registration's role, an admin's new account (two-person
+// rule), or a role change while the old one stays in force.
+function awaitedRole(u) {
+  if (!u.pending_role) return `${u.role} (registered)`;
+  if (!u.active && !u.approved_by) return `${u.pending_role} (new account)`;
+  return `${u.pending_role} (now ${u.role})`;
+}
+
 export async function pageSupervisor(ctx) {
   const isSup = ctx.user.role === 'supervisor';
   ctx.title(isSup ? 'Supervisor' : 'Approvals');
@@ -190,11 +198,16 @@ export async function pageSupervisor(ctx) {
         h('td', null, u.username),
         h('td', null, u.display_name || '—'),
         h('td', null, u.unit || '—'),
+        h('td', { testid: 'approval-role' }, awaitedRole(u)),
         h('td', null, fmtTime(u.created_at)),
         h('td', null, btn, status),
       );
     });
-    replace(approvalsBox, head, table('Accounts awaiting approval', ['Username', 'Name', 'Unit', 'Requested', 'Action'], rows));
+    replace(
+      approvalsBox,
+      head,
+      table('Accounts awaiting approval', ['Username', 'Name', 'Unit', 'Role awaited', 'Requested', 'Action'], rows),
+    );
   };
 
   const loadSearches = async () => {

@@ -44,6 +44,7 @@ struct ServeFlags {
   std::string audit_checkpoints;  // "" = DATA/audit-checkpoints.log
   bool audit_checkpoint_syslog = false;
   double audit_checkpoint_seconds = 5;
+  bool two_person_rule = false;
   EngineFlags engine;
   GalleryFlags gallery;
 };
@@ -79,6 +80,7 @@ void Run(ServeFlags& flags) {
       flags.audit_checkpoints.empty() ? DefaultCheckpointFile(go.data_dir) : fs::path(flags.audit_checkpoints);
   so.audit_checkpoint_syslog = flags.audit_checkpoint_syslog;
   so.audit_checkpoint_seconds = flags.audit_checkpoint_seconds;
+  so.accounts.two_person_rule = flags.two_person_rule;
   HttpServerOptions ho;
   ParseListen(flags.listen, &ho);
   if (flags.tls_cert.empty() != flags.tls_key.empty()) throw Error("--tls-cert and --tls-key go together");
@@ -155,6 +157,10 @@ void Serve(const ModelManifest& manifest, const ServiceOptions& service_options,
                 "This password is shown only now and is one-time: the first sign-in asks for a new one.\nThe admin creates the other accounts (investigator, supervisor,\n"
                 "auditor) on the Admin page; investigators can also request an account for a supervisor to approve.\n\n",
                 password.c_str());
+  }
+  if (service_options.accounts.two_person_rule) {
+    std::printf("two-person rule: accounts and roles an admin grants wait for a second person's approval; "
+                "at this machine: lineup users pending, lineup users approve NAME\n");
   }
   if (!tls && options.host != "127.0.0.1" && options.host != "localhost" && options.host != "::1") {
     std::printf("warning: serving plain HTTP beyond this machine; use --tls-cert/--tls-key or a TLS reverse proxy "
@@ -240,6 +246,10 @@ void RegisterServe(CLI::App& app) {
                   "Checkpoint the head of the chain this often when it moved")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_flag("--two-person-rule", flags->two_person_rule,
+                "Separation of duties: accounts an admin creates and roles an admin grants wait for a second "
+                "person's approval (a supervisor of the unit for investigators, another admin otherwise; "
+                "lineup users approve at this machine for the first ones)");
   AddGalleryFlags(cmd, &flags->gallery);
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

@@ -1,11 +1,17 @@
-// lineup users unlock NAME
+// lineup users unlock NAME | pending | approve NAME
 //
-// Clears a name's login lock-out (every client address and the backstop)
-// in the data directory's governance.db, for an operator at the server's
-// machine when no admin can log in (the admin account itself locked). The
-// change and its audit record (account_change, "login lock cleared", actor
-// "local:<OS user>", role "operator", client "cli") are one transaction.
+// Account maintenance in the data directory's governance.db, for the
+// operator at the server's machine:
+//  - unlock clears a name's login lock-out (every client address and the
+//    backstop), for when no admin can log in (the admin account itself locked);
+//  - pending lists the accounts and role grants awaiting approval;
+//  - approve applies one (the two-person rule's way in for a deployment's
+//    first supervisors and second admin, who have nobody to approve them).
+// Each change and its audit record (account_change, actor "local:<OS user>",
+// role "operator", client "cli") are one transaction.
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
@@ -29,37 +35,94 @@ std::filesystem::path AccountsPath(const GalleryFlags& flags) {
   const std::filesystem::path data_dir = MakeGalleryOptions(flags, true).data_dir;
   const std::filesystem::path path = data_dir / "governance.db";
   if (!std::filesystem::is_regular_file(path)) {
-    throw Error(Context(data_dir.string(), "no governance database here (governance.db): no accounts to unlock "
+    throw Error(Context(data_dir.string(), "no governance database here (governance.db): no accounts "
                                            "(wrong --data?)"));
   }
   return path;
+}
+
+Actor OperatorAtCli() {
+  Actor by;
+  by.user.username = LocalActor();
+  by.client = kLocalClient;
+  by.role = kLocalRole;
+  return by;
+}
+
+User RequireUserNamed(Accounts& accounts, const std::string& username) {
+  std::optional<User> user = accounts.FindUser(username);
+  if (!user) throw Error(Context(username, "no such user"));
+  return *user;
 }
 
 void Unlock(const UsersFlags& flags) {
   GovernanceDb db(AccountsPath(flags.gallery));
   AuditLog audit(db);
   Accounts accounts(db, audit);
-  std::optional<User> user = accounts.FindUser(flags.username);
-  if (!user) throw Error(Context(flags.username, "no such user"));
-  Actor operator_at_cli;
-  operator_at_cli.user.username = LocalActor();
-  operator_at_cli.client = kLocalClient;
-  operator_at_cli.role = kLocalRole;
-  accounts.Unlock(user->id, operator_at_cli);
-  std::printf("unlocked %s: logins from every address are allowed again\n", user->username.c_str());
+  const User user = RequireUserNamed(accounts, flags.username);
+  accounts.Unlock(user.id, OperatorAtCli());
+  std::printf("unlocked %s: logins from every address are allowed again\n", user.username.c_str());
+}
+
+// "investigator (new account)", "auditor (now investigator)".
+std::string AwaitedGrant(const User& u) {
+  if (!u.pending_role) return ToString(u.role) + " (registered)";
+  if (u.approved_at == 0) return ToString(*u.pending_role) + " (new account)";
+  return ToString(*u.pending_role) + " (now " + ToString(u.role) + ")";
+}
+
+void Pending(const UsersFlags& flags) {
+  GovernanceDb db(AccountsPath(flags.gallery));
+  AuditLog audit(db);
+  Accounts accounts(db, audit);
+  const std::vector<User> pending = accounts.PendingApprovals("");
+  if (pending.empty()) {
+    std::printf("nothing awaits approval\n");
+    return;
+  }
+  std::printf("%-24s %-32s %-20s %s\n", "USER", "ROLE AWAITED", "UNIT", "ASKED BY");
+  for (const User& u : pending) {
+    std::string asked_by = "(self-registration)";
+    if (u.pending_requested_by != 0) {
+      const std::optional<User> requester = accounts.GetUser(u.pending_requested_by);
+      asked_by = requester ? requester->username : "#" + std::to_string(u.pending_requested_by);
+    }
+    std::printf("%-24s %-32s %-20s %s\n", u.username.c_str(), AwaitedGrant(u).c_str(),
+                u.unit.empty() ? "-" : u.unit.c_str(), asked_by.c_str());
+  }
+}
+
+void Approve(const UsersFlags& flags) {
+  GovernanceDb db(AccountsPath(flags.gallery));
+  AuditLog audit(db);
+  Accounts accounts(db, audit);
+  const User user = RequireUserNamed(accounts, flags.username);
+  const std::string awaited = AwaitedGrant(user);
+  const User approved = accounts.ApproveAsOperator(user.id, OperatorAtCli());
+  std::printf("approved %s: %s, %s\n", approved.username.c_str(), awaited.c_str(),
+              approved.active ? "active" : "inactive (deactivated earlier)");
 }
 
 }  // namespace
 
 void RegisterUsers(CLI::App& app) {
   auto flags = std::make_shared<UsersFlags>();
-  auto* cmd = app.add_subcommand("users", "Account maintenance at the server's machine: unlock");
+  auto* cmd = app.add_subcommand("users", "Account maintenance at the server's machine: unlock, pending, approve");
   cmd->require_subcommand(1);
   auto* unlock = cmd->add_subcommand(
       "unlock", "Clear a user's login lock-out (after too many failed logins), from every address; audited");
   unlock->add_option("NAME", flags->username, "The username")->required();
   AddGalleryFlags(unlock, &flags->gallery);
   unlock->callback([flags] { Unlock(*flags); });
+  auto* pending = cmd->add_subcommand("pending", "List the accounts and role grants awaiting approval");
+  AddGalleryFlags(pending, &flags->gallery);
+  pending->callback([flags] { Pending(*flags); });
+  auto* approve = cmd->add_subcommand(
+      "approve", "Approve an account or role grant as the operator (the two-person rule's first supervisors and "
+                 "second admin); audited");
+  approve->add_option("NAME", flags->username, "The username")->required();
+  AddGalleryFlags(approve, &flags->gallery);
+  approve->callback([flags] { Approve(*flags); });
 }
 
 }  // namespace lineup::cli

@@ -108,6 +108,14 @@ CREATE TABLE registration_attempts (
 );
 CREATE INDEX registration_attempts_by_time ON registration_attempts (time);
 )sql",
+    // 4: the two-person rule. pending_role is a role an admin granted that
+    // awaits a second person's approval (NULL: none); pending_requested_by
+    // the admin who asked, pending_requested_at when.
+    R"sql(
+ALTER TABLE users ADD COLUMN pending_role TEXT CHECK (pending_role IN ('admin', 'supervisor', 'investigator', 'auditor'));
+ALTER TABLE users ADD COLUMN pending_requested_by INTEGER REFERENCES users (id);
+ALTER TABLE users ADD COLUMN pending_requested_at INTEGER;
+)sql",
 };
 
 constexpr size_t kTokenBytes = 32;
@@ -125,8 +133,9 @@ constexpr char kAccountChange[] = "account_change";
 // Column list of ReadUser (alias u, and t for the name's backstop throttle row).
 constexpr const char* kUserColumns =
     "u.id, u.username, u.display_name, u.unit, u.role, u.active, u.totp_secret IS NOT NULL, u.created_at, "
-    "u.approved_by, u.approved_at, coalesce(t.failures, 0), coalesce(t.locked_until, 0), u.must_change_password";
-constexpr int kUserColumnCount = 13;
+    "u.approved_by, u.approved_at, coalesce(t.failures, 0), coalesce(t.locked_until, 0), u.must_change_password, "
+    "u.pending_role, coalesce(u.pending_requested_by, 0)";
+constexpr int kUserColumnCount = 15;
 constexpr const char* kUserTables =
     " FROM users u LEFT JOIN login_throttle t ON t.username = u.username AND t.client = '' ";
 
@@ -149,6 +158,11 @@ User ReadUser(const SqliteQuery& q) {
   u.failed_logins = q.Int64(10);
   u.locked_until = q.Int64(11);
   u.must_change_password = q.Int64(12) != 0;
+  if (!q.IsNull(13)) {
+    u.pending_role = RoleFromString(q.Text(13));
+    if (!u.pending_role) throw Error("governance database: user " + u.username + " has an unknown pending role");
+  }
+  u.pending_requested_by = q.Int64(14);
   return u;
 }
 
@@ -599,16 +613,26 @@ User Accounts::CreateUser(const NewUser& user, const Actor& by) {
       throw NameTakenError("username " + user.username + " is already taken");
     }
     const int64_t now = db_.Now();
+    // Under the two-person rule an admin's new account waits, inactive, for
+    // a second person to approve its role.
+    const bool awaits_second_person = user.active && UnderTwoPersonRule(by);
+    const bool active = user.active && !awaits_second_person;
     auto q = db.Query("INSERT INTO users (username, password_hash, display_name, unit, role, active, created_at, "
-                      "approved_at, must_change_password) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                      "approved_at, must_change_password, pending_role, pending_requested_by, pending_requested_at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     q.BindText(1, user.username).BindText(2, hash).BindText(3, user.display_name).BindText(4, user.unit);
-    q.BindText(5, ToString(user.role)).Bind(6, user.active ? 1 : 0).Bind(7, now);
-    if (user.active) q.Bind(8, now);
+    q.BindText(5, ToString(user.role)).Bind(6, active ? 1 : 0).Bind(7, now);
+    if (active) q.Bind(8, now);
     else q.BindNull(8);
     q.Bind(9, user.must_change_password ? 1 : 0);
+    if (awaits_second_person) q.BindText(10, ToString(user.role)).Bind(11, by.user.id).Bind(12, now);
+    else q.BindNull(10).BindNull(11).BindNull(12);
     q.Run();
     const User created = RequireUser(db, db.LastInsertRowId());
-    AuditChange(audit_, db, by, by.user.id == 0 && !user.active ? "registered, awaiting approval" : "user created",
+    const char* event = awaits_second_person                ? "user created, awaiting a second person's approval"
+                        : by.user.id == 0 && !user.active ? "registered, awaiting approval"
+                                                          : "user created";
+    AuditChange(audit_, db, by, event,
                 {{"user", created.username}, {"role", ToString(created.role)}, {"unit", created.unit}});
     return created;
   });
@@ -709,8 +733,8 @@ std::vector<User> Accounts::ListUsers() {
 
 std::vector<User> Accounts::PendingApprovals(const std::string& unit) {
   return db_.Read([&](SqliteDb& db) {
-    auto q = db.Query(UserQuery("WHERE u.active = 0 AND u.approved_at IS NULL AND (?1 = '' OR u.unit = ?1) "
-                                "ORDER BY u.id"));
+    auto q = db.Query(UserQuery("WHERE ((u.active = 0 AND u.approved_at IS NULL) OR u.pending_role IS NOT NULL) "
+                                "AND (?1 = '' OR u.unit = ?1) ORDER BY u.id"));
     q.BindText(1, unit);
     return LoadUsers(q);
   });
@@ -735,6 +759,30 @@ void CheckMayApprove(const User& account, const std::optional<User>& approver) {
   }
 }
 
+// Two-person approver rules for `account`'s pending grant of `role`, asked
+// for by account.pending_requested_by: a second person; an investigator grant
+// by a supervisor of the account's unit or another admin, any other grant by
+// another admin.
+void CheckMayApproveGrant(const User& account, Role role, const std::optional<User>& approver) {
+  if (!approver || !approver->active) throw PermissionDenied("approval refused: the approving account is not active");
+  if (approver->id == account.pending_requested_by) {
+    throw PermissionDenied("approval refused: you asked for this grant; under the two-person rule a second person "
+                           "approves it");
+  }
+  if (approver->role == Role::kAdmin) return;
+  if (approver->role == Role::kSupervisor && role == Role::kInvestigator && !account.unit.empty() &&
+      account.unit == approver->unit) {
+    return;
+  }
+  if (role == Role::kInvestigator) {
+    throw PermissionDenied("approval refused: an investigator grant is approved by a supervisor of " +
+                           (account.unit.empty() ? std::string("the account's unit") : account.unit) +
+                           " or another admin");
+  }
+  throw PermissionDenied("approval refused: " + account.username + "'s " + ToString(role) +
+                         " grant is approved by another admin (or the operator: lineup users approve)");
+}
+
 void StoreActive(SqliteDb& db, int64_t user_id, bool active, int64_t now) {
   db.Query("UPDATE users SET active = ?2, approved_at = CASE WHEN ?2 = 1 THEN coalesce(approved_at, ?3) "
            "ELSE approved_at END WHERE id = ?1")
@@ -756,24 +804,79 @@ void StoreRole(SqliteDb& db, int64_t user_id, Role role) {
 User Accounts::Approve(int64_t user_id, const Actor& by) {
   return db_.Write([&](SqliteDb& db) {
     const User account = RequireUser(db, user_id);
-    CheckMayApprove(account, LoadUser(db, by.user.id));  // the approver as stored now, not as passed
-    if (account.approved_at != 0 || account.active) throw Conflict("", account.username + " is already approved");
-    db.Query("UPDATE users SET active = 1, approved_by = ?2, approved_at = ?3 WHERE id = ?1")
-        .Bind(1, user_id)
-        .Bind(2, by.user.id)
-        .Bind(3, db_.Now())
-        .Run();
-    AuditChange(audit_, db, by, "account approved", {{"user", account.username}});
-    return RequireUser(db, user_id);
+    if (by.user.id == account.id) throw PermissionDenied("approval refused: nobody approves their own account or role");
+    const std::optional<User> approver = LoadUser(db, by.user.id);  // as stored now, not as passed
+    if (account.pending_role) {
+      CheckMayApproveGrant(account, *account.pending_role, approver);
+    } else {
+      CheckMayApprove(account, approver);
+      if (policy_.two_person_rule && approver->role == Role::kAdmin) {
+        throw PermissionDenied("approval refused: under the two-person rule a registration is approved by a "
+                               "supervisor of its unit (anyone may register, an admin under another name too)");
+      }
+    }
+    return ApplyApproval(db, account, by);
   });
+}
+
+User Accounts::ApproveAsOperator(int64_t user_id, const Actor& by) {
+  return db_.Write([&](SqliteDb& db) { return ApplyApproval(db, RequireUser(db, user_id), by); });
+}
+
+// The approval itself, once the approver is allowed: the pending role takes
+// effect (a new account becomes active and approved), or a registration is
+// activated. Conflict when nothing awaits approval.
+User Accounts::ApplyApproval(SqliteDb& db, const User& account, const Actor& by) {
+  const bool never_approved = account.approved_at == 0 && !account.active;
+  if (!account.pending_role && !never_approved) throw Conflict("", account.username + " is already approved");
+  // SET expressions read the row as it was before the UPDATE.
+  db.Query("UPDATE users SET role = coalesce(pending_role, role), active = CASE WHEN ?4 THEN 1 ELSE active END, "
+           "approved_at = CASE WHEN ?4 THEN ?3 ELSE approved_at END, "
+           "approved_by = CASE WHEN ?4 THEN nullif(?2, 0) ELSE approved_by END, "
+           "pending_role = NULL, pending_requested_by = NULL, pending_requested_at = NULL WHERE id = ?1")
+      .Bind(1, account.id)
+      .Bind(2, by.user.id)
+      .Bind(3, db_.Now())
+      .Bind(4, never_approved ? 1 : 0)
+      .Run();
+  const User approved = RequireUser(db, account.id);
+  nlohmann::json details = {{"user", account.username}, {"role", ToString(approved.role)}};
+  if (account.pending_role) {
+    const std::optional<User> requester = LoadUser(db, account.pending_requested_by);
+    details["requested_by"] = requester ? requester->username : "";
+  }
+  AuditChange(audit_, db, by, never_approved ? "account approved" : "role grant approved", details);
+  return approved;
 }
 
 User Accounts::Update(int64_t user_id, std::optional<Role> role, std::optional<bool> active, const Actor& by) {
   return db_.Write([&](SqliteDb& db) {
     const User account = RequireUser(db, user_id);
     nlohmann::json changes = nlohmann::json::object();
-    if (role) {
+    if (active && *active && account.approved_at == 0 && UnderTwoPersonRule(by)) {
+      throw PermissionDenied(account.username + " has never been approved: under the two-person rule a second "
+                             "person approves it (POST /api/v1/users/" + std::to_string(user_id) + "/approve)");
+    }
+    if (role && UnderTwoPersonRule(by) && account.approved_at != 0) {
+      // The grant waits for a second person; asking for the current role
+      // withdraws a pending one.
+      const bool withdraw = *role == account.role;
+      if (withdraw) db.Query("UPDATE users SET pending_role = NULL, pending_requested_by = NULL, "
+                             "pending_requested_at = NULL WHERE id = ?1").Bind(1, user_id).Run();
+      else db.Query("UPDATE users SET pending_role = ?2, pending_requested_by = ?3, pending_requested_at = ?4 "
+                    "WHERE id = ?1").Bind(1, user_id).BindText(2, ToString(*role)).Bind(3, by.user.id)
+               .Bind(4, db_.Now()).Run();
+      changes[withdraw ? "role_request_withdrawn" : "role_requested"] = ToString(*role);
+    } else if (role) {
       StoreRole(db, user_id, *role);
+      if (account.pending_role && account.approved_at == 0) {
+        // A new account still waiting: the grant asked for changes with it.
+        db.Query("UPDATE users SET pending_role = ?2 WHERE id = ?1").Bind(1, user_id).BindText(2, ToString(*role)).Run();
+      } else if (account.pending_role) {
+        db.Query("UPDATE users SET pending_role = NULL, pending_requested_by = NULL, pending_requested_at = NULL "
+                 "WHERE id = ?1").Bind(1, user_id).Run();
+        changes["role_request_withdrawn"] = ToString(*account.pending_role);
+      }
       changes["role"] = ToString(*role);
     }
     if (active) {

@@ -50,6 +50,17 @@
 //    (governance/password_policy.h).
 //  - New investigator accounts are inactive until a supervisor of the same
 //    unit (or an admin) approves them; inactive accounts cannot log in.
+//  - Two-person rule (policy.two_person_rule): an account an admin creates
+//    (any role) is stored inactive with its role pending, and a role an admin
+//    grants is pending while the old role stays in force; Approve by a
+//    second person applies it. Investigator grants: a supervisor of the
+//    account's unit or another admin; auditor, supervisor and admin grants:
+//    another admin, or the operator at the server's machine
+//    (ApproveAsOperator, how the first supervisors of a deployment start).
+//    Nobody approves a grant they asked for or their own account, and
+//    self-registrations are approved by a supervisor of the unit only (the
+//    applicant may be an admin under another name). Changes made as the
+//    operator or the system (Actor user id 0) are outside the rule.
 //  - All times come from the GovernanceDb clock.
 //  - Usernames are not case-folded: a name with upper-case letters (or any
 //    character outside [a-z0-9._-]) is refused by CreateUser, and Login and
@@ -94,6 +105,12 @@ struct User {
   int64_t failed_logins = 0; // consecutive, from every address (the backstop count)
   int64_t locked_until = 0;  // 0 or a Unix time: locked for every address (the backstop)
   bool must_change_password = false;  // set by RequirePasswordChange, cleared by a new password
+  // Two-person rule: a role granted by an admin that awaits a second
+  // person's approval (Approve), and the admin who asked. For a new account
+  // the account is inactive until then; for a role change the current role
+  // stays in force until then.
+  std::optional<Role> pending_role;
+  int64_t pending_requested_by = 0;
 };
 
 struct NewUser {
@@ -128,6 +145,9 @@ struct AccountPolicy {
   int64_t session_idle_seconds = 30 * 60;     // sliding expiry
   int64_t session_max_seconds = 12 * 3600;    // absolute expiry
   bool fast_hashing = false;  // tests only: OPSLIMIT/MEMLIMIT_MIN instead of INTERACTIVE
+  // Separation of duties: accounts created and roles granted by an admin
+  // wait for a second person (see "Two-person rule" above Accounts).
+  bool two_person_rule = false;
 };
 
 struct Session {
@@ -248,11 +268,17 @@ class Accounts {
   std::optional<User> FindUser(const std::string& username);
   std::optional<User> GetUser(int64_t id);
   std::vector<User> ListUsers();                   // by id
-  std::vector<User> PendingApprovals(const std::string& unit);  // inactive, never approved; "" = all units
+  // Never-approved inactive accounts and accounts with a pending role grant,
+  // of `unit` ("" = all units), by id.
+  std::vector<User> PendingApprovals(const std::string& unit);
 
-  // Activates a never-approved account. Throws Error unless `by` is an
-  // admin, or a supervisor of the same unit as the account.
+  // Applies the account's pending role grant (activating a new account), or
+  // activates a never-approved registration. Throws PermissionDenied unless
+  // `by` may approve it (see the invariants), Conflict when nothing awaits.
   User Approve(int64_t user_id, const Actor& by);
+  // Approve as the operator at the server's machine (`lineup users approve`):
+  // any pending grant or registration, audited as `by`.
+  User ApproveAsOperator(int64_t user_id, const Actor& by);
   // Role and/or activation in one change (deactivating ends the sessions).
   User Update(int64_t user_id, std::optional<Role> role, std::optional<bool> active, const Actor& by);
   void SetActive(int64_t user_id, bool active, const Actor& by);
@@ -318,6 +344,11 @@ class Accounts {
   std::unique_ptr<HashSlots> hash_slots_;
   std::string dummy_hash_;  // verified for unknown usernames, so that they take as long as known ones
   std::atomic<int64_t> verifications_{0};
+
+  // A change `by` someone that waits for a second person (a signed-in
+  // account under policy.two_person_rule; not the operator or the system).
+  bool UnderTwoPersonRule(const Actor& by) const { return policy_.two_person_rule && by.user.id != 0; }
+  User ApplyApproval(SqliteDb& db, const User& account, const Actor& by);
 };
 
 }  // namespace lineup

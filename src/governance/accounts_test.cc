@@ -69,7 +69,7 @@ class AccountsTest : public ::testing::Test {
   void Open() {
     db_ = std::make_unique<GovernanceDb>(path_, [this] { return now_; });
     audit_ = std::make_unique<AuditLog>(*db_);
-    accounts_ = std::make_unique<Accounts>(*db_, *audit_, TestPolicy());
+    accounts_ = std::make_unique<Accounts>(*db_, *audit_, policy_);
   }
   void Reopen() {
     accounts_.reset();
@@ -116,6 +116,7 @@ class AccountsTest : public ::testing::Test {
     for (int i = 0; i < count; ++i) Login(name, "wrong password!");
   }
 
+  AccountPolicy policy_ = TestPolicy();
   int64_t now_ = kStart;
   std::string client_ = "10.0.0.1";
   std::filesystem::path path_;
@@ -577,8 +578,130 @@ TEST_F(AccountsTest, AdminApprovesAnyoneOnce) {
   EXPECT_EQ(accounts_->Approve(newbie.id, By(admin)).approved_by, admin.id);
   EXPECT_TRUE(accounts_->Approve(new_supervisor.id, By(admin)).active);
   ExpectErrorContaining([&] { accounts_->Approve(newbie.id, By(admin)); }, "already approved");
-  ExpectErrorContaining([&] { accounts_->Approve(admin.id, By(admin)); }, "already approved");  // created active
+  ExpectErrorContaining([&] { accounts_->Approve(admin.id, By(admin)); }, "their own account");
+  const User second_admin = Create("admin2", Role::kAdmin, "");
+  ExpectErrorContaining([&] { accounts_->Approve(admin.id, By(second_admin)); }, "already approved");  // created active
   ExpectErrorContaining([&] { accounts_->Approve(999, By(admin)); }, "no user with id 999");
+}
+
+// --- the two-person rule
+
+class TwoPersonRuleTest : public AccountsTest {
+ protected:
+  TwoPersonRuleTest() {
+    policy_.two_person_rule = true;
+    Reopen();
+    admin_ = Create("admin", Role::kAdmin, "");  // as the system: outside the rule
+    supervisor_ = Create("sam", Role::kSupervisor, "CID North");
+  }
+  // What `by` creates as an admin through the API would: active requested.
+  User CreatedBy(const User& by, const std::string& name, Role role, const std::string& unit = "CID North") {
+    return accounts_->CreateUser(
+        {.username = name, .password = kPassword, .display_name = "D. " + name, .unit = unit, .role = role,
+         .active = true},
+        By(by));
+  }
+  Actor Operator() const {
+    Actor a;
+    a.user.username = "local:root";
+    a.client = "cli";
+    a.role = "operator";
+    return a;
+  }
+  // The newest account_change audit record's event.
+  std::string LastEvent() {
+    return RawText("SELECT json_extract(details_json, '$.event') FROM audit_records WHERE action = 'account_change' "
+                   "ORDER BY seq DESC LIMIT 1");
+  }
+  User admin_, supervisor_;
+};
+
+TEST_F(TwoPersonRuleTest, AnAdminsNewAccountWaitsForASecondPerson) {
+  const User self = CreatedBy(admin_, "admin.as.investigator", Role::kInvestigator);
+  EXPECT_FALSE(self.active);
+  ASSERT_TRUE(self.pending_role);
+  EXPECT_EQ(*self.pending_role, Role::kInvestigator);
+  EXPECT_EQ(self.pending_requested_by, admin_.id);
+  EXPECT_EQ(LastEvent(), "user created, awaiting a second person's approval");
+  EXPECT_EQ(Login("admin.as.investigator").status, LoginStatus::kInactive);
+  // The admin who asked cannot approve it, by approval or by activation.
+  ExpectErrorContaining([&] { accounts_->Approve(self.id, By(admin_)); }, "second person");
+  ExpectErrorContaining([&] { accounts_->SetActive(self.id, true, By(admin_)); }, "never been approved");
+  EXPECT_EQ(Login("admin.as.investigator").status, LoginStatus::kInactive);
+
+  // A supervisor of the unit approves it; the approval is audited with who asked.
+  const User approved = accounts_->Approve(self.id, By(supervisor_));
+  EXPECT_TRUE(approved.active);
+  EXPECT_FALSE(approved.pending_role);
+  EXPECT_EQ(approved.approved_by, supervisor_.id);
+  EXPECT_EQ(LastEvent(), "account approved");
+  EXPECT_EQ(RawText("SELECT json_extract(details_json, '$.requested_by') FROM audit_records ORDER BY seq DESC LIMIT 1"),
+            "admin");
+  EXPECT_EQ(Login("admin.as.investigator").status, LoginStatus::kOk);
+  ExpectErrorContaining([&] { accounts_->Approve(self.id, By(supervisor_)); }, "already approved");
+}
+
+TEST_F(TwoPersonRuleTest, OtherRolesNeedASecondAdminOrTheOperator) {
+  const User auditor = CreatedBy(admin_, "ada", Role::kAuditor, "");
+  const User supervisor = CreatedBy(admin_, "sue", Role::kSupervisor, "Fraud");
+  const User other_unit = CreatedBy(admin_, "ivo", Role::kInvestigator, "Fraud");
+  ExpectErrorContaining([&] { accounts_->Approve(auditor.id, By(supervisor_)); }, "approved by another admin");
+  ExpectErrorContaining([&] { accounts_->Approve(supervisor.id, By(supervisor_)); }, "approved by another admin");
+  ExpectErrorContaining([&] { accounts_->Approve(other_unit.id, By(supervisor_)); }, "supervisor of Fraud");
+
+  const User second_admin = Create("admin2", Role::kAdmin, "");
+  EXPECT_TRUE(accounts_->Approve(auditor.id, By(second_admin)).active);
+  // The operator at the server's machine: how a deployment's first
+  // supervisors start.
+  const User approved = accounts_->ApproveAsOperator(supervisor.id, Operator());
+  EXPECT_TRUE(approved.active);
+  EXPECT_EQ(approved.approved_by, 0);
+  EXPECT_EQ(RawText("SELECT actor FROM audit_records ORDER BY seq DESC LIMIT 1"), "local:root");
+  // Now a supervisor of Fraud, sue approves Fraud's investigator.
+  EXPECT_TRUE(accounts_->Approve(other_unit.id, By(approved)).active);
+}
+
+TEST_F(TwoPersonRuleTest, ARoleGrantWaitsWhileTheOldRoleStays) {
+  const User ivan = Create("ivan", Role::kInvestigator, "CID North");
+  const User granted = accounts_->Update(ivan.id, Role::kAuditor, std::nullopt, By(admin_));
+  EXPECT_EQ(granted.role, Role::kInvestigator) << "the old role stays in force";
+  ASSERT_TRUE(granted.pending_role);
+  EXPECT_EQ(*granted.pending_role, Role::kAuditor);
+  EXPECT_TRUE(granted.active);
+  ASSERT_EQ(accounts_->PendingApprovals("CID North").size(), 1u);
+  EXPECT_EQ(accounts_->PendingApprovals("CID North")[0].id, ivan.id);
+
+  ExpectErrorContaining([&] { accounts_->Approve(ivan.id, By(admin_)); }, "you asked for this grant");
+  ExpectErrorContaining([&] { accounts_->Approve(ivan.id, By(ivan)); }, "their own account");
+  ExpectErrorContaining([&] { accounts_->Approve(ivan.id, By(supervisor_)); }, "approved by another admin");
+
+  // Asking for the current role withdraws the request.
+  EXPECT_FALSE(accounts_->Update(ivan.id, Role::kInvestigator, std::nullopt, By(admin_)).pending_role);
+  EXPECT_TRUE(accounts_->PendingApprovals("").empty());
+
+  accounts_->Update(ivan.id, Role::kAdmin, std::nullopt, By(admin_));
+  const User second_admin = Create("admin2", Role::kAdmin, "");
+  const User promoted = accounts_->Approve(ivan.id, By(second_admin));
+  EXPECT_EQ(promoted.role, Role::kAdmin);
+  EXPECT_FALSE(promoted.pending_role);
+  EXPECT_EQ(promoted.approved_by, 0) << "approved_by is the account's first approval, not the grant's";
+  EXPECT_EQ(LastEvent(), "role grant approved");
+}
+
+TEST_F(TwoPersonRuleTest, RegistrationsAreApprovedByASupervisorNotAnAdmin) {
+  const User applicant = accounts_->Register(
+      {.username = "applicant", .password = kPassword, .display_name = "A", .unit = "CID North"}, client_);
+  ExpectErrorContaining([&] { accounts_->Approve(applicant.id, By(admin_)); }, "approved by a supervisor");
+  EXPECT_TRUE(accounts_->Approve(applicant.id, By(supervisor_)).active);
+}
+
+TEST_F(TwoPersonRuleTest, WithoutTheRuleAnAdminsGrantsTakeEffectAtOnce) {
+  policy_.two_person_rule = false;
+  Reopen();
+  const User ivan = CreatedBy(admin_, "ivan", Role::kInvestigator);
+  EXPECT_TRUE(ivan.active);
+  EXPECT_FALSE(ivan.pending_role);
+  EXPECT_EQ(accounts_->Update(ivan.id, Role::kAuditor, std::nullopt, By(admin_)).role, Role::kAuditor);
 }
 
 TEST_F(AccountsTest, PendingApprovalsByUnit) {
@@ -749,7 +872,7 @@ TEST_F(AccountsTest, EverythingSurvivesReopening) {
   FailLogins("alice", 2);
 
   Reopen();
-  EXPECT_EQ(RawInt("SELECT version FROM schema_versions WHERE module = 'accounts'"), 3);
+  EXPECT_EQ(RawInt("SELECT version FROM schema_versions WHERE module = 'accounts'"), 4);
   ASSERT_EQ(accounts_->ListUsers().size(), 3u);
   EXPECT_EQ(accounts_->FindUser("alice")->failed_logins, 2);
   EXPECT_TRUE(accounts_->ValidateSession(session.token).has_value());

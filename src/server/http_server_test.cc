@@ -22,6 +22,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "cli_run.h"
 #include "common/file_util.h"
 #include "governance/totp.h"
 #include "ingest/ingest_pipeline.h"
@@ -146,6 +147,7 @@ class Server : public ::testing::Test {
     so.accounts.registrations_per_hour_per_address = 1000;  // every test registers from 127.0.0.1
     so.accounts.registrations_per_hour = 1000;
     so.gallery_reopen_seconds = 0;
+    so.accounts.two_person_rule = TwoPersonRule();
     // Checkpoints on, outside the data directory; tests publish them by
     // hand (the background loop runs only from StartMaintenance).
     so.audit_key_file = keys_ / "audit-signing.key";
@@ -180,6 +182,7 @@ class Server : public ::testing::Test {
       ASSERT_EQ(r.status, 201) << r.body;
     }
   }
+  virtual bool TwoPersonRule() const { return false; }
   void TearDown() override {  // also after a SetUp that stopped half way
     if (server_) server_->Stop();
     if (thread_.joinable()) thread_.join();
@@ -1274,6 +1277,81 @@ TEST_F(Server, ServesHttpsWithSecureCookiesAndHsts) {
   HttpServerOptions bad = ho;
   bad.tls_cert = key;  // not a certificate
   EXPECT_THROW(HttpServer(*service_, bad), Error);
+}
+
+}  // namespace
+}  // namespace lineup
+
+namespace lineup {
+namespace {
+
+// The fixture's accounts, made by the admin through the API, under the
+// two-person rule: all wait for a second person.
+class ServerTwoPersonRule : public Server {
+ protected:
+  bool TwoPersonRule() const override { return true; }
+  testing::CliRun Users(const std::string& args) { return testing::RunLineup("users " + args + " --data '" + data_.string() + "'"); }
+};
+
+TEST_F(ServerTwoPersonRule, AdminsGrantsWaitForASecondPerson) {
+  Agent admin = As("admin");
+  const Reply users = admin.Get("/api/v1/users");
+  for (const auto& u : users.json["users"]) {
+    if (u["username"] == "admin") continue;
+    EXPECT_FALSE(u["active"].get<bool>()) << u.dump();
+    EXPECT_EQ(u["pending_role"], u["role"]) << u.dump();
+  }
+  Reply inactive = Agent(port_).Login("ivan", kPassword);
+  EXPECT_EQ(inactive.status, 403) << "inactive until approved: " << inactive.body;
+  // The admin sees nothing to approve: every grant is their own request.
+  EXPECT_TRUE(admin.Get("/api/v1/approvals").json["users"].empty());
+  const int64_t ivan = UserId("ivan"), ada = UserId("ada");
+  Reply own = admin.Post("/api/v1/users/" + std::to_string(ivan) + "/approve", nlohmann::json::object());
+  EXPECT_EQ(own.status, 403) << own.body;
+  EXPECT_NE(own.json["message"].get<std::string>().find("second person"), std::string::npos) << own.body;
+  EXPECT_EQ(admin.Patch("/api/v1/users/" + std::to_string(ivan), {{"active", true}}).status, 403);
+
+  // At the server's machine the operator lists and approves the first supervisor.
+  testing::CliRun pending = Users("pending");
+  ASSERT_EQ(pending.status, 0) << pending.output();
+  for (const char* name : {"ivan", "iris", "sam", "sue", "ada"}) {
+    EXPECT_NE(pending.out.find(name), std::string::npos) << pending.out;
+  }
+  EXPECT_NE(pending.out.find("supervisor (new account)"), std::string::npos) << pending.out;
+  testing::CliRun approved = Users("approve sam");
+  ASSERT_EQ(approved.status, 0) << approved.output();
+  EXPECT_NE(approved.out.find("approved sam"), std::string::npos) << approved.out;
+  EXPECT_NE(Users("approve nobody").status, 0);
+
+  // sam approves his unit's investigators, not the auditor.
+  Agent supervisor = As("sam");
+  std::set<std::string> awaiting;
+  const Reply approvals = supervisor.Get("/api/v1/approvals");
+  for (const auto& u : approvals.json["users"]) awaiting.insert(u["username"]);
+  EXPECT_EQ(awaiting, (std::set<std::string>{"ivan", "iris"}));
+  EXPECT_EQ(supervisor.Post("/api/v1/users/" + std::to_string(ivan) + "/approve", nlohmann::json::object()).status, 200);
+  // ada (auditor, no unit) is not sam's to approve, nor even to see.
+  EXPECT_EQ(supervisor.Post("/api/v1/users/" + std::to_string(ada) + "/approve", nlohmann::json::object()).status, 404);
+  Agent investigator = As("ivan");
+  EXPECT_EQ(investigator.Get("/api/v1/me").json["user"]["role"], "investigator");
+
+  // A role grant leaves the old role in force until approved.
+  Reply grant = admin.Patch("/api/v1/users/" + std::to_string(ivan), {{"role", "auditor"}});
+  ASSERT_EQ(grant.status, 200) << grant.body;
+  EXPECT_EQ(grant.json["user"]["role"], "investigator");
+  EXPECT_EQ(grant.json["user"]["pending_role"], "auditor");
+  EXPECT_NE(grant.json["message"].get<std::string>().find("another admin"), std::string::npos) << grant.body;
+  EXPECT_EQ(supervisor.Post("/api/v1/users/" + std::to_string(ivan) + "/approve", nlohmann::json::object()).status, 403);
+  ASSERT_EQ(Users("approve ivan").status, 0);
+  EXPECT_EQ(As("ivan").Get("/api/v1/me").json["user"]["role"], "auditor");
+
+  // Every step is in the trail, as the auditor (approved at the machine) reads it.
+  ASSERT_EQ(Users("approve ada").status, 0);
+  std::vector<std::string> events;
+  for (const auto& r : AuditRecords("account_change")) events.push_back(r["details"]["event"]);
+  for (const char* e : {"user created, awaiting a second person's approval", "account approved", "role grant approved"}) {
+    EXPECT_NE(std::find(events.begin(), events.end(), e), events.end()) << e;
+  }
 }
 
 }  // namespace

@@ -131,7 +131,9 @@ nlohmann::json UserJson(const User& u) {
           {"totp_enabled", u.totp_enabled},
           {"created_at", IsoTime(u.created_at)},
           {"approved_by", u.approved_by},
-          {"must_change_password", u.must_change_password}};
+          {"must_change_password", u.must_change_password},
+          {"pending_role", u.pending_role ? nlohmann::json(ToString(*u.pending_role)) : nlohmann::json(nullptr)},
+          {"pending_requested_by", u.pending_requested_by}};
 }
 
 }  // namespace lineup

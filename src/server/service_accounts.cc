@@ -14,6 +14,16 @@ Role RoleField(const nlohmann::json& body) {
   return *role;
 }
 
+// Who approves a pending grant, for the admin who asked.
+std::string AwaitingMessage(const User& u) {
+  const std::string role = ToString(*u.pending_role);
+  const std::string who = *u.pending_role == Role::kInvestigator
+                              ? "a supervisor of " + (u.unit.empty() ? std::string("its unit") : u.unit) +
+                                    " or another admin"
+                              : "another admin";
+  return "Two-person rule: the " + role + " role of " + u.username + " takes effect once " + who + " approves it.";
+}
+
 Actor ActorOf(const Caller& caller) { return {caller.user, caller.client, ""}; }
 
 // The owner's proof in a body: "password" and/or "code" (the TOTP code).
@@ -150,7 +160,9 @@ nlohmann::json Service::CreateUser(const Caller& caller, const nlohmann::json& b
   n.must_change_password = body.contains("temporary_password") && body["temporary_password"].is_boolean() &&
                            body["temporary_password"].get<bool>();
   User u = AccountChange([&] { return accounts_->CreateUser(n, ActorOf(caller)); });
-  return {{"user", UserJson(u)}};
+  nlohmann::json out = {{"user", UserJson(u)}};
+  if (u.pending_role) out["message"] = AwaitingMessage(u);
+  return out;
 }
 
 nlohmann::json Service::UpdateUser(const Caller& caller, int64_t user_id, const nlohmann::json& body) {
@@ -173,7 +185,9 @@ nlohmann::json Service::UpdateUser(const Caller& caller, int64_t user_id, const 
     if (user_id == caller.user.id && !*active) throw ApiError(400, "bad_request", "you cannot deactivate yourself");
   }
   User updated = AccountChange([&] { return accounts_->Update(user_id, role, active, ActorOf(caller)); });
-  return {{"user", UserJson(updated)}};
+  nlohmann::json out = {{"user", UserJson(updated)}};
+  if (updated.pending_role) out["message"] = AwaitingMessage(updated);
+  return out;
 }
 
 nlohmann::json Service::UnlockUser(const Caller& caller, int64_t user_id) {
@@ -188,7 +202,14 @@ nlohmann::json Service::PendingApprovals(const Caller& caller) {
   std::string unit = caller.user.role == Role::kAdmin ? "" : caller.user.unit;
   nlohmann::json users = nlohmann::json::array();
   if (caller.user.role == Role::kAdmin || !unit.empty()) {
-    for (const User& u : accounts_->PendingApprovals(unit)) users.push_back(UserJson(u));
+    for (const User& u : accounts_->PendingApprovals(unit)) {
+      // Only what this caller may approve: not a grant they asked for, and
+      // for a supervisor only investigator accounts and grants.
+      const Role wanted = u.pending_role.value_or(u.role);
+      if (u.pending_requested_by == caller.user.id) continue;
+      if (caller.user.role == Role::kSupervisor && wanted != Role::kInvestigator) continue;
+      users.push_back(UserJson(u));
+    }
   }
   return {{"users", users}};
 }

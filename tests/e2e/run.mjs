@@ -715,6 +715,9 @@ async function main() {
       const row = page.locator(`[data-testid="approval-row"][data-username="${reg.username}"]`);
       await row.waitFor();
       assert((await row.locator('img').count()) === 0, 'display name became markup');
+      const awaited = row.getByTestId('approval-role');
+      assert(await awaited.isVisible(), 'the role an approval gives is not shown');
+      assert(/investigator \(registered\)/.test(await awaited.textContent()), `role awaited: ${await awaited.textContent()}`);
       await snap('pending');
       await row.getByTestId('approve-button').click();
       await row.locator('.msg-ok').waitFor();
