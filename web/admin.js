@@ -360,8 +360,27 @@ function userRow(ctx, u) {
     { type: 'button', class: 'btn btn-small', testid: 'user-active-toggle', disabled: u.id === ctx.user.id },
     u.active ? 'Deactivate' : 'Activate',
   );
+  // A role is chosen, then saved: nothing is sent on the select's change (an arrow key
+  // would grant it), and an admin grant asks once more.
+  const saveRole = h(
+    'button',
+    { type: 'button', class: 'btn btn-small', testid: 'user-role-save', hidden: true, 'aria-label': `Save the role of ${u.username}` },
+    'Save role',
+  );
+  const confirmAdmin = h(
+    'button',
+    { type: 'button', class: 'btn btn-small btn-danger', testid: 'user-role-confirm', hidden: true },
+    `Yes, make ${u.username} an admin`,
+  );
+  const cancelRole = h('button', { type: 'button', class: 'btn btn-small', testid: 'user-role-cancel', hidden: true }, 'Cancel');
+  const roleSteps = (chosen, confirming) => {
+    saveRole.hidden = !chosen || confirming;
+    confirmAdmin.hidden = !confirming;
+    cancelRole.hidden = !chosen;
+  };
   const update = async (body) => {
     replace(status);
+    roleSteps(false, false);
     roleSel.disabled = toggle.disabled = true;
     try {
       const res = await patch(`/users/${encodeURIComponent(u.id)}`, body);
@@ -379,7 +398,24 @@ function userRow(ctx, u) {
       roleSel.disabled = toggle.disabled = false;
     }
   };
-  roleSel.addEventListener('change', () => update({ role: roleSel.value }));
+  roleSel.addEventListener('change', () => {
+    replace(status);
+    roleSteps(roleSel.value !== u.role, false);
+  });
+  saveRole.addEventListener('click', () => {
+    if (roleSel.value === 'admin') {
+      roleSteps(true, true);
+      replace(status, messageBox('info', `An admin manages every account, collection and opt-out. Make ${u.username} an admin?`));
+      return;
+    }
+    update({ role: roleSel.value });
+  });
+  confirmAdmin.addEventListener('click', () => update({ role: 'admin' }));
+  cancelRole.addEventListener('click', () => {
+    roleSel.value = u.role;
+    roleSteps(false, false);
+    replace(status);
+  });
   toggle.addEventListener('click', () => update({ active: !u.active }));
   // After too many failed sign-ins a name is locked for the address they came from (and, after
   // very many, for every address); this clears it everywhere. Audited.
@@ -406,7 +442,7 @@ function userRow(ctx, u) {
     h('td', null, u.username),
     h('td', null, u.display_name || '—'),
     h('td', null, u.unit || '—'),
-    h('td', null, roleSel, ' ', pending),
+    h('td', null, roleSel, ' ', saveRole, ' ', confirmAdmin, ' ', cancelRole, ' ', pending),
     h('td', null, activeText, ' ', toggle, ' ', unlock, status),
     h('td', null, u.totp_enabled ? 'on' : 'off'),
     h('td', null, fmtTime(u.created_at)),

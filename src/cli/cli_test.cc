@@ -42,6 +42,33 @@ TEST(Cli, HelpListsEverySubcommand) {
   EXPECT_NE(Lineup("nonsense").status, 0);
 }
 
+// lineup demo run again keeps the gallery its first run made, with what was
+// added to it since (it used to delete it: collections, accounts, cases,
+// opt-outs and the audit trail, silently).
+TEST(Cli, DemoRunAgainKeepsItsGalleryAndWhatWasAddedToIt) {
+  const std::filesystem::path photos = testing::TempDir("demo-photos");
+  for (int n : {1, 2}) std::filesystem::copy_file(testing::DemoPhoto(n), photos / ("sample" + std::to_string(n) + ".jpg"));
+  const std::filesystem::path out = testing::TempDir("demo-out");
+  const std::string demo = "demo --no-serve --photos '" + photos.string() + "' --out '" + out.string() + "'";
+  CliRun first = Lineup(demo);
+  ASSERT_EQ(first.status, 0) << first.output();
+  EXPECT_NE(first.out.find("faces ingested"), std::string::npos) << first.out;
+  const std::string data = " --data '" + (out / "gallery").string() + "'";
+  // The user adds a collection of their own.
+  const std::filesystem::path mine = testing::TempDir("demo-mine");
+  std::filesystem::copy_file(testing::DemoPhoto(3), mine / "mine.jpg");
+  CliRun added = Lineup("ingest '" + mine.string() + "' --collection mine --legal-basis 'own photo' --no-progress" + data);
+  ASSERT_EQ(added.status, 0) << added.output();
+
+  CliRun again = Lineup(demo);
+  ASSERT_EQ(again.status, 0) << again.output();
+  EXPECT_NE(again.out.find("kept from an earlier run"), std::string::npos) << again.out;
+  CliRun stats = Lineup("gallery stats --json" + data);
+  ASSERT_EQ(stats.status, 0) << stats.output();
+  EXPECT_NE(stats.out.find("\"mine\""), std::string::npos) << "the user's collection is gone: " << stats.out;
+  EXPECT_NE(stats.out.find("\"demo\""), std::string::npos) << stats.out;
+}
+
 TEST(Cli, DetectJsonFollowsTheContract) {
   CliRun r = Lineup("detect --json " + Photo(1) + " " + Photo(5));
   ASSERT_EQ(r.status, 0) << r.output();

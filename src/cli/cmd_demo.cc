@@ -63,7 +63,9 @@ void Run(const DemoFlags& flags) {
   HttpServerOptions ho;
   if (!flags.no_serve) ParseListen(flags.listen, &ho);  // a bad --listen fails before the work
   fs::create_directories(out);
-  fs::remove_all(out / "gallery");  // a fresh demo gallery each run
+  // A gallery from an earlier run is kept as it is: its user may have added
+  // collections, accounts, cases, opt-outs and audit records since.
+  const bool earlier_gallery = fs::exists(out / "gallery") && !fs::is_empty(out / "gallery");
 
   ModelManifest manifest = LoadManifest(flags.engine);
   GalleryModel model = ModelOfProfile(manifest, flags.engine.profile);
@@ -78,9 +80,16 @@ void Run(const DemoFlags& flags) {
   io.legal_basis = "demo photos shipped in the npm package @vladmandic/face-api (MIT licence)";
   io.pipeline = MakePipelineOptions(flags.engine, true);
   io.input.allow_outside = {photos_dir};  // the generated manifest names the photos where they are
-  IngestSummary s = RunIngest(*gallery, manifest, WriteManifest(photos, out), io);
-  std::printf("gallery %s: %lld photos, %lld faces ingested in %.1f s\n\n", go.data_dir.c_str(),
-              static_cast<long long>(s.counters.images_added), static_cast<long long>(s.counters.faces_added), s.seconds);
+  if (earlier_gallery) {
+    std::printf("gallery %s: kept from an earlier run, with whatever was added to it since (delete the folder "
+                "yourself for a fresh one, or choose another with --out)\n\n",
+                go.data_dir.c_str());
+  } else {
+    IngestSummary s = RunIngest(*gallery, manifest, WriteManifest(photos, out), io);
+    std::printf("gallery %s: %lld photos, %lld faces ingested in %.1f s\n\n", go.data_dir.c_str(),
+                static_cast<long long>(s.counters.images_added), static_cast<long long>(s.counters.faces_added),
+                s.seconds);
+  }
 
   FacePipeline pipeline = MakePipeline(manifest, flags.engine, true);
   cv::Mat image = LoadImage(photos[0].string());

@@ -189,7 +189,8 @@ Probe ReadProbe(const SqliteQuery& q) {
 
 constexpr char kSearchColumns[] =
     "id, case_id, probe_id, user_id, username, client, created_at, box_x, box_y, box_w, box_h, top_k, "
-    "index_used, faces_searched";
+    "index_used, faces_searched, "
+    "(SELECT count(*) FROM search_candidates c WHERE c.search_id = searches.id)";
 
 SearchRecord ReadSearch(const SqliteQuery& q) {
   SearchRecord s;
@@ -204,6 +205,7 @@ SearchRecord ReadSearch(const SqliteQuery& q) {
   s.top_k = static_cast<int>(q.Int64(11));
   s.index_used = q.Text(12);
   s.faces_searched = q.Int64(13);
+  s.candidate_count = q.Int64(14);
   return s;
 }
 

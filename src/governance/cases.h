@@ -106,7 +106,8 @@ struct SearchRecord {
   int top_k = 0;
   std::string index_used;
   int64_t faces_searched = 0;
-  std::vector<SearchCandidate> candidates;  // by rank
+  std::vector<SearchCandidate> candidates;  // by rank; loaded by GetSearch only
+  int64_t candidate_count = 0;              // stored candidates, whether loaded or not
 };
 
 class Cases {

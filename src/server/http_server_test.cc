@@ -364,6 +364,22 @@ TEST_F(Server, AuditVerifyChecksAnchorsCheckpointsAndDecisions) {
   EXPECT_EQ(records.back()["details"]["checkpoints"], 1);
 }
 
+// The case page lists its searches without their candidates, but with how
+// many there were (it said 0 for searches that returned 10 and 20).
+TEST_F(Server, CaseSearchesCountTheirCandidates) {
+  Flow f = IvanSearches();
+  const size_t shown = f.search["candidates"].size();
+  ASSERT_GT(shown, 0u);
+  Agent ivan = As("ivan");
+  const Reply c = ivan.Get("/api/v1/cases/" + std::to_string(f.case_id));
+  ASSERT_EQ(c.status, 200) << c.body;
+  ASSERT_EQ(c.json["searches"].size(), 1u) << c.body;
+  EXPECT_EQ(c.json["searches"][0]["candidate_count"], shown);
+  const Reply recent = ivan.Get("/api/v1/searches");
+  ASSERT_EQ(recent.status, 200) << recent.body;
+  EXPECT_EQ(recent.json["searches"][0]["candidate_count"], shown);
+}
+
 TEST_F(Server, SearchNeedsACaseOwnerAndAPurpose) {
   Agent ivan = As("ivan");
   EXPECT_EQ(ivan.Post("/api/v1/cases", {{"number", "X1"}, {"category", "other"}}).status, 400) << "no purpose";

@@ -365,7 +365,7 @@ nlohmann::json Service::SearchJson(const SearchRecord& s, const Case& c, bool wi
                         {"index_used", s.index_used},
                         {"faces_searched", s.faces_searched},
                         {"notice", kLeadNotice},
-                        {"candidate_count", s.candidates.size()}};
+                        {"candidate_count", s.candidate_count}};
   if (!with_candidates) return out;
   std::vector<int64_t> ids;
   for (const SearchCandidate& cand : s.candidates) ids.push_back(cand.face_id);

@@ -743,6 +743,30 @@ async function main() {
         if (await err.count()) throw new Error(`${tid}: ${await err.first().textContent()}`);
       }
       await snap('admin');
+      // A role is saved only by its button, and an admin grant asks once more (it used to be
+      // PATCHed on the select's first change).
+      {
+        const name = USERS.investigator2.username;
+        const row = page.locator(`[data-testid="user-row"][data-username="${name}"]`);
+        const roleOnServer = async () =>
+          page.evaluate(async (n) => {
+            const r = await fetch('/api/v1/users', { credentials: 'same-origin' });
+            return ((await r.json()).users.find((u) => u.username === n) || {}).role;
+          }, name);
+        assert(!(await row.getByTestId('user-role-save').isVisible()), 'Save role shows before a role is chosen');
+        await row.getByTestId('user-role').selectOption('admin');
+        assert(await row.getByTestId('user-role-save').isVisible(), 'no visible Save role after choosing a role');
+        assert(!(await row.getByTestId('user-role-confirm').isVisible()), 'the admin confirmation shows before Save');
+        assert((await roleOnServer()) === 'investigator', 'choosing a role saved it');
+        await row.getByTestId('user-role-save').click();
+        assert(await row.getByTestId('user-role-confirm').isVisible(), 'an admin grant is not confirmed');
+        assert((await roleOnServer()) === 'investigator', 'Save granted admin without the confirmation');
+        await snap('admin-grant-confirm');
+        await row.getByTestId('user-role-cancel').click();
+        assert(!(await row.getByTestId('user-role-confirm').isVisible()), 'the confirmation stays after Cancel');
+        assert((await row.getByTestId('user-role').inputValue()) === 'investigator', 'Cancel did not restore the role');
+        assert((await roleOnServer()) === 'investigator', 'Cancel changed the role');
+      }
       await page.goto(`${BASE}/#/audit`);
       await page.getByTestId('forbidden').waitFor();
       await page.goto(`${BASE}/#/search`);
