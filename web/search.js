@@ -232,7 +232,8 @@ function renderProbe(ctx, area, c, probe) {
     return;
   }
 
-  const topK = h('input', { type: 'number', min: '1', max: '200', value: '20', testid: 'top-k', inputmode: 'numeric' });
+  // 100: the server's limit (kMaxCandidates), the same in the CLI.
+  const topK = h('input', { type: 'number', min: '1', max: '100', value: '20', testid: 'top-k', inputmode: 'numeric' });
   const err = h('div', { 'aria-live': 'polite' });
   // Which collections to search: all unless narrowed (shown when there are several).
   const collBox = h('div');
@@ -274,7 +275,7 @@ function renderProbe(ctx, area, c, probe) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     replace(err);
-    const k = Math.max(1, Math.min(200, parseInt(topK.value, 10) || 20));
+    const k = Math.max(1, Math.min(100, parseInt(topK.value, 10) || 20));
     const body = { probe_id: probe.id, face: picker.index(), top_k: k };
     const chosen = collChecks.filter((cb) => cb.checked).map((cb) => cb.value);
     if (collChecks.length && !chosen.length) {

@@ -159,7 +159,8 @@ void RegisterSearch(CLI::App& app) {
       ->delimiter(',')
       ->allow_extra_args(false)
       ->excludes(face);
-  cmd->add_option("--top", flags->top, "Number of candidates (default 20)")->check(CLI::Range(1, 10000));
+  cmd->add_option("--top", flags->top, "Number of candidates (default 20)")
+      ->check(CLI::Range(size_t{1}, kMaxCandidates));
   cmd->add_option("--collection", flags->collections, "Search only this collection (repeatable)")
       ->allow_extra_args(false);
   cmd->add_option("--min-score", flags->min_score, "Drop candidates scoring below this (default: none)")

@@ -196,7 +196,7 @@ void RegisterServe(CLI::App& app) {
                   "Append the request log (one JSON object per request) to this file instead of stderr");
   cmd->add_option("--candidates", flags->candidates, "Default candidate list length")
       ->capture_default_str()
-      ->check(CLI::Range(1, 100));
+      ->check(CLI::Range(1, static_cast<int>(kMaxCandidates)));
   cmd->add_option("--max-upload-mb", flags->max_upload_mb, "Largest probe photo accepted")
       ->capture_default_str()
       ->check(CLI::Range(1, 200));

@@ -16,6 +16,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "common/file_util.h"
+#include "gallery/gallery.h"
 #include "cli_run.h"
 #include "test_env.h"
 
@@ -174,6 +175,16 @@ TEST_F(GalleryCli, SearchReturnsProvenanceByteForByteAndLabelsLeads) {
   for (size_t i = 1; i < j["candidates"].size(); ++i) {
     EXPECT_LE(j["candidates"][i]["score"].get<double>(), j["candidates"][i - 1]["score"].get<double>());
   }
+}
+
+// One limit on the candidate list everywhere (the CLI took 10000, the API 100).
+TEST_F(GalleryCli, TheCandidateListHasTheApisLimit) {
+  const std::string photo = Quote(testing::DemoPhoto(1).string());
+  CliRun over = Lineup("search --json --top " + std::to_string(kMaxCandidates + 1) + " " + photo + Data());
+  EXPECT_NE(over.status, 0);
+  EXPECT_NE(over.err.find("--top"), std::string::npos) << over.output();
+  CliRun at = Lineup("search --json --top " + std::to_string(kMaxCandidates) + " " + photo + Data());
+  EXPECT_EQ(at.status, 0) << at.output();
 }
 
 TEST_F(GalleryCli, ChoosingAnotherFaceOrABoxSearchesThatFace) {

@@ -76,9 +76,13 @@ struct GalleryModel {
   int dim = 0;
 };
 
+// The longest candidate list any search gives (CLI, API and web app alike):
+// a reviewer works through leads, not a ranking of the whole gallery.
+inline constexpr size_t kMaxCandidates = 100;
+
 struct SearchQuery {
   std::vector<float> descriptor;        // unit length, GalleryModel::dim
-  size_t top_k = 20;
+  size_t top_k = 20;                    // 1..kMaxCandidates
   std::vector<std::string> collections; // empty = all
   float min_score = -1.f;
 };

@@ -24,6 +24,7 @@
 
 #include "cli_run.h"
 #include "common/file_util.h"
+#include "gallery/gallery.h"
 #include "governance/totp.h"
 #include "ingest/ingest_pipeline.h"
 #include "test_env.h"
@@ -391,6 +392,9 @@ TEST_F(Server, SearchNeedsACaseOwnerAndAPurpose) {
   EXPECT_EQ(iris.Post("/api/v1/searches", {{"probe_id", f.probe_id}}).status, 404) << "another's case";
   EXPECT_EQ(ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"face", 99}}).status, 400);
   EXPECT_EQ(ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"top_k", 1000}}).status, 400);
+  EXPECT_EQ(ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"top_k", kMaxCandidates + 1}}).status, 400);
+  EXPECT_EQ(ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"top_k", kMaxCandidates}}).status, 201)
+      << "the CLI's and the web app's largest list is the API's too";
   Reply two = ivan.Post("/api/v1/searches", {{"probe_id", f.probe_id}, {"face", 1}, {"top_k", 3}});
   EXPECT_EQ(two.status, 201) << two.body;
   EXPECT_NE(two.json["search"]["face_box"], f.search["face_box"]) << "face 1 is another face";

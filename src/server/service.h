@@ -68,7 +68,7 @@ struct ServiceOptions {
   std::string profile;            // "" = manifest default (must match the gallery's embedder)
   int pipelines = 2;              // concurrent probe analyses
   int default_candidates = 20;    // like the FBI's NGI-IPS candidate lists
-  int max_candidates = 100;
+  int max_candidates = static_cast<int>(kMaxCandidates);
   int64_t max_upload_bytes = 20 << 20;
   // Uploaded photos (probes, opt-outs): a JPEG over this is decoded at 1/2,
   // 1/4 or 1/8 size, any other image over it refused from its header.

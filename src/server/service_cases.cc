@@ -252,7 +252,8 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
   Case c = OwnCase(caller, probe->case_id);
   int64_t top_k = IntField(body, "top_k", options_.default_candidates);
   if (top_k < 1 || top_k > options_.max_candidates) {
-    throw ApiError(400, "bad_request", "top_k: 1 to " + std::to_string(options_.max_candidates));
+    throw ApiError(400, "bad_request",
+                   "top_k: ask for 1 to " + std::to_string(options_.max_candidates) + " candidates");
   }
   std::vector<std::string> collections = StringListField(body, "collections");
   const std::optional<std::array<float, 4>> box = BoxField(body, "box");
