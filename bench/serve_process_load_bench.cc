@@ -48,7 +48,11 @@
 // gallery_faces (faces_searched of the first search), optout_s and
 // optout_faces_removed, ingest_images_per_s and background_s (from the window's
 // start until the opt-out and the ingest were both finished; more than the
-// window means the ingest's tail ran after the searches stopped).
+// window means the ingest's tail ran after the searches stopped), load_start
+// and load_end (the machine's 1-minute load average around the window).
+// Each row's logs stay beside the cache, /var/tmp/lineup-load-run-<pid>-<row>/ (serve.out,
+// serve.err with the server's request log, ingest.out, ingest.err); its
+// data copy is removed unless the row failed.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -238,6 +242,15 @@ pid_t Spawn(const std::vector<std::string>& args, const fs::path& out, const fs:
   }
   if (pid < 0) throw Error("load bench: fork failed");
   return pid;
+}
+
+// The 1-minute load average (/proc/loadavg), recorded with every row: the
+// machine is shared and figures move with the others' load.
+double LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  double one = 0;
+  f >> one;
+  return one;
 }
 
 // Peak resident set (VmHWM) of a live process, in MB.
@@ -460,6 +473,7 @@ void BM_ServeProcessLoad(benchmark::State& state) {
       std::mutex first_error_mu;
       std::string first_error;
       Background bg;
+      const double load_start = LoadAverage();
       const auto start = Clock::now();
       const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(window));
       const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / kPacePerInvestigator));
@@ -509,6 +523,8 @@ void BM_ServeProcessLoad(benchmark::State& state) {
       state.counters["optout_faces_removed"] = static_cast<double>(bg.faces_removed);
       state.counters["ingest_images_per_s"] = bg.ingest_images_per_s;
       state.counters["background_s"] = bg.finished_s;
+      state.counters["load_start"] = load_start;
+      state.counters["load_end"] = LoadAverage();
       if (errors.load() != 0) failure = std::to_string(errors.load()) + " error(s), first: " + first_error;
     }
   } catch (const std::exception& e) {
@@ -525,8 +541,10 @@ void BM_ServeProcessLoad(benchmark::State& state) {
     state.SkipWithError(("FAILED: " + failure).c_str());
     return;
   }
+  // The data copy goes; the logs (serve.out/.err with the request log,
+  // ingest.out/.err) stay for reading.
   std::error_code ignored;
-  fs::remove_all(run, ignored);
+  fs::remove_all(run / "data", ignored);
 }
 
 BENCHMARK(BM_ServeProcessLoad)
