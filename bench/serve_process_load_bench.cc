@@ -49,7 +49,11 @@
 // optout_faces_removed, ingest_images_per_s and background_s (from the window's
 // start until the opt-out and the ingest were both finished; more than the
 // window means the ingest's tail ran after the searches stopped), load_start
-// and load_end (the machine's 1-minute load average around the window).
+// and load_end (the machine's 1-minute load average around the window),
+// server_cpu_ms_per_search (the server's CPU time over the window, all its
+// threads, per answered search: less sensitive to the others' load than the
+// latencies; with background:1 it includes the opt-out's removal and the
+// server's reopening of the grown gallery).
 // Each row's logs stay beside the cache, /var/tmp/lineup-load-run-<pid>-<row>/ (serve.out,
 // serve.err with the server's request log, ingest.out, ingest.err); its
 // data copy is removed unless the row failed.
@@ -251,6 +255,21 @@ double LoadAverage() {
   double one = 0;
   f >> one;
   return one;
+}
+
+// CPU time (user + system, all threads) a live process has used, in
+// seconds (/proc/<pid>/stat fields 14 and 15).
+double CpuSeconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(text.substr(text.rfind(')') + 2));  // after "pid (comm) "
+  std::string field;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // Peak resident set (VmHWM) of a live process, in MB.
@@ -474,6 +493,7 @@ void BM_ServeProcessLoad(benchmark::State& state) {
       std::string first_error;
       Background bg;
       const double load_start = LoadAverage();
+      const double cpu_start = CpuSeconds(server.pid);
       const auto start = Clock::now();
       const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(window));
       const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / kPacePerInvestigator));
@@ -504,6 +524,7 @@ void BM_ServeProcessLoad(benchmark::State& state) {
       }
       for (auto& t : threads) t.join();
       const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+      const double server_cpu = CpuSeconds(server.pid) - cpu_start;
       if (bg_thread.joinable()) bg_thread.join();
       if (!bg.error.empty()) {
         ++errors;
@@ -523,6 +544,7 @@ void BM_ServeProcessLoad(benchmark::State& state) {
       state.counters["optout_faces_removed"] = static_cast<double>(bg.faces_removed);
       state.counters["ingest_images_per_s"] = bg.ingest_images_per_s;
       state.counters["background_s"] = bg.finished_s;
+      state.counters["server_cpu_ms_per_search"] = all.empty() ? 0 : 1000 * server_cpu / static_cast<double>(all.size());
       state.counters["load_start"] = load_start;
       state.counters["load_end"] = LoadAverage();
       if (errors.load() != 0) failure = std::to_string(errors.load()) + " error(s), first: " + first_error;
