@@ -12,12 +12,15 @@
 //   LINEUP_LOAD_SECONDS  length of each row's search window (default 30)
 //   LINEUP_LOAD_CACHE    where the gallery is built once and reused
 //                        (default /var/tmp/lineup-load-100k)
+//   LINEUP_SHARED_DATA   the shared data sets (default /work/shared/data)
 //
 // The gallery (built once by this program with the current code, then copied
 // for every row, so each row starts from the same faces):
-//  - real: the six face-api demo photos and, when ../shared/data exists,
-//    five_celebrity_faces/train (88 web photos of 5 people), ingested with the
-//    real pipeline (detection, alignment, embedding, crops);
+//  - real: the six face-api demo photos and, when the shared data exists
+//    (/work/shared/data or LINEUP_SHARED_DATA), five_celebrity_faces/train
+//    (88 web photos of 5 people; the opt-out photo is then one of them, else
+//    demo photo 6), ingested with the real pipeline (detection, alignment,
+//    embedding, crops);
 //  - synthetic: kSyntheticFaces random unit descriptors of the gallery's
 //    embedder size, one face per image, written through Gallery::WriteBatch
 //    with full provenance (collection with a legal basis, source URL and
@@ -258,11 +261,14 @@ double LoadAverage() {
 }
 
 // CPU time (user + system, all threads) a live process has used, in
-// seconds (/proc/<pid>/stat fields 14 and 15).
+// seconds (/proc/<pid>/stat fields 14 and 15); 0 once the process is gone
+// (never throws: it is read while the row's threads run).
 double CpuSeconds(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::istringstream rest(text.substr(text.rfind(')') + 2));  // after "pid (comm) "
+  size_t paren = text.rfind(')');
+  if (paren == std::string::npos || paren + 2 > text.size()) return 0;
+  std::istringstream rest(text.substr(paren + 2));  // after "pid (comm) "
   std::string field;
   double utime = 0, stime = 0;
   for (int i = 3; i <= 15 && rest >> field; ++i) {
