@@ -130,8 +130,9 @@ fs::path OptOutPhoto() {
 // ---------------------------------------------------------------------------
 // The gallery cache. Invariant: `ready` exists only once models/, base/ and
 // ingest/ are complete (it is written last); without it the cache is rebuilt
-// from scratch. base/ never holds a blocklist (no opt-outs), so a row's copy
-// leaves it out and the server under test creates its own.
+// from scratch. base/ holds no opt-outs (its blocklist.db is the empty one
+// Gallery::Open creates), so a row's copy leaves the file out and the server
+// under test creates its own, in its own version's format.
 
 void BuildCache(const fs::path& cache) {
   fs::remove_all(cache);
@@ -456,10 +457,10 @@ void BM_ServeProcessLoad(benchmark::State& state) {
   static int row = 0;
   const fs::path run = Cache().parent_path() / ("lineup-load-run-" + std::to_string(getpid()) + "-" + std::to_string(++row));
   fs::remove_all(run);
-  CopyGallery(Cache() / "base", run / "data");
   ServerProcess server;
   std::string failure;
   try {
+    CopyGallery(Cache() / "base", run / "data");
     server = StartServer(run, run / "data");
     // The first admin: one-time password, then its own.
     Session admin(server.port, "127.0.0.2");
