@@ -379,6 +379,12 @@ TEST_F(Server, CaseSearchesCountTheirCandidates) {
   const Reply recent = ivan.Get("/api/v1/searches");
   ASSERT_EQ(recent.status, 200) << recent.body;
   EXPECT_EQ(recent.json["searches"][0]["candidate_count"], shown);
+  // Another unit's supervisor asking for the search is told there is no such
+  // search, as for one that does not exist (it said "no such case").
+  const Reply other = As("sue").Get("/api/v1/searches/" + std::to_string(f.search_id));
+  EXPECT_EQ(other.status, 404) << other.body;
+  EXPECT_EQ(other.json["message"], "no such search") << other.body;
+  EXPECT_EQ(As("sue").Get("/api/v1/searches/999999").json["message"], "no such search");
 }
 
 TEST_F(Server, SearchNeedsACaseOwnerAndAPurpose) {

@@ -346,9 +346,12 @@ nlohmann::json Service::Search(const Caller& caller, const nlohmann::json& body)
 }
 
 SearchRecord Service::VisibleSearch(const Caller& caller, int64_t search_id, Case* c) {
+  // A search of a case the caller may not read answers as one that does not
+  // exist ("no such search", not "no such case": the caller asked for a search).
   std::optional<SearchRecord> s = cases_->GetSearch(search_id);
-  if (!s) throw ApiError(404, "not_found", "no such search");
-  *c = VisibleCase(caller, s->case_id);
+  std::optional<Case> owner = s ? cases_->Get(s->case_id) : std::nullopt;
+  if (!s || !owner || !CanRead(caller, *owner)) throw ApiError(404, "not_found", "no such search");
+  *c = *owner;
   return *s;
 }
 
