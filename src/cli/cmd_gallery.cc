@@ -164,11 +164,25 @@ void Jobs(const GalleryCommandFlags& flags) {
   if (flags.json) std::cout << all.dump(2) << "\n";
 }
 
+// The errors of job `flags.job`, or of the newest job when none is named.
 void Errors(const GalleryCommandFlags& flags) {
   std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, true);
-  for (const JobError& e : g->catalog().JobErrors(flags.job, 1'000'000)) {
-    std::printf("%s: %s\n", e.item.c_str(), e.reason.c_str());
+  int64_t job = flags.job;
+  const std::vector<IngestJob> jobs = g->catalog().ListJobs();
+  if (job != 0 && std::none_of(jobs.begin(), jobs.end(), [&](const IngestJob& j) { return j.id == job; })) {
+    throw Error(Context("job " + std::to_string(job), "no such ingest job in this gallery (see lineup gallery jobs)"));
   }
+  if (job == 0) {
+    if (jobs.empty()) {
+      std::printf("no ingest jobs in this gallery yet\n");
+      return;
+    }
+    job = jobs.front().id;
+    std::printf("job %lld (the newest; another: lineup gallery errors JOB)\n", static_cast<long long>(job));
+  }
+  const std::vector<JobError> errors = g->catalog().JobErrors(job, 1'000'000);
+  if (errors.empty()) std::printf("no errors\n");
+  for (const JobError& e : errors) std::printf("%s: %s\n", e.item.c_str(), e.reason.c_str());
 }
 
 }  // namespace
@@ -222,8 +236,9 @@ void RegisterGallery(CLI::App& app) {
   AddGalleryFlags(jobs, &flags->gallery);
   jobs->callback([flags] { Jobs(*flags); });
 
-  auto* errors = cmd->add_subcommand("errors", "Every error of one ingest job");
-  errors->add_option("job", flags->job, "Job id (see `lineup gallery jobs`)")->required();
+  auto* errors = cmd->add_subcommand("errors", "Every error of one ingest job (default: the newest)");
+  errors->add_option("job", flags->job, "Job id (see `lineup gallery jobs`); default: the newest job")
+      ->check(CLI::PositiveNumber);
   AddGalleryFlags(errors, &flags->gallery);
   errors->callback([flags] { Errors(*flags); });
 }

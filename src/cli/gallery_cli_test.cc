@@ -177,6 +177,17 @@ TEST_F(GalleryCli, SearchReturnsProvenanceByteForByteAndLabelsLeads) {
   }
 }
 
+// `gallery errors` without a job shows the newest job's (it exited 106).
+TEST_F(GalleryCli, ErrorsDefaultToTheNewestJob) {
+  CliRun newest = Lineup("gallery errors" + Data());
+  ASSERT_EQ(newest.status, 0) << newest.output();
+  EXPECT_NE(newest.out.find("the newest"), std::string::npos) << newest.out;
+  EXPECT_NE(newest.out.find("missing.jpg"), std::string::npos) << newest.out;
+  CliRun unknown = Lineup("gallery errors 999" + Data());
+  EXPECT_EQ(unknown.status, 1) << unknown.output();
+  EXPECT_NE(unknown.err.find("no such ingest job"), std::string::npos) << unknown.output();
+}
+
 // One limit on the candidate list everywhere (the CLI took 10000, the API 100).
 TEST_F(GalleryCli, TheCandidateListHasTheApisLimit) {
   const std::string photo = Quote(testing::DemoPhoto(1).string());
