@@ -94,8 +94,18 @@ std::string Service::EnsureAdmin() {
   Actor system;
   system.user.username = "system";
   system.client = "local";
-  accounts_->CreateUser(admin, system);
-  return admin.password;
+  // cracklib calls about 1 in 300 random passwords "too simplistic/systematic"; CreateUser
+  // checks the password before it writes anything, so a rejected draw is simply drawn again
+  // (8 rejections in a row: about 1e-20).
+  for (int attempt = 1;; ++attempt) {
+    try {
+      accounts_->CreateUser(admin, system);
+      return admin.password;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kInvalidArgument || e.field() != "password" || attempt == 8) throw;
+      admin.password = RandomPassword();
+    }
+  }
 }
 
 LoginResult Service::Login(const nlohmann::json& body, const Caller& caller) {
