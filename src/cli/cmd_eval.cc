@@ -136,7 +136,7 @@ void RunDetect(const EvalFlags& flags) {
   if (flags.limit > 0 && gt.size() > size_t(flags.limit)) gt.resize(flags.limit);
   ModelManifest manifest = LoadManifest(flags.engine);
   FacePipeline pipeline = MakePipeline(manifest, flags.engine, false);
-  std::vector<std::vector<ScoredBox>> detections;
+  std::vector<std::vector<ScoredDetection>> detections;
   Progress progress("detecting", static_cast<int64_t>(gt.size()));
   int failures = 0;
   for (const WiderImage& image : gt) {

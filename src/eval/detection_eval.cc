@@ -94,13 +94,13 @@ struct RankedDetection {
 // Matches one image's detections (see the header for the rules).
 std::vector<Outcome> MatchImage(const std::vector<WiderFace>& faces,
                                 const std::vector<bool>& face_ignored,
-                                const std::vector<ScoredBox>& detections,
+                                const std::vector<ScoredDetection>& detections,
                                 const std::vector<size_t>& order,
                                 const DetectionEvalOptions& options) {
   std::vector<Outcome> outcomes(detections.size(), Outcome::kFalsePositive);
   std::vector<bool> matched(faces.size(), false);
   for (size_t d : order) {
-    const ScoredBox& det = detections[d];
+    const ScoredDetection& det = detections[d];
     int best = -1;
     double best_iou = -1;
     bool overlaps_ignored = false;
@@ -183,8 +183,8 @@ std::vector<WiderImage> ReadWiderGroundTruth(const std::filesystem::path& path) 
   return ParseWiderGroundTruth(ReadFileText(path), path.string());
 }
 
-std::vector<ScoredBox> ToScoredBoxes(const std::vector<DetectedFace>& faces) {
-  std::vector<ScoredBox> boxes;
+std::vector<ScoredDetection> ToScoredBoxes(const std::vector<DetectedFace>& faces) {
+  std::vector<ScoredDetection> boxes;
   boxes.reserve(faces.size());
   for (const DetectedFace& f : faces) {
     boxes.push_back({f.box.x, f.box.y, f.box.width, f.box.height, f.score});
@@ -203,7 +203,7 @@ double BoxIou(double ax, double ay, double aw, double ah, double bx, double by, 
 }
 
 DetectionReport EvaluateDetections(const std::vector<WiderImage>& ground_truth,
-                                   const std::vector<std::vector<ScoredBox>>& detections,
+                                   const std::vector<std::vector<ScoredDetection>>& detections,
                                    const DetectionEvalOptions& options) {
   if (ground_truth.size() != detections.size()) {
     throw Error("detection evaluation: " + std::to_string(detections.size()) +
@@ -227,8 +227,8 @@ DetectionReport EvaluateDetections(const std::vector<WiderImage>& ground_truth,
     }
     report.num_gt_faces += static_cast<int64_t>(faces.size());
 
-    const std::vector<ScoredBox>& dets = detections[img];
-    for (const ScoredBox& d : dets) {
+    const std::vector<ScoredDetection>& dets = detections[img];
+    for (const ScoredDetection& d : dets) {
       if (!std::isfinite(d.score) || !std::isfinite(d.x) || !std::isfinite(d.y) ||
           !std::isfinite(d.w) || !std::isfinite(d.h)) {
         throw Error(Context(ground_truth[img].path, "detection with a non-finite box or score"));

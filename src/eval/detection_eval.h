@@ -55,12 +55,15 @@ struct WiderImage {
 std::vector<WiderImage> ParseWiderGroundTruth(std::string_view text, const std::string& source);
 std::vector<WiderImage> ReadWiderGroundTruth(const std::filesystem::path& path);
 
-struct ScoredBox {
+// One detection as the evaluation sees it. Not named ScoredBox: detect/nms.h has a
+// lineup::ScoredBox of another layout, and two class types under one name break the
+// one-definition rule (the linker kept one vector<ScoredBox> growth routine for both).
+struct ScoredDetection {
   double x = 0, y = 0, w = 0, h = 0;
   double score = 0;
 };
 
-std::vector<ScoredBox> ToScoredBoxes(const std::vector<DetectedFace>& faces);
+std::vector<ScoredDetection> ToScoredBoxes(const std::vector<DetectedFace>& faces);
 
 struct DetectionEvalOptions {
   double iou_threshold = 0.5;
@@ -90,7 +93,7 @@ struct DetectionReport {
 
 // detections[i] are the detections on ground_truth[i]; sizes must match.
 DetectionReport EvaluateDetections(const std::vector<WiderImage>& ground_truth,
-                                   const std::vector<std::vector<ScoredBox>>& detections,
+                                   const std::vector<std::vector<ScoredDetection>>& detections,
                                    const DetectionEvalOptions& options = {});
 
 // Intersection over union of two (x, y, w, h) boxes; 0 when either is empty.

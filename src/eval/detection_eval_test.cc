@@ -21,7 +21,7 @@ WiderFace Face(double x, double y, double w, double h, int invalid = 0) {
   return f;
 }
 
-ScoredBox Box(double x, double y, double w, double h, double score) {
+ScoredDetection Box(double x, double y, double w, double h, double score) {
   return {x, y, w, h, score};
 }
 
@@ -36,7 +36,7 @@ TEST(EvalDetection, PerfectDetectionsGiveApOne) {
   std::vector<WiderImage> gt = {{"a.jpg", {Face(0, 0, 20, 20), Face(50, 50, 30, 40)}},
                                 {"b.jpg", {Face(10, 10, 15, 15)}},
                                 {"empty.jpg", {}}};
-  std::vector<std::vector<ScoredBox>> dets = {
+  std::vector<std::vector<ScoredDetection>> dets = {
       {Box(0, 0, 20, 20, 0.9), Box(50, 50, 30, 40, 0.8)}, {Box(10, 10, 15, 15, 0.7)}, {}};
   DetectionReport r = EvaluateDetections(gt, dets);
   EXPECT_DOUBLE_EQ(r.average_precision, 1.0);
@@ -56,7 +56,7 @@ TEST(EvalDetection, HandComputedApWithDuplicateAndInvalidFace) {
   std::vector<WiderImage> gt = {
       {"a.jpg", {Face(0, 0, 10, 10), Face(20, 0, 10, 10), Face(40, 0, 10, 10, /*invalid=*/1)}},
       {"b.jpg", {Face(0, 0, 10, 10)}}};
-  std::vector<std::vector<ScoredBox>> dets = {
+  std::vector<std::vector<ScoredDetection>> dets = {
       {Box(0, 0, 10, 10, 0.9), Box(0, 0, 10, 10, 0.8), Box(40, 0, 10, 10, 0.7),
        Box(100, 100, 10, 10, 0.6)},
       {Box(0, 0, 10, 10, 0.5), Box(50, 50, 10, 10, 0.95)}};
@@ -96,7 +96,7 @@ TEST(EvalDetection, IouThresholdIsInclusive) {
 
 TEST(EvalDetection, MinFaceSizeIgnoresSmallFacesAndSmallUnmatchedDetections) {
   std::vector<WiderImage> gt = {{"a.jpg", {Face(0, 0, 30, 30), Face(50, 50, 10, 10)}}};
-  std::vector<std::vector<ScoredBox>> dets = {{Box(0, 0, 30, 30, 0.9),        // TP
+  std::vector<std::vector<ScoredDetection>> dets = {{Box(0, 0, 30, 30, 0.9),        // TP
                                                Box(200, 200, 8, 8, 0.7),      // small, unmatched
                                                Box(300, 300, 40, 40, 0.6)}};  // FP
   // All sizes: TP, FP, FP; the 10 px face is missed. AP = 1/2 * 1.

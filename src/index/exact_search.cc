@@ -26,7 +26,15 @@ float InnerProductScalar(const float* a, const float* b, int dim) {
 
 // Plain C++ that GCC vectorises per clone: 64 independent partial sums (8
 // vectors of 8 lanes) break the add dependency chain without -ffast-math.
-__attribute__((target_clones("arch=haswell", "default")))
+// Under ThreadSanitizer only the default clone: the ifunc resolver that target_clones makes runs
+// while the dynamic loader relocates the binary, before TSan's runtime is set up, and its
+// instrumented entry crashes there (every TSan binary segfaulted before main).
+#if defined(__SANITIZE_THREAD__)
+#define LINEUP_INNER_PRODUCT_CLONES
+#else
+#define LINEUP_INNER_PRODUCT_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#endif
+LINEUP_INNER_PRODUCT_CLONES
 float InnerProductClones(const float* a, const float* b, int dim) {
   float acc[64] = {};
   int i = 0;
