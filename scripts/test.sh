@@ -64,6 +64,9 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/
 #  - AccountsTiming compares the time of login answers, assuming the Argon2 hash (libsodium, not
 #    instrumented) dominates each one; instrumented, our own database and audit work dominates.
 sanitized_skip='^(e2e_browser|AccountsTiming\..*)$'
+# Left out under TSan only: it bounds the server's peak resident memory during a large upload,
+# and TSan's shadow memory multiplies resident memory (622 MB measured against a 250 MB bound).
+tsan_skip='^(e2e_browser|AccountsTiming\..*|ConnectionGuard\.LargeJpegUploadIsDecodedReduced)$'
 
 # The concurrency tests TSan runs: server (HTTP server, connection guard, reloader, opt-out jobs,
 # request log), ingest, gallery (searches racing writers), audit trail, vector store.
@@ -72,7 +75,7 @@ tsan_tests='^(Server|ConnectionGuard|ElasticThreadPool|GalleryReloader|GalleryRe
 for kind in "${sanitizers[@]+"${sanitizers[@]}"}"; do
   case "$kind" in
     address) dir="$build-asan"; select=(-E "$sanitized_skip") ;;
-    thread) dir="$build-tsan"; select=(-R "$tsan_tests" -E "$sanitized_skip") ;;
+    thread) dir="$build-tsan"; select=(-R "$tsan_tests" -E "$tsan_skip") ;;
   esac
   phase "building with LINEUP_SANITIZE=$kind ($dir)"
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" \
