@@ -651,6 +651,11 @@ std::string RandomPassword() {
 
 }  // namespace
 
+std::string GrantApprovers(Role role, const std::string& unit) {
+  if (role != Role::kInvestigator) return "another admin";
+  return "a supervisor of " + (unit.empty() ? std::string("the account's unit") : unit) + " or another admin";
+}
+
 Accounts::UserWithPassword Accounts::CreateUserWithOneTimePassword(NewUser user, const Actor& by) {
   CheckUsername(user.username);
   constexpr int kDraws = 64;  // about 1 draw in 235 is refused: 64 in a row do not happen
@@ -763,6 +768,21 @@ void CheckMayApprove(const User& account, const std::optional<User>& approver) {
 // for by account.pending_requested_by: a second person; an investigator grant
 // by a supervisor of the account's unit or another admin, any other grant by
 // another admin.
+void StorePendingRole(SqliteDb& db, int64_t user_id, Role role, int64_t requested_by, int64_t now) {
+  db.Query("UPDATE users SET pending_role = ?2, pending_requested_by = ?3, pending_requested_at = ?4 WHERE id = ?1")
+      .Bind(1, user_id)
+      .BindText(2, ToString(role))
+      .Bind(3, requested_by)
+      .Bind(4, now)
+      .Run();
+}
+
+void ClearPendingRole(SqliteDb& db, int64_t user_id) {
+  db.Query("UPDATE users SET pending_role = NULL, pending_requested_by = NULL, pending_requested_at = NULL WHERE id = ?1")
+      .Bind(1, user_id)
+      .Run();
+}
+
 void CheckMayApproveGrant(const User& account, Role role, const std::optional<User>& approver) {
   if (!approver || !approver->active) throw PermissionDenied("approval refused: the approving account is not active");
   if (approver->id == account.pending_requested_by) {
@@ -775,12 +795,11 @@ void CheckMayApproveGrant(const User& account, Role role, const std::optional<Us
     return;
   }
   if (role == Role::kInvestigator) {
-    throw PermissionDenied("approval refused: an investigator grant is approved by a supervisor of " +
-                           (account.unit.empty() ? std::string("the account's unit") : account.unit) +
-                           " or another admin");
+    throw PermissionDenied("approval refused: an investigator grant is approved by " +
+                           GrantApprovers(role, account.unit));
   }
-  throw PermissionDenied("approval refused: " + account.username + "'s " + ToString(role) +
-                         " grant is approved by another admin (or the operator: lineup users approve)");
+  throw PermissionDenied("approval refused: " + account.username + "'s " + ToString(role) + " grant is approved by " +
+                         GrantApprovers(role, account.unit) + " (or the operator: lineup users approve)");
 }
 
 void StoreActive(SqliteDb& db, int64_t user_id, bool active, int64_t now) {
@@ -861,11 +880,8 @@ User Accounts::Update(int64_t user_id, std::optional<Role> role, std::optional<b
       // The grant waits for a second person; asking for the current role
       // withdraws a pending one.
       const bool withdraw = *role == account.role;
-      if (withdraw) db.Query("UPDATE users SET pending_role = NULL, pending_requested_by = NULL, "
-                             "pending_requested_at = NULL WHERE id = ?1").Bind(1, user_id).Run();
-      else db.Query("UPDATE users SET pending_role = ?2, pending_requested_by = ?3, pending_requested_at = ?4 "
-                    "WHERE id = ?1").Bind(1, user_id).BindText(2, ToString(*role)).Bind(3, by.user.id)
-               .Bind(4, db_.Now()).Run();
+      if (withdraw) ClearPendingRole(db, user_id);
+      else StorePendingRole(db, user_id, *role, by.user.id, db_.Now());
       changes[withdraw ? "role_request_withdrawn" : "role_requested"] = ToString(*role);
     } else if (role) {
       StoreRole(db, user_id, *role);
@@ -873,8 +889,7 @@ User Accounts::Update(int64_t user_id, std::optional<Role> role, std::optional<b
         // A new account still waiting: the grant asked for changes with it.
         db.Query("UPDATE users SET pending_role = ?2 WHERE id = ?1").Bind(1, user_id).BindText(2, ToString(*role)).Run();
       } else if (account.pending_role) {
-        db.Query("UPDATE users SET pending_role = NULL, pending_requested_by = NULL, pending_requested_at = NULL "
-                 "WHERE id = ?1").Bind(1, user_id).Run();
+        ClearPendingRole(db, user_id);
         changes["role_request_withdrawn"] = ToString(*account.pending_role);
       }
       changes["role"] = ToString(*role);

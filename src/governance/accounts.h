@@ -244,6 +244,11 @@ class RateLimitedError : public Error {
   int64_t retry_after_seconds_;
 };
 
+// Who may approve a pending grant of `role` to an account of `unit` under
+// the two-person rule, as a phrase for messages: "a supervisor of CID North
+// or another admin", "another admin".
+std::string GrantApprovers(Role role, const std::string& unit);
+
 class Accounts {
  public:
   // Throws Error if the password dictionary (cracklib-runtime) is missing.

@@ -16,12 +16,8 @@ Role RoleField(const nlohmann::json& body) {
 
 // Who approves a pending grant, for the admin who asked.
 std::string AwaitingMessage(const User& u) {
-  const std::string role = ToString(*u.pending_role);
-  const std::string who = *u.pending_role == Role::kInvestigator
-                              ? "a supervisor of " + (u.unit.empty() ? std::string("its unit") : u.unit) +
-                                    " or another admin"
-                              : "another admin";
-  return "Two-person rule: the " + role + " role of " + u.username + " takes effect once " + who + " approves it.";
+  return "Two-person rule: the " + ToString(*u.pending_role) + " role of " + u.username + " takes effect once " +
+         GrantApprovers(*u.pending_role, u.unit) + " approves it.";
 }
 
 Actor ActorOf(const Caller& caller) { return {caller.user, caller.client, ""}; }
