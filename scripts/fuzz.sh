@@ -8,6 +8,8 @@
 #   scripts/fuzz.sh                          every target, FUZZ_SECONDS (30) each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh tflite_fuzz    one target, longer
 #   FUZZ_BUILD_DIR=... scripts/fuzz.sh       build elsewhere (default: build-fuzz/)
+#   FUZZ_SEED=1 scripts/fuzz.sh              fixed mutation seed (test.sh sets it: CI
+#                                            repeats the same mutations; unset = random)
 #
 # The committed seeds (fuzz/corpus/<target>/) are only read; inputs the run
 # finds interesting go to build-fuzz/corpus/<target>/ and are reused by the
@@ -16,6 +18,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 seconds="${FUZZ_SECONDS:-30}"
+seed_flag=()
+[ -z "${FUZZ_SEED:-}" ] || seed_flag=(-seed="$FUZZ_SEED")
 all_targets=(image_header_fuzz image_decode_fuzz manifest_fuzz multipart_fuzz json_body_fuzz tflite_fuzz tfjs_weights_fuzz)
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all_targets[@]}")
@@ -40,11 +44,11 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$crashes"
   rm -f "$crashes"/*
   log="$build/logs/$t.log"
-  echo "== $t: ${seconds} s over $seeds"
+  echo "== $t: ${seconds} s over $seeds${FUZZ_SEED:+ (seed $FUZZ_SEED)}"
   # -rss_limit_mb / -malloc_limit_mb: an input that makes a parser allocate
   # over 2 GB is a failure (a tiny file must not claim huge buffers);
   # -timeout: one input taking over 10 s is a failure.
-  if (cd "$build" && "$build/fuzz/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+  if (cd "$build" && "$build/fuzz/$t" "${seed_flag[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
         -timeout=10 -artifact_prefix="$crashes/" -print_final_stats=1 "$work" "$seeds") >"$log" 2>&1; then
     echo "   ok: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') runs"
   else

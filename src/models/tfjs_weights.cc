@@ -60,6 +60,16 @@ uint32_t LoadLe32(const uint8_t* p) {
 }
 uint16_t LoadLe16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
 
+// `object[key]` as a string, `fallback` when absent; any other type is a
+// lineup::Error (nlohmann's value() would throw its own type_error).
+std::string OptionalString(const json& object, const char* key, const std::string& fallback,
+                           const std::string& where) {
+  if (!object.contains(key)) return fallback;
+  const json& v = object[key];
+  if (!v.is_string()) throw Error(Context(where, std::string("\"") + key + "\" is not a string"));
+  return v.get<std::string>();
+}
+
 WeightSpec ParseWeightSpec(const json& w, const std::string& where) {
   WeightSpec spec;
   if (!w.is_object() || !w.contains("name") || !w["name"].is_string()) {
@@ -76,14 +86,15 @@ WeightSpec ParseWeightSpec(const json& w, const std::string& where) {
     }
     spec.shape.push_back(d.get<int64_t>());
   }
-  const std::string dtype = w.value("dtype", std::string("float32"));
+  const std::string dtype = OptionalString(w, "dtype", "float32", where + ": " + what);
   if (dtype != "float32" && dtype != "int32") {
     throw Error(Context(where, what + " has unsupported dtype '" + dtype + "'"));
   }
   spec.encoding = dtype == "int32" ? Encoding::kInt32 : Encoding::kFloat32;
   if (w.contains("quantization") && !w["quantization"].is_null()) {
     const json& q = w["quantization"];
-    const std::string qtype = q.is_object() ? q.value("dtype", std::string()) : std::string();
+    const std::string qtype =
+        q.is_object() ? OptionalString(q, "dtype", "", where + ": " + what + " quantization") : "";
     if (qtype == "float16") {
       spec.encoding = Encoding::kFloat16;
     } else if (qtype == "uint8" || qtype == "uint16") {

@@ -154,5 +154,17 @@ TEST_F(TfjsWeightsErrorTest, RejectsUnsupportedDtypeAndDuplicates) {
   ExpectErrorMentioning([&] { ReadTfjsWeights(neg); }, "shape");
 }
 
+// Found by tfjs_weights_fuzz: a "dtype" that is not a string escaped as
+// nlohmann's type_error instead of a lineup::Error naming the weight.
+TEST_F(TfjsWeightsErrorTest, DtypeThatIsNotAStringIsAnErrorNamingTheWeight) {
+  auto weight = Manifest(R"([{"paths": ["w.bin"],
+      "weights": [{"name": "x", "shape": [2], "dtype": 32}]}])");
+  ExpectErrorMentioning([&] { ReadTfjsWeights(weight); }, "weight 'x'");
+  auto quantised = Manifest(R"([{"paths": ["w.bin"],
+      "weights": [{"name": "q", "shape": [8], "dtype": "float32",
+                   "quantization": {"dtype": 0.001, "scale": 1, "min": 0}}]}])");
+  ExpectErrorMentioning([&] { ReadTfjsWeights(quantised); }, "weight 'q' quantization");
+}
+
 }  // namespace
 }  // namespace lineup
