@@ -4,6 +4,7 @@
 #include "image/image_loader.h"
 
 #include <climits>
+#include <cstring>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -93,8 +94,28 @@ int ReducedDecodeFlags(int reduction) {
 
 int64_t ReducedSide(int side, int reduction) { return (int64_t{side} + reduction - 1) / reduction; }
 
+// cv::imdecode does not take the format: it gives the bytes to the first of
+// its decoders whose signature check accepts them. Every format we accept is
+// recognised by magic bytes at the start, which no other decoder claims; the
+// exception is DICOM (GDCM), which looks for "DICM" at byte 128. A file that
+// starts like WebP but fails libwebp's own check falls through to it, and
+// GDCM asserts (aborts the whole process) on malformed data. Found by
+// image_decode_fuzz. No photo format we take puts those four bytes there by
+// design; the chance of it by accident is 1 in 2^32.
+void RefuseDicomSignature(const std::vector<uint8_t>& bytes, const ImageHeader& header,
+                          const std::string& name) {
+  constexpr size_t kDicomMagicOffset = 128;
+  if (bytes.size() >= kDicomMagicOffset + 4 &&
+      std::memcmp(bytes.data() + kDicomMagicOffset, "DICM", 4) == 0) {
+    Fail(name, "starts as " + header.format +
+                   " but also carries a DICOM signature at byte 128; refused (DICOM is not accepted, "
+                   "and the decoder would read the file as DICOM)");
+  }
+}
+
 cv::Mat DecodeWithOpenCv(const std::vector<uint8_t>& bytes, const ImageHeader& header,
                          const std::string& name, int reduction) {
+  RefuseDicomSignature(bytes, header, name);
   // imdecode does not modify its input; the Mat only wraps the bytes.
   cv::Mat wrapped(1, static_cast<int>(bytes.size()), CV_8U, const_cast<uint8_t*>(bytes.data()));
   cv::Mat decoded;

@@ -444,6 +444,22 @@ TEST(ImageLoaderBadInput, CorruptPixelDataIsAnError) {
   ExpectError([&] { DecodeImage(png, "flipped.png"); }, {"flipped.png", "png"});
 }
 
+// Found by image_decode_fuzz: a WebP header that libwebp rejects, with "DICM"
+// at byte 128, went from cv::imdecode to OpenCV's DICOM reader (GDCM), whose
+// assertion aborted the process: one upload would have stopped the server.
+TEST(ImageLoaderBadInput, WebpWithADicomSignatureIsRefusedNotHandedToGdcm) {
+  const std::string hex =
+      "524946462e000000574542505650384c220000002f0740ffffffffffffffffff"
+      "ffffffffffffffffffffffffffffffffff2effffffffffffffffffffffffffff"
+      "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+      "ffff0dffffffffffffffffffffffffffffff0110998ce87f6c228ad0ff809080"
+      "4449434d6c0f00004c546d";
+  Bytes bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) bytes.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  ASSERT_EQ(bytes.size(), 139u);
+  ExpectError([&] { DecodeImage(bytes, "crafted.webp"); }, {"crafted.webp", "DICOM", "webp"});
+}
+
 TEST(ImageLoaderBadInput, HeaderBombIsRefusedWithoutDecoding) {
   // A PNG that is nothing but a signature and an IHDR claiming 60000x60000 RGBA.
   Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
