@@ -29,9 +29,11 @@ export async function pageCases(ctx) {
   const data = await get('/cases');
   if (!ctx.alive()) return;
   const cases = sortNewest(data.cases || []);
+  const deleted = ctx.query.get('deleted');
   replace(
     ctx.main,
     h('h1', { testid: 'page-title' }, title),
+    deleted ? messageBox('ok', `Case ${deleted} deleted. The audit trail keeps its record.`, 'case-deleted') : null,
     role === 'investigator' ? h('p', null, h('a', { href: '#/search', class: 'btn btn-primary' }, 'New search')) : null,
     cases.length ? table(title, CASE_HEADERS, caseRows(cases)) : messageBox('info', 'No cases yet.', 'no-cases'),
   );
@@ -131,7 +133,7 @@ export async function pageCase(ctx, id) {
         : messageBox('info', 'No searches yet.', 'no-searches'),
       h('h2', null, 'Photos'),
       probeList,
-      own || ctx.user.role === 'supervisor' ? deleteCaseControl(c) : null,
+      own || ctx.user.role === 'supervisor' ? deleteCaseControl(ctx, c) : null,
     ),
   );
 }
@@ -246,7 +248,7 @@ export async function pageSupervisor(ctx) {
 
 // Two-step deletion (no browser dialog): the case, its probe photos, searches
 // and decisions go; the audit trail keeps the record of them.
-function deleteCaseControl(c) {
+function deleteCaseControl(ctx, c) {
   const status = h('div', { 'aria-live': 'polite' });
   const confirm = h('button', { type: 'button', class: 'btn btn-danger', testid: 'case-delete-confirm', hidden: true }, `Yes, delete case ${c.number}`);
   const start = h('button', { type: 'button', class: 'btn', testid: 'case-delete' }, 'Delete this case…');
@@ -259,9 +261,8 @@ function deleteCaseControl(c) {
     confirm.disabled = true;
     try {
       await del(`/cases/${encodeURIComponent(c.id)}`);
-      replace(status, messageBox('ok', `Case ${c.number} deleted.`, 'case-deleted'));
-      start.remove();
-      confirm.remove();
+      // The case is gone: leave its page for the list, which says so.
+      ctx.navigate(`#/cases?deleted=${encodeURIComponent(c.number)}`);
     } catch (e) {
       replace(status, messageBox('error', e.message));
       confirm.disabled = false;

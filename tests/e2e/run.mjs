@@ -682,6 +682,57 @@ async function main() {
       );
     }
 
+    // 6b --------------------------------------------------------------
+    // Deleting a case takes two visible steps, and afterwards the case is
+    // gone from what the investigator sees (issue 13 #1: the confirm button
+    // showed at once, and the deleted case stayed on screen).
+    for (const [size, viewport, mobile] of [
+      ['desktop', { width: 1366, height: 900 }, false],
+      ['phone', { width: 390, height: 844 }, true],
+    ]) {
+      await scenario(
+        browser,
+        `investigator deletes a case in two visible steps (${size})`,
+        `delete-case-${size}`,
+        async (page, snap) => {
+          await login(page, 'investigator');
+          await page.getByTestId('nav-search').click();
+          const number = `E2E-DEL-${size}-${shared.suffix}`;
+          await page.getByTestId('case-number').fill(number);
+          await page.getByTestId('case-purpose').fill('E2E check of case deletion — not a real case');
+          await page.getByTestId('case-category').selectOption('serious_crime');
+          await page.getByTestId('case-create').click();
+          await page.getByTestId('case-summary').waitFor();
+          const caseId = await page.getByTestId('case-summary').getAttribute('data-id');
+          await page.goto(`${BASE}/#/cases/${encodeURIComponent(caseId)}`);
+          const start = page.getByTestId('case-delete');
+          const confirm = page.getByTestId('case-delete-confirm');
+          await start.waitFor();
+          assert(await start.isVisible(), 'the delete button is not visible');
+          assert(!(await confirm.isVisible()), 'the confirm button is visible before the first click');
+          await snap('before');
+          await start.click();
+          await confirm.waitFor({ state: 'visible' });
+          assert((await confirm.textContent()).includes(number), 'the confirm button does not name the case');
+          await snap('confirm');
+          await confirm.click();
+          const done = page.getByTestId('case-deleted');
+          await done.waitFor({ state: 'visible' });
+          assert((await done.textContent()).includes(number), 'the message does not name the deleted case');
+          assert((await page.getByTestId('page-title').textContent()).includes('cases'), 'not back on the case list');
+          assert((await page.locator(`[data-testid="case-row"][data-id="${caseId}"]`).count()) === 0, 'the deleted case is still listed');
+          assert((await page.getByTestId('case-summary').count()) === 0, 'the deleted case is still on screen');
+          await snap('deleted');
+          await page.goto(`${BASE}/#/cases/${encodeURIComponent(caseId)}`);
+          await page.getByTestId('not-found').waitFor({ state: 'visible' });
+        },
+        {
+          contextOptions: mobile ? { viewport, isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : { viewport },
+          allowConsole: [/status of 404/],
+        },
+      );
+    }
+
     // 7 ---------------------------------------------------------------
     await scenario(browser, 'account request, supervisor approval, first sign-in', 'registration', async (page, snap) => {
       const unit = USERS.supervisor.unit || USERS.investigator.unit || 'CID North';
