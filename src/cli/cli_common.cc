@@ -14,7 +14,7 @@ namespace {
 double Round(double v, double unit) { return std::round(v / unit) * unit; }
 }  // namespace
 
-void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags, const std::string& min_score_flag) {
+void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags) {
   cmd->add_option("--models", flags->models_dir,
                   "Folder of imported models (default: $LINEUP_MODELS or <var>/models)");
   cmd->add_option("--profile", flags->profile,
@@ -24,7 +24,7 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags,
   cmd->add_option("--min-face", flags->min_face, "Smallest face side in pixels to look for")
       ->check(CLI::Range(8.f, 10000.f))
       ->capture_default_str();
-  cmd->add_option(min_score_flag, flags->min_score,
+  cmd->add_option("--min-face-score", flags->min_face_score,
                   "Report faces whose detection score (detector x O-Net, 0..1) reaches this")
       ->check(CLI::Range(0.f, 1.f))
       ->capture_default_str();
@@ -48,7 +48,7 @@ PipelineOptions MakePipelineOptions(const EngineFlags& flags, bool embed) {
   options.profile = flags.profile;
   options.detector = flags.detector;
   options.min_face_px = flags.min_face;
-  options.min_face_score = flags.min_score;
+  options.min_face_score = flags.min_face_score;
   options.flip_average = !flags.no_flip;
   options.load_embedder = embed;
   return options;

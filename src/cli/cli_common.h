@@ -18,15 +18,15 @@ struct EngineFlags {
   std::string profile;     // "" = manifest default
   std::string detector;    // "" = profile's
   float min_face = 20.f;
-  float min_score = 0.4f;
+  float min_face_score = 0.4f;
   bool no_flip = false;
 };
 
-// Adds --models, --profile, --detector, --min-face, --no-flip to `cmd`.
-// `min_score_flag` names the detection-score option ("--min-face-score" where
-// --min-score means a similarity, as in `search`).
-void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags,
-                    const std::string& min_score_flag = "--min-score");
+// Adds --models, --profile, --detector, --min-face, --min-face-score and (with
+// the embedder flags) --no-flip to `cmd`. The detection score is
+// --min-face-score in every command; --min-score is only ever a similarity
+// (`search`).
+void AddEngineFlags(CLI::App* cmd, EngineFlags* flags, bool with_embedder_flags);
 
 ModelManifest LoadManifest(const EngineFlags& flags);
 PipelineOptions MakePipelineOptions(const EngineFlags& flags, bool embed);

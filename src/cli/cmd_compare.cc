@@ -4,6 +4,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "gallery/score_band.h"
 #include "image/image_loader.h"
 
 namespace lineup::cli {
@@ -48,20 +49,25 @@ Chosen ChooseFace(FacePipeline& pipeline, const std::string& path, int wanted, c
   return c;
 }
 
+nlohmann::json BandThresholdsJson(const BandThresholds& bands) {
+  if (!bands.calibrated) return nullptr;
+  return {{"strong", bands.strong}, {"possible", bands.possible}, {"weak", bands.weak}, {"source", bands.source}};
+}
+
 void Run(const CompareFlags& flags) {
   ModelManifest manifest = LoadManifest(flags.engine);
   FacePipeline pipeline = MakePipeline(manifest, flags.engine, true);
   Chosen a = ChooseFace(pipeline, flags.a, flags.face_a, "--face-a");
   Chosen b = ChooseFace(pipeline, flags.b, flags.face_b, "--face-b");
   double similarity = Similarity(a.faces[a.index].embedding, b.faces[b.index].embedding);
-  std::optional<double> threshold = pipeline.SameThreshold();
-  std::string verdict = !threshold ? "uncalibrated" : similarity >= *threshold ? "same" : "different";
+  // The same bands as search: one language for scores everywhere.
+  const BandThresholds bands = BandThresholdsFor(pipeline.embedder().Id());
+  const ScoreBand band = BandOf(similarity, bands);
   if (flags.json) {
     nlohmann::json j = {{"model", ModelJson(pipeline, true)},
                         {"similarity", similarity},
-                        {"threshold", threshold ? nlohmann::json(*threshold) : nlohmann::json(nullptr)},
-                        {"threshold_source", pipeline.embedder().entry().threshold_source},
-                        {"verdict", verdict},
+                        {"band", ToString(band)},
+                        {"band_thresholds", BandThresholdsJson(bands)},
                         {"a", {{"path", flags.a}, {"face", a.index}, {"faces_found", a.faces.size()},
                                {"detection", FaceJson(a.faces[a.index])}}},
                         {"b", {{"path", flags.b}, {"face", b.index}, {"faces_found", b.faces.size()},
@@ -77,11 +83,11 @@ void Run(const CompareFlags& flags) {
     if (!note.empty()) std::cout << "note: " << note << "\n";
   }
   std::printf("similarity %.4f (cosine, %s)\n", similarity, pipeline.embedder().Id().c_str());
-  if (threshold) {
-    std::printf("verdict: %s person (threshold %.4f: %s)\n", verdict == "same" ? "SAME" : "DIFFERENT",
-                *threshold, pipeline.embedder().entry().threshold_source.c_str());
+  if (bands.calibrated) {
+    std::printf("band: %s (strong >= %.3f, possible >= %.3f, weak >= %.3f: the bands search uses)\n",
+                ToString(band).c_str(), bands.strong, bands.possible, bands.weak);
   } else {
-    std::printf("verdict: none (this embedder has no calibrated threshold in the manifest)\n");
+    std::printf("band: uncalibrated (no measured false-match rates for this embedder)\n");
   }
   std::printf("This is an investigative lead for human review, not an identification.\n");
 }
@@ -90,7 +96,7 @@ void Run(const CompareFlags& flags) {
 
 void RegisterCompare(CLI::App& app) {
   auto flags = std::make_shared<CompareFlags>();
-  auto* cmd = app.add_subcommand("compare", "Compare the faces in two photos: similarity and verdict");
+  auto* cmd = app.add_subcommand("compare", "Compare the faces in two photos: similarity and its score band (the bands search uses)");
   cmd->add_option("a", flags->a, "First photo")->required()->check(CLI::ExistingFile);
   cmd->add_option("b", flags->b, "Second photo")->required()->check(CLI::ExistingFile);
   cmd->add_option("--face-a", flags->face_a,

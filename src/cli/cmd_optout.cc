@@ -240,7 +240,7 @@ void RegisterOptOut(CLI::App& app) {
                   "a false match rate of 1e-4)");
   add->add_flag("--dry-run", flags->dry_run, "Show how many gallery faces match; change nothing");
   add->add_flag("--json", flags->json, "Print JSON");
-  AddEngineFlags(add, &flags->engine, true, "--min-face-score");
+  AddEngineFlags(add, &flags->engine, true);
   AddGalleryFlags(add, &flags->gallery);
   add->callback([flags] { Add(*flags); });
 

@@ -167,7 +167,7 @@ void RegisterSearch(CLI::App& app) {
       ->check(CLI::Range(-1.0, 1.0));
   cmd->add_flag("--json", flags->json, "Print JSON");
   AddGalleryFlags(cmd, &flags->gallery);
-  AddEngineFlags(cmd, &flags->engine, true, "--min-face-score");
+  AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });
 }
 
