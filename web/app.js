@@ -186,6 +186,7 @@ function makeCtx(main, parsed) {
     parts: parsed.parts,
     query: parsed.query,
     user: state.user,
+    deployment: state.deployment || {},
     alive: () => seq === routeSeq,
     navigate,
     title(text) {
@@ -356,6 +357,7 @@ function pageLogin(ctx) {
     try {
       const data = await post('/login', body, { quietAuth: true });
       state.user = data.user;
+      state.deployment = data.deployment || {};
       setCsrf(data.csrf_token);
       const next = state.wanted && !state.wanted.startsWith('#/login') ? state.wanted : homeFor(data.user.role);
       state.wanted = '';
@@ -462,6 +464,7 @@ async function start() {
   try {
     const me = await get('/me', { quietAuth: true });
     state.user = me.user;
+    state.deployment = me.deployment || {};
     setCsrf(me.csrf_token);
   } catch (err) {
     state.user = null;

@@ -1,7 +1,7 @@
 // Cases (list and one case with its probes and searches) and the supervisor's
 // page (pending accounts, recent searches of the unit).
 
-import { h, replace, fmtTime, userName, categoryText, messageBox, table } from './dom.js';
+import { h, replace, fmtTime, userName, categoryText, messageBox, table, defaultRetentionText } from './dom.js';
 import { get, post, del, API } from './api.js';
 
 function caseRows(cases) {
@@ -122,7 +122,7 @@ export async function pageCase(ctx, id) {
         h('dd', null, fmtTime(c.created_at)),
         h('dt', null, 'Probe photos kept'),
         h('dd', { testid: 'case-retention-text' },
-          c.retention_days > 0 ? `${c.retention_days} days after upload` : 'the deployment\'s default'),
+          c.retention_days > 0 ? `${c.retention_days} days after upload` : defaultRetentionText(ctx.deployment)),
       ),
       own
         ? h('p', null, h('a', { href: `#/search?case=${encodeURIComponent(c.id)}`, class: 'btn btn-primary', testid: 'case-new-search' }, 'New search in this case'))

@@ -79,6 +79,22 @@ export function userName(u) {
   return u.username || u.display_name || (u.id !== undefined ? `#${u.id}` : '—');
 }
 
+// What "the deployment's default" retention of probe photos is, in words, or
+// null when the server did not say (`deployment` is GET /me's; the server's
+// --case-retention-days, 0 = kept).
+export function deploymentRetention(deployment) {
+  const days = deployment ? deployment.case_retention_days : undefined;
+  if (typeof days !== 'number') return null;
+  if (days > 0) return `${days} day${days === 1 ? '' : 's'} after upload`;
+  return 'until the case is deleted';
+}
+
+// "the deployment's default (30 days after upload)".
+export function defaultRetentionText(deployment) {
+  const words = deploymentRetention(deployment);
+  return words ? `the deployment's default (${words})` : "the deployment's default";
+}
+
 const BAND_TEXT = {
   strong: 'Strong',
   possible: 'Possible',

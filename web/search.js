@@ -9,6 +9,7 @@ import {
   fmtScore,
   userName,
   bandBadge,
+  defaultRetentionText,
   CATEGORIES,
   categoryText,
   DECISIONS,
@@ -102,7 +103,7 @@ function renderChooseCase(ctx, root, cases) {
     field('Purpose of the search', purpose, 'Why this search is necessary and proportionate. Auditors read this.'),
     field('Category', category),
     field('Keep probe photos for (days)', retention,
-      'Probe photos and their searches are deleted this many days after upload; 0 = the deployment\'s default.'),
+      `Probe photos and their searches are deleted this many days after upload; 0 = ${defaultRetentionText(ctx.deployment)}.`),
     errBox,
     h('div', { class: 'actions' }, create),
   );

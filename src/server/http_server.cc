@@ -153,7 +153,7 @@ const std::vector<Route>& Routes() {
          r.headers.push_back({"Set-Cookie", SessionCookie("", 0, false)});
          return r;
        }},
-      {"GET", "/api/v1/me", "The logged-in user and the CSRF token", "any user", Access::kUser, Body::kNone,
+      {"GET", "/api/v1/me", "The logged-in user, the deployment's settings shown to users and the CSRF token", "any user", Access::kUser, Body::kNone,
        [](Service& s, RouteContext& c) {
          nlohmann::json me = s.Me(c.caller);
          if (!c.csrf_token.empty()) me["csrf_token"] = c.csrf_token;
@@ -701,7 +701,8 @@ class HttpServer::Impl {
         const Session& s = *r.session;
         res.set_header("Set-Cookie", SessionCookie(s.token, service_.accounts().policy().session_max_seconds,
                                                    tls_ || options_.secure_cookies));
-        nlohmann::json out = {{"user", UserJson(*r.user)}, {"csrf_token", s.csrf_token}};
+        nlohmann::json out = service_.Me(caller);
+        out["csrf_token"] = s.csrf_token;
         res.status = 200;
         res.set_content(out.dump(), "application/json");
         return;

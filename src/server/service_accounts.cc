@@ -135,7 +135,12 @@ nlohmann::json Service::Register(const nlohmann::json& body, const Caller& calle
           {"message", "If the name is free, the account now awaits a supervisor's approval."}};
 }
 
-nlohmann::json Service::Me(const Caller& caller) { return {{"user", UserJson(caller.user)}}; }
+// The user, and the deployment settings the web app states to them (what "the
+// deployment's default" retention of a case's probe photos is; 0 = kept).
+nlohmann::json Service::Me(const Caller& caller) {
+  return {{"user", UserJson(caller.user)},
+          {"deployment", {{"case_retention_days", options_.case_retention_days}}}};
+}
 
 nlohmann::json Service::ListUsers(const Caller& caller) {
   RequireRole(caller, {Role::kAdmin});

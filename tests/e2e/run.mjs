@@ -705,6 +705,9 @@ async function main() {
           await page.getByTestId('case-summary').waitFor();
           const caseId = await page.getByTestId('case-summary').getAttribute('data-id');
           await page.goto(`${BASE}/#/cases/${encodeURIComponent(caseId)}`);
+          // run_e2e.sh starts the server with --case-retention-days 30: the page says what the default is
+          const kept = await page.getByTestId('case-retention-text').textContent();
+          assert(kept.includes("deployment's default (30 days after upload)"), `default retention not stated: ${JSON.stringify(kept)}`);
           const start = page.getByTestId('case-delete');
           const confirm = page.getByTestId('case-delete-confirm');
           await start.waitFor();

@@ -31,7 +31,7 @@ cp "$photos"/sample*.jpg "$work/photos/"
   --data "$work/data" --no-progress --json > "$out/ingest.json"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$lineup" serve --data "$work/data" --listen "127.0.0.1:$port" --logins-per-minute 120 > "$out/server.log" 2>&1 &
+"$lineup" serve --data "$work/data" --listen "127.0.0.1:$port" --logins-per-minute 120 --case-retention-days 30 > "$out/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break
