@@ -170,4 +170,8 @@ int64_t DayFlag(const std::string& text, const std::string& flag) {
   return *day;
 }
 
+std::string Counted(int64_t n, const std::string& singular, const std::string& plural) {
+  return std::to_string(n) + " " + (n == 1 ? singular : plural.empty() ? singular + "s" : plural);
+}
+
 }  // namespace lineup::cli

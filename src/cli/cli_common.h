@@ -70,4 +70,8 @@ double Similarity(const std::vector<float>& a, const std::vector<float>& b);
 // (YYYY-MM-DD); throws Error naming the flag otherwise.
 int64_t DayFlag(const std::string& text, const std::string& flag);
 
+// "1 image", "2 images", "0 images": a count with its noun agreeing.
+// `plural` defaults to singular + "s".
+std::string Counted(int64_t n, const std::string& singular, const std::string& plural = "");
+
 }  // namespace lineup::cli

@@ -69,14 +69,18 @@ void Stats(const GalleryCommandFlags& flags) {
   std::printf("gallery %s\n", g->options().data_dir.string().c_str());
   std::printf("  descriptor model: %s (%d-d); catalog schema v%d\n", s.model.model_id.c_str(), s.model.dim,
               s.catalog.schema_version);
-  std::printf("  %lld images, %lld faces (%zu searchable), %lld sources, %lld ingest jobs\n",
-              static_cast<long long>(s.catalog.images), static_cast<long long>(s.catalog.faces), s.live_faces,
-              static_cast<long long>(s.catalog.sources), static_cast<long long>(s.catalog.jobs));
-  std::printf("  vector store: %zu records, %s; search: %s\n", s.store_records,
+  std::printf("  %s, %s (%zu searchable), %s, %s\n", Counted(s.catalog.images, "image").c_str(),
+              Counted(s.catalog.faces, "face").c_str(), s.live_faces, Counted(s.catalog.sources, "source").c_str(),
+              Counted(s.catalog.jobs, "ingest job").c_str());
+  std::printf("  vector store: %s, %s; search: %s\n", Counted(static_cast<int64_t>(s.store_records), "record").c_str(),
               Bytes(static_cast<double>(s.store_file_bytes)).c_str(), s.index.c_str());
   for (const CollectionStats& c : s.catalog.per_collection) {
-    std::printf("  collection %-20s %8lld images %8lld faces  legal basis: %s\n", c.collection.name.c_str(),
-                static_cast<long long>(c.images), static_cast<long long>(c.faces), c.collection.legal_basis.c_str());
+    const std::string kept = c.collection.retention_days > 0
+                                 ? "kept " + Counted(c.collection.retention_days, "day")
+                                 : std::string("kept until deleted");
+    std::printf("  collection %-20s %14s %14s  %s; legal basis: %s\n", c.collection.name.c_str(),
+                Counted(c.images, "image").c_str(), Counted(c.faces, "face").c_str(), kept.c_str(),
+                c.collection.legal_basis.c_str());
   }
   std::printf("  opt-outs: %zu (%lld pending removal); unfinished erasures: %zu\n", optouts.size(),
               static_cast<long long>(pending_optouts), pending_erasures);
@@ -154,12 +158,11 @@ void Jobs(const GalleryCommandFlags& flags) {
                      {"opted_out", c.opted_out}});
       continue;
     }
-    std::printf("job %lld  %-11s %s  %lld seen, %lld added, %lld faces, %lld duplicates, %lld errors, "
-                "%lld opted-out faces  %s\n",
-                static_cast<long long>(j.id), ToString(j.status).c_str(), j.started_at.c_str(),
-                static_cast<long long>(c.images_seen), static_cast<long long>(c.images_added),
-                static_cast<long long>(c.faces_added), static_cast<long long>(c.duplicates),
-                static_cast<long long>(c.errors), static_cast<long long>(c.opted_out), j.input.c_str());
+    std::printf("job %lld  %-11s %s  %lld seen, %lld added, %s, %s, %s, %s  %s\n", static_cast<long long>(j.id),
+                ToString(j.status).c_str(), j.started_at.c_str(), static_cast<long long>(c.images_seen),
+                static_cast<long long>(c.images_added), Counted(c.faces_added, "face").c_str(),
+                Counted(c.duplicates, "duplicate").c_str(), Counted(c.errors, "error").c_str(),
+                Counted(c.opted_out, "opted-out face").c_str(), j.input.c_str());
   }
   if (flags.json) std::cout << all.dump(2) << "\n";
 }

@@ -28,17 +28,16 @@ nlohmann::json CountersJson(const JobCounters& c) {
 
 void PrintSummary(const IngestSummary& s, const Gallery& gallery) {
   const JobCounters& c = s.counters;
-  std::printf("job %lld%s: %lld inputs in %.1f s (%.1f images/s)\n", static_cast<long long>(s.job_id),
-              s.resumed ? " (resumed)" : "", static_cast<long long>(c.images_seen), s.seconds,
+  std::printf("job %lld%s: %s in %.1f s (%.1f images/s)\n", static_cast<long long>(s.job_id),
+              s.resumed ? " (resumed)" : "", Counted(c.images_seen, "input").c_str(), s.seconds,
               s.seconds > 0 ? static_cast<double>(c.images_seen) / s.seconds : 0.0);
   if (s.resumed) std::printf("  already done before the interruption: %lld\n", static_cast<long long>(s.already_done));
-  std::printf("  added:      %lld images, %lld faces (%lld images without a usable face)\n",
-              static_cast<long long>(c.images_added), static_cast<long long>(c.faces_added),
-              static_cast<long long>(c.no_face));
+  std::printf("  added:      %s, %s (%s without a usable face)\n", Counted(c.images_added, "image").c_str(),
+              Counted(c.faces_added, "face").c_str(), Counted(c.no_face, "image").c_str());
   std::printf("  duplicates: %lld (same file already in the collection)\n", static_cast<long long>(c.duplicates));
   if (c.opted_out > 0) {
-    std::printf("  opted out:  %lld faces not added (%lld whole images) because they match an opt-out request\n",
-                static_cast<long long>(c.opted_out), static_cast<long long>(s.images_opted_out));
+    std::printf("  opted out:  %s not added (%s whole) because they match an opt-out request\n",
+                Counted(c.opted_out, "face").c_str(), Counted(s.images_opted_out, "image").c_str());
   }
   std::printf("  errors:     %lld\n", static_cast<long long>(c.errors));
   for (const JobError& e : s.errors) std::printf("    %s: %s\n", e.item.c_str(), e.reason.c_str());
