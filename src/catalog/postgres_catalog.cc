@@ -14,11 +14,17 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "catalog/row_encoding.h"
 #include "common/error.h"
 #include "common/file_util.h"
 
 namespace lineup {
 namespace {
+
+using row_encoding::HasAnyField;
+using row_encoding::PackFloats;
+using row_encoding::PrefixSuccessor;
+using row_encoding::UnpackFloats;
 
 // --- connection strings (for messages only; libpq itself parses them)
 
@@ -177,9 +183,9 @@ std::string Redact(std::string text, const ConnInfoFields& f) {
 
 constexpr int64_t kMigrationLockKey = 0x4C494E4555500001;  // "LINEUP" 00 01
 
-// kMigrations[v] upgrades a database of schema v to v + 1. Released entries
+// kPgMigrations[v] upgrades a database of schema v to v + 1. Released entries
 // are never edited; a change is a new entry at the end.
-constexpr const char* kMigrations[] = {
+constexpr const char* kPgMigrations[] = {
     // v0 -> v1
     R"sql(
 CREATE TABLE settings (
@@ -292,7 +298,7 @@ INSERT INTO face_id_reservation (singleton, next_face_id) VALUES (1, 1);
 ALTER TABLE ingest_jobs ADD COLUMN opted_out BIGINT NOT NULL DEFAULT 0;
 )sql",
 };
-static_assert(std::size(kMigrations) == kPostgresCatalogSchemaVersion);
+static_assert(std::size(kPgMigrations) == kPostgresCatalogSchemaVersion);
 
 // --- SQL text pieces (column lists; aliases f, i, s, c, j)
 
@@ -301,22 +307,22 @@ std::string Iso(const std::string& column) {
   return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
 }
 
-const std::string kFaceColumns =
+const std::string kPgFaceColumns =
     "f.id, f.image_id, f.box, f.landmarks, f.detection_score, f.size_px, f.sharpness, "
     "f.yaw_deg, f.roll_deg, f.model_id";
-constexpr int kFaceColumnCount = 10;
-const std::string kImageColumns =
+constexpr int kPgFaceColumnCount = 10;
+const std::string kPgImageColumns =
     "i.id, i.collection_id, i.source_id, i.job_id, i.content_sha256, i.perceptual_hash, "
     "i.width, i.height, i.byte_size, i.stored_path, i.original_name, " +
     Iso("i.ingested_at");
-constexpr int kImageColumnCount = 12;
-const std::string kCollectionColumns =
+constexpr int kPgImageColumnCount = 12;
+const std::string kPgCollectionColumns =
     "c.id, c.name, c.description, c.legal_basis, c.jurisdiction, c.retention_days, " +
     Iso("c.created_at");
-constexpr int kCollectionColumnCount = 7;
-const std::string kSourceColumns =
+constexpr int kPgCollectionColumnCount = 7;
+const std::string kPgSourceColumns =
     "s.id, s.source_url, s.page_url, s.title, s.captured_at, s.published_at, s.licence";
-const std::string kJobColumns =
+const std::string kPgJobColumns =
     "j.id, j.collection_id, j.input, j.options_json, j.status, j.images_seen, j.images_added, "
     "j.duplicates, j.no_face, j.faces_added, j.errors, " +
     Iso("j.started_at") + ", " + Iso("j.finished_at") + ", j.opted_out";
@@ -375,27 +381,7 @@ std::string FloatText(float value) {
 
 float Float(const pqxx::field& field) { return std::strtof(field.c_str(), nullptr); }
 
-template <size_t N>
-std::string PackFloats(const std::array<float, N>& values) {
-  std::string bytes(4 * N, '\0');
-  for (size_t k = 0; k < N; ++k) {
-    const uint32_t bits = std::bit_cast<uint32_t>(values[k]);
-    for (int b = 0; b < 4; ++b) bytes[4 * k + b] = static_cast<char>((bits >> (8 * b)) & 0xFF);
-  }
-  return bytes;
-}
 
-template <size_t N>
-std::array<float, N> UnpackFloats(const std::string& bytes) {
-  if (bytes.size() != 4 * N) throw Error("PostgreSQL catalog: corrupt face geometry value");
-  std::array<float, N> values{};
-  for (size_t k = 0; k < N; ++k) {
-    uint32_t bits = 0;
-    for (int b = 0; b < 4; ++b) bits |= uint32_t{static_cast<uint8_t>(bytes[4 * k + b])} << (8 * b);
-    values[k] = std::bit_cast<float>(bits);
-  }
-  return values;
-}
 
 // "{1,2,3}": a bigint[] parameter.
 std::string IntArray(const std::vector<int64_t>& values, size_t begin, size_t end) {
@@ -469,8 +455,8 @@ FaceRecord ReadFace(const pqxx::row& r, int first) {
   FaceRecord face;
   face.id = Int(r[first]);
   face.image_id = Int(r[first + 1]);
-  face.box = UnpackFloats<4>(Bytes(r[first + 2]));
-  face.landmarks = UnpackFloats<10>(Bytes(r[first + 3]));
+  face.box = UnpackFloats<4>(Bytes(r[first + 2]), "PostgreSQL catalog");
+  face.landmarks = UnpackFloats<10>(Bytes(r[first + 3]), "PostgreSQL catalog");
   face.detection_score = Float(r[first + 4]);
   face.size_px = Float(r[first + 5]);
   face.sharpness = Float(r[first + 6]);
@@ -519,10 +505,6 @@ std::vector<int64_t> SortedIds(const pqxx::result& result) {
   return ids;
 }
 
-bool HasAnyField(const Source& s) {
-  return !s.source_url.empty() || !s.page_url.empty() || !s.title.empty() ||
-         !s.captured_at.empty() || !s.published_at.empty() || !s.licence.empty();
-}
 
 // Equal for identical sources only: the fields are length-prefixed.
 std::string SourceFingerprint(const Source& s) {
@@ -536,19 +518,6 @@ std::string SourceFingerprint(const Source& s) {
   return Sha256Hex(encoded.data(), encoded.size());
 }
 
-// The smallest string greater than every string that starts with `prefix`
-// (byte order), or nullopt when there is none (prefix of only 0xFF bytes).
-std::optional<std::string> PrefixSuccessor(std::string prefix) {
-  while (!prefix.empty()) {
-    const unsigned char last = static_cast<unsigned char>(prefix.back());
-    if (last != 0xFF) {
-      prefix.back() = static_cast<char>(last + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::nullopt;
-}
 
 // Runs an INSERT of `rows` rows, as few statements as the parameter limit
 // allows. `row(params, k)` adds row k's values and returns "(…)" of their
@@ -664,7 +633,7 @@ class PostgresCatalog final : public Catalog {
                      p.Bytea(collection.name) + ", " + p.Bytea(collection.description) + ", " +
                      p.Bytea(collection.legal_basis) + ", " + p.Bytea(collection.jurisdiction) +
                      ", " + p.Int(collection.retention_days) +
-                     ") ON CONFLICT DO NOTHING RETURNING " + kCollectionColumns);
+                     ") ON CONFLICT DO NOTHING RETURNING " + kPgCollectionColumns);
       if (r.empty()) {
         throw Error(Context(where_, "collection name '" + collection.name + "' is taken"));
       }
@@ -690,7 +659,7 @@ class PostgresCatalog final : public Catalog {
       pqxx::nontransaction tx(c);
       Params p;
       const std::string n = p.Bytea(name);
-      auto r = p.Exec(tx, "SELECT " + kCollectionColumns +
+      auto r = p.Exec(tx, "SELECT " + kPgCollectionColumns +
                               " FROM collections c WHERE "
                               "sha256(c.name) = sha256(" +
                               n + ") AND c.name = " + n);
@@ -704,7 +673,7 @@ class PostgresCatalog final : public Catalog {
       pqxx::nontransaction tx(c);
       Params p;
       auto r = p.Exec(
-          tx, "SELECT " + kCollectionColumns + " FROM collections c WHERE c.id = " + p.Int(id));
+          tx, "SELECT " + kPgCollectionColumns + " FROM collections c WHERE c.id = " + p.Int(id));
       if (r.empty()) return std::nullopt;
       return ReadCollection(r[0], 0);
     });
@@ -715,7 +684,7 @@ class PostgresCatalog final : public Catalog {
       pqxx::nontransaction tx(c);
       std::vector<Collection> out;
       for (const auto& row :
-           tx.exec("SELECT " + kCollectionColumns + " FROM collections c ORDER BY c.id")) {
+           tx.exec("SELECT " + kPgCollectionColumns + " FROM collections c ORDER BY c.id")) {
         out.push_back(ReadCollection(row, 0));
       }
       return out;
@@ -773,7 +742,7 @@ class PostgresCatalog final : public Catalog {
       Params p;
       const std::string collection = p.Int(collection_id);
       const std::string hash = p.Bytea(content_sha256);
-      auto r = p.Exec(tx, "SELECT " + kImageColumns + " FROM images i WHERE i.collection_id = " +
+      auto r = p.Exec(tx, "SELECT " + kPgImageColumns + " FROM images i WHERE i.collection_id = " +
                               collection + " AND sha256(i.content_sha256) = sha256(" + hash +
                               ") AND i.content_sha256 = " + hash);
       if (r.empty()) return std::nullopt;
@@ -786,7 +755,7 @@ class PostgresCatalog final : public Catalog {
       pqxx::nontransaction tx(c);
       Params p;
       auto r =
-          p.Exec(tx, "SELECT " + kImageColumns + " FROM images i WHERE i.id = " + p.Int(image_id));
+          p.Exec(tx, "SELECT " + kPgImageColumns + " FROM images i WHERE i.id = " + p.Int(image_id));
       if (r.empty()) return std::nullopt;
       return ReadImage(r[0], 0);
     });
@@ -797,7 +766,7 @@ class PostgresCatalog final : public Catalog {
       pqxx::nontransaction tx(c);
       Params p;
       std::vector<FaceRecord> out;
-      for (const auto& row : p.Exec(tx, "SELECT " + kFaceColumns +
+      for (const auto& row : p.Exec(tx, "SELECT " + kPgFaceColumns +
                                             " FROM faces f WHERE f.image_id = " + p.Int(image_id) +
                                             " ORDER BY f.id")) {
         out.push_back(ReadFace(row, 0));
@@ -1066,7 +1035,7 @@ class PostgresCatalog final : public Catalog {
                           collection + ", " + p.Bytea(input) + ", " + p.Bytea(options_json) + ", " +
                           p.Text(ToString(JobStatus::kRunning)) +
                           " WHERE EXISTS (SELECT 1 FROM collections WHERE id = " + collection +
-                          ") RETURNING " + kJobColumns);
+                          ") RETURNING " + kPgJobColumns);
       if (r.empty()) {
         throw Error(Context(where_, "no collection with id " + std::to_string(collection_id)));
       }
@@ -1080,7 +1049,7 @@ class PostgresCatalog final : public Catalog {
       pqxx::nontransaction tx(c);
       Params p;
       auto r =
-          p.Exec(tx, "SELECT " + kJobColumns + " FROM ingest_jobs j WHERE j.id = " + p.Int(job_id));
+          p.Exec(tx, "SELECT " + kPgJobColumns + " FROM ingest_jobs j WHERE j.id = " + p.Int(job_id));
       if (r.empty()) return std::nullopt;
       return ReadJob(r[0]);
     });
@@ -1091,7 +1060,7 @@ class PostgresCatalog final : public Catalog {
       pqxx::nontransaction tx(c);
       std::vector<IngestJob> out;
       for (const auto& row :
-           tx.exec("SELECT " + kJobColumns + " FROM ingest_jobs j ORDER BY j.id DESC")) {
+           tx.exec("SELECT " + kPgJobColumns + " FROM ingest_jobs j ORDER BY j.id DESC")) {
         out.push_back(ReadJob(row));
       }
       return out;
@@ -1106,7 +1075,7 @@ class PostgresCatalog final : public Catalog {
           Params p;
           const std::string in = p.Bytea(input);
           auto r =
-              p.Exec(tx, "SELECT " + kJobColumns +
+              p.Exec(tx, "SELECT " + kPgJobColumns +
                              " FROM ingest_jobs j WHERE j.collection_id = " + p.Int(collection_id) +
                              " AND sha256(j.input) = sha256(" + in + ") AND j.input = " + in +
                              " AND j.status IN ('running', 'interrupted') ORDER BY j.id DESC "
@@ -1187,7 +1156,7 @@ class PostgresCatalog final : public Catalog {
       stats.faces = Int(totals[4]);
       stats.jobs = Int(totals[5]);
       for (const auto& row :
-           tx.exec("SELECT " + kCollectionColumns +
+           tx.exec("SELECT " + kPgCollectionColumns +
                    ", coalesce(im.n, 0), coalesce(fa.n, 0) "
                    "FROM collections c "
                    "LEFT JOIN (SELECT collection_id, count(*) AS n FROM images GROUP BY "
@@ -1197,8 +1166,8 @@ class PostgresCatalog final : public Catalog {
                    "ORDER BY c.id")) {
         CollectionStats per;
         per.collection = ReadCollection(row, 0);
-        per.images = Int(row[kCollectionColumnCount]);
-        per.faces = Int(row[kCollectionColumnCount + 1]);
+        per.images = Int(row[kPgCollectionColumnCount]);
+        per.faces = Int(row[kPgCollectionColumnCount + 1]);
         stats.per_collection.push_back(std::move(per));
       }
       tx.commit();
@@ -1350,7 +1319,7 @@ class PostgresCatalog final : public Catalog {
                                       std::to_string(kPostgresCatalogSchemaVersion) + ")"));
     }
     for (int v = from; v < kPostgresCatalogSchemaVersion; ++v) {
-      tx.exec0(kMigrations[v]);
+      tx.exec0(kPgMigrations[v]);
       Params p;
       p.Exec(tx, "INSERT INTO schema_migrations (version) VALUES (" + p.Int(v + 1) + ")");
     }
@@ -1508,15 +1477,15 @@ class PostgresCatalog final : public Catalog {
   void DescribeChunk(pqxx::transaction_base& tx, const std::vector<int64_t>& face_ids, size_t start,
                      size_t end, std::unordered_map<int64_t, FaceProvenance>& found) {
     Params p;
-    auto r = p.Exec(tx, "SELECT " + kFaceColumns + ", " + kImageColumns + ", " +
-                            kCollectionColumns + ", " + kSourceColumns +
+    auto r = p.Exec(tx, "SELECT " + kPgFaceColumns + ", " + kPgImageColumns + ", " +
+                            kPgCollectionColumns + ", " + kPgSourceColumns +
                             " FROM faces f JOIN images i ON i.id = f.image_id "
                             "JOIN collections c ON c.id = i.collection_id "
                             "LEFT JOIN sources s ON s.id = i.source_id WHERE f.id = ANY(" +
                             p.Ints(face_ids, start, end) + ")");
-    constexpr int kImageFirst = kFaceColumnCount;
-    constexpr int kCollectionFirst = kImageFirst + kImageColumnCount;
-    constexpr int kSourceFirst = kCollectionFirst + kCollectionColumnCount;
+    constexpr int kImageFirst = kPgFaceColumnCount;
+    constexpr int kCollectionFirst = kImageFirst + kPgImageColumnCount;
+    constexpr int kSourceFirst = kCollectionFirst + kPgCollectionColumnCount;
     for (const auto& row : r) {
       FaceProvenance provenance;
       provenance.face = ReadFace(row, 0);

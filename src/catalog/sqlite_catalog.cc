@@ -11,12 +11,18 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "catalog/row_encoding.h"
 #include "catalog/sqlite_db.h"
 #include "common/error.h"
 #include "common/utc_time.h"
 
 namespace lineup {
 namespace {
+
+using row_encoding::HasAnyField;
+using row_encoding::PackFloats;
+using row_encoding::PrefixSuccessor;
+using row_encoding::UnpackFloats;
 
 // --- schema
 
@@ -163,27 +169,7 @@ bool IsConstraint(const SqliteError& e, int extended_code) { return e.code() == 
 
 // --- face geometry as little-endian float32 blobs
 
-template <size_t N>
-std::string PackFloats(const std::array<float, N>& values) {
-  std::string bytes(4 * N, '\0');
-  for (size_t k = 0; k < N; ++k) {
-    const uint32_t bits = std::bit_cast<uint32_t>(values[k]);
-    for (int b = 0; b < 4; ++b) bytes[4 * k + b] = static_cast<char>((bits >> (8 * b)) & 0xFF);
-  }
-  return bytes;
-}
 
-template <size_t N>
-std::array<float, N> UnpackFloats(const std::string& bytes, const std::string& where) {
-  if (bytes.size() != 4 * N) throw Error(Context(where, "corrupt face geometry blob"));
-  std::array<float, N> values{};
-  for (size_t k = 0; k < N; ++k) {
-    uint32_t bits = 0;
-    for (int b = 0; b < 4; ++b) bits |= uint32_t{static_cast<uint8_t>(bytes[4 * k + b])} << (8 * b);
-    values[k] = std::bit_cast<float>(bits);
-  }
-  return values;
-}
 
 // --- row readers (column order = the lists above, from `first`)
 
@@ -262,24 +248,7 @@ IngestJob ReadJob(const SqliteQuery& q) {
   return job;
 }
 
-bool HasAnyField(const Source& s) {
-  return !s.source_url.empty() || !s.page_url.empty() || !s.title.empty() ||
-         !s.captured_at.empty() || !s.published_at.empty() || !s.licence.empty();
-}
 
-// The smallest string greater than every string that starts with `prefix`
-// (byte order), or nullopt when there is none (prefix of only 0xFF bytes).
-std::optional<std::string> PrefixSuccessor(std::string prefix) {
-  while (!prefix.empty()) {
-    unsigned char last = static_cast<unsigned char>(prefix.back());
-    if (last != 0xFF) {
-      prefix.back() = static_cast<char>(last + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::nullopt;
-}
 
 // --- opening
 

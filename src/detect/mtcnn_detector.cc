@@ -15,7 +15,7 @@ namespace {
 constexpr int kPnetCell = 12;    // P-Net's receptive field, source of a candidate box
 constexpr int kPnetStride = 2;   // output cell pitch in level pixels
 constexpr int kRnetSide = 24;
-constexpr int kMaxBatch = 256;   // R-Net crops per forward (bounds memory)
+constexpr int kMaxRnetBatch = 256;   // R-Net crops per forward (bounds memory)
 
 const char* kPnetProb = "pnet_prob1";
 const char* kPnetRegression = "pnet_conv4_2_BiasAdd";
@@ -229,8 +229,8 @@ std::vector<Candidate> RunPnetLevel(cv::dnn::Net& pnet, const cv::Mat& level, cv
 std::vector<Candidate> RunRnet(cv::dnn::Net& rnet, const cv::Mat& bgr,
                                const std::vector<Candidate>& candidates, float threshold) {
   std::vector<Candidate> kept;
-  for (size_t begin = 0; begin < candidates.size(); begin += kMaxBatch) {
-    size_t end = std::min(candidates.size(), begin + kMaxBatch);
+  for (size_t begin = 0; begin < candidates.size(); begin += kMaxRnetBatch) {
+    size_t end = std::min(candidates.size(), begin + kMaxRnetBatch);
     std::vector<cv::Rect2f> squares;
     for (size_t i = begin; i < end; ++i) squares.push_back(candidates[i].box);
     std::vector<cv::Rect2f> cropped;

@@ -12,7 +12,7 @@ namespace lineup {
 namespace {
 
 constexpr int kOnetSide = 48;
-constexpr int kMaxBatch = 64;  // crops per forward (bounds memory)
+constexpr int kMaxOnetBatch = 64;  // crops per forward (bounds memory)
 
 const char* kOnetProb = "onet_prob1";
 const char* kOnetRegression = "onet_conv6_2_conv6_2";
@@ -49,9 +49,9 @@ OnetRefiner::~OnetRefiner() = default;
 std::vector<OnetOutput> OnetRefiner::Run(const cv::Mat& bgr, const std::vector<cv::Rect2f>& squares) {
   std::vector<OnetOutput> results;
   results.reserve(squares.size());
-  for (size_t begin = 0; begin < squares.size(); begin += kMaxBatch) {
+  for (size_t begin = 0; begin < squares.size(); begin += kMaxOnetBatch) {
     std::vector<cv::Rect2f> batch(squares.begin() + begin,
-                                  squares.begin() + std::min(squares.size(), begin + kMaxBatch));
+                                  squares.begin() + std::min(squares.size(), begin + kMaxOnetBatch));
     std::vector<cv::Rect2f> cropped;
     net_->net.setInput(MtcnnInputBlob(bgr, batch, kOnetSide, &cropped));
     std::vector<cv::Mat> out;

@@ -16,7 +16,7 @@
 namespace lineup {
 namespace {
 
-// Schema history of the "accounts" module: kMigrations[v] takes v to v + 1.
+// Schema history of the "accounts" module: kAccountsMigrations[v] takes v to v + 1.
 // Entries are never edited once released; a change is a new entry.
 //
 // v1: the tables. Times are Unix seconds from the GovernanceDb clock; NULL
@@ -31,7 +31,7 @@ namespace {
 //    step accepted, and codes at or below it are replays.
 //  - token_sha256 is the SHA-256 hex of a session or API token; the token
 //    itself is never stored.
-constexpr const char* kMigrations[] = {
+constexpr const char* kAccountsMigrations[] = {
     R"sql(
 CREATE TABLE users (
   id                  INTEGER PRIMARY KEY,
@@ -568,7 +568,7 @@ Accounts::Accounts(GovernanceDb& db, AuditLog& audit, AccountPolicy policy)
   if (sodium_init() < 0) throw Error("cannot initialise libsodium");
   CheckPolicy(policy_);
   hash_slots_ = std::make_unique<HashSlots>(policy_.concurrent_hashes);
-  db_.EnsureSchema("accounts", std::vector<std::string>(std::begin(kMigrations), std::end(kMigrations)));
+  db_.EnsureSchema("accounts", std::vector<std::string>(std::begin(kAccountsMigrations), std::end(kAccountsMigrations)));
   dummy_hash_ = Hash(RandomHex(kTokenBytes));
 }
 

@@ -19,14 +19,14 @@ namespace lineup {
 
 namespace {
 
-// The audit module's schema history; kMigrations[v] takes version v to v + 1.
+// The audit module's schema history; kAuditLogMigrations[v] takes version v to v + 1.
 // Released entries are never edited: files in the field were made by them.
 //
 // v1: records, the head row, the filter indexes, and triggers that refuse
 // UPDATE and DELETE of records. The triggers guard against mistakes in Lineup
 // (anyone with the file can drop them); the hash chain is what guards against
 // people.
-const std::vector<std::string> kMigrations = {
+const std::vector<std::string> kAuditLogMigrations = {
     R"sql(
 CREATE TABLE audit_records (
   seq          INTEGER PRIMARY KEY CHECK (seq > 0),
@@ -289,7 +289,7 @@ AuditEvent StorableEvent(const AuditEvent& event) {
 
 }  // namespace
 
-AuditLog::AuditLog(GovernanceDb& db) : db_(db) { db_.EnsureSchema("audit", kMigrations); }
+AuditLog::AuditLog(GovernanceDb& db) : db_(db) { db_.EnsureSchema("audit", kAuditLogMigrations); }
 
 AuditRecord AuditLog::Append(const AuditEvent& event) {
   return db_.Write([&](SqliteDb& db) { return AppendIn(db, event); });

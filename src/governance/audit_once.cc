@@ -6,8 +6,8 @@ namespace lineup {
 
 namespace {
 
-// The module's schema history; kMigrations[v] takes version v to v + 1.
-const std::vector<std::string> kMigrations = {
+// The module's schema history; kAuditOnceMigrations[v] takes version v to v + 1.
+const std::vector<std::string> kAuditOnceMigrations = {
     R"sql(
 CREATE TABLE audit_once (
   key TEXT PRIMARY KEY,
@@ -49,7 +49,7 @@ AuditEvent AuditEventFromJson(const nlohmann::json& json) {
 }
 
 AuditOnce::AuditOnce(GovernanceDb& db, AuditLog& audit) : db_(db), audit_(audit) {
-  db_.EnsureSchema("audit_once", kMigrations);
+  db_.EnsureSchema("audit_once", kAuditOnceMigrations);
 }
 
 bool AuditOnce::Record(const std::string& key, const AuditEvent& event) {

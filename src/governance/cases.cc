@@ -13,7 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kMigrations = {
+const std::vector<std::string> kCasesMigrations = {
     R"sql(
 CREATE TABLE cases (
   id             INTEGER PRIMARY KEY,
@@ -218,7 +218,7 @@ const std::vector<std::string>& CaseCategories() {
 }
 
 Cases::Cases(GovernanceDb& db, fs::path data_dir) : db_(db), data_dir_(std::move(data_dir)) {
-  db_.EnsureSchema("cases", kMigrations);
+  db_.EnsureSchema("cases", kCasesMigrations);
   SweepOrphanFolders();
 }
 

@@ -182,14 +182,14 @@ std::vector<Neighbor> BestOf(std::vector<Neighbor> all, size_t k) {
   return all;
 }
 
-void CheckQuery(const VectorStore& store, const float* query) {
+}  // namespace
+
+void CheckQueryVector(const VectorStore& store, const float* query) {
   if (query == nullptr) throw Error(Context(store.path().string(), "search without a query vector"));
   for (int i = 0; i < store.dim(); ++i) {
     if (!std::isfinite(query[i])) throw Error(Context(store.path().string(), "query vector has a non-finite value"));
   }
 }
-
-}  // namespace
 
 bool SlotFilter::Accept(size_t slot) const {
   if (live != nullptr && (slot >= live_bits || ((live[slot / 64] >> (slot % 64)) & 1u) == 0)) return false;
@@ -215,7 +215,7 @@ const char* DotKernelName(DotKernel kernel) {
 
 std::vector<Neighbor> ExactSearchPrefix(const VectorStore& store, const float* query, size_t k,
                                         const SlotFilter& filter, size_t end, int threads, DotKernel kernel) {
-  CheckQuery(store, query);
+  CheckQueryVector(store, query);
   if (!filter.collections.empty() && filter.store != &store) {
     throw Error(Context(store.path().string(), "collection filter built for another store (or none)"));
   }
@@ -256,7 +256,7 @@ std::vector<Neighbor> ExactSearch(const VectorStore& store, const float* query, 
 
 std::vector<Neighbor> RescoreExact(const VectorStore& store, const float* query,
                                    const std::vector<Neighbor>& candidates, size_t k) {
-  CheckQuery(store, query);
+  CheckQueryVector(store, query);
   std::vector<size_t> slots;
   slots.reserve(candidates.size());
   const size_t size = store.size();

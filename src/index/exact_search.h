@@ -23,6 +23,10 @@ float InnerProductWith(DotKernel kernel, const float* a, const float* b, int dim
 const char* DotKernelName(DotKernel kernel);  // kAuto names the kernel it resolves to
 
 // "a ranks before b": higher score, then lower slot.
+// Throws Error naming the store for a missing query or one with a non-finite
+// value; every search of the store checks its query with it first.
+void CheckQueryVector(const VectorStore& store, const float* query);
+
 inline bool RanksBefore(const Neighbor& a, const Neighbor& b) {
   return a.score > b.score || (a.score == b.score && a.slot < b.slot);
 }

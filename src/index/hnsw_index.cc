@@ -98,13 +98,6 @@ class UnitInnerProductSpace : public hnswlib::SpaceInterface<float> {
   hnswlib::DISTFUNC<float> distance_;
 };
 
-void CheckQuery(const VectorStore& store, const float* query) {
-  if (query == nullptr) throw Error(Context(store.path().string(), "search without a query vector"));
-  for (int i = 0; i < store.dim(); ++i) {
-    if (!std::isfinite(query[i])) throw Error(Context(store.path().string(), "query vector has a non-finite value"));
-  }
-}
-
 template <typename T>
 void WritePod(AnnFileWriter& out, const T& value) {
   out.Write(&value, sizeof(value));
@@ -247,7 +240,7 @@ void HnswIndex::AddFromStore(size_t end, const std::function<void(size_t done, s
 }
 
 std::vector<Neighbor> HnswIndex::Search(const float* query, size_t k, const SlotFilter& filter) const {
-  CheckQuery(store_, query);
+  CheckQueryVector(store_, query);
   if (!filter.collections.empty() && filter.store != &store_) {
     throw Error(Context(store_.path().string(), "collection filter built for another store (or none)"));
   }

@@ -397,13 +397,6 @@ void CallFaiss(const std::string& where, const std::string& what, Call&& call) {
   }
 }
 
-void CheckQuery(const VectorStore& store, const float* query) {
-  if (query == nullptr) throw Error(Context(store.path().string(), "search without a query vector"));
-  for (int i = 0; i < store.dim(); ++i) {
-    if (!std::isfinite(query[i])) throw Error(Context(store.path().string(), "query vector has a non-finite value"));
-  }
-}
-
 // Copies slots into a contiguous n x dim buffer.
 void CopyVectors(const VectorStore& store, const std::vector<size_t>& slots, float* out) {
   const int dim = store.dim();
@@ -584,7 +577,7 @@ void IvfPqIndex::ShrinkLists() {
 }
 
 std::vector<Neighbor> IvfPqIndex::Search(const float* query, size_t k, const SlotFilter& filter) const {
-  CheckQuery(store_, query);
+  CheckQueryVector(store_, query);
   if (!filter.collections.empty() && filter.store != &store_) {
     throw Error(Context(store_.path().string(), "collection filter built for another store (or none)"));
   }

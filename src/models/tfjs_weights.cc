@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/file_util.h"
+#include "models/half_float.h"
 
 namespace lineup {
 
@@ -35,23 +36,6 @@ int BytesPerValue(Encoding e) {
     case Encoding::kInt32: return 4;
   }
   return 4;
-}
-
-// IEEE 754 binary16 -> float (handles subnormals, infinities and NaN).
-float HalfToFloat(uint16_t h) {
-  const int sign = (h >> 15) & 1;
-  const int exponent = (h >> 10) & 0x1f;
-  const int mantissa = h & 0x3ff;
-  float magnitude;
-  if (exponent == 0) {
-    magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-  } else if (exponent == 31) {
-    magnitude = mantissa == 0 ? std::numeric_limits<float>::infinity()
-                              : std::numeric_limits<float>::quiet_NaN();
-  } else {
-    magnitude = std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
-  }
-  return sign ? -magnitude : magnitude;
 }
 
 // Little-endian loads; the shard format is little-endian whatever the host.

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "models/half_float.h"
 #include "common/file_util.h"
 #include "models/flatbuffer_reader.h"
 
@@ -29,19 +30,6 @@ std::vector<int32_t> IntVector(const fb::Vector& v) {
   std::vector<int32_t> out(v.size());
   if (!bytes.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());  // little-endian, as the host
   return out;
-}
-
-float HalfToFloat(uint16_t h) {
-  uint32_t sign = (h >> 15) & 1, exponent = (h >> 10) & 31, mantissa = h & 1023;
-  float value;
-  if (exponent == 0) {
-    value = std::ldexp(static_cast<float>(mantissa), -24);
-  } else if (exponent == 31) {
-    value = mantissa ? NAN : INFINITY;
-  } else {
-    value = std::ldexp(static_cast<float>(mantissa | 1024), static_cast<int>(exponent) - 25);
-  }
-  return sign ? -value : value;
 }
 
 // The number of elements of a constant tensor of `shape` whose data has

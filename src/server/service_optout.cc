@@ -49,7 +49,7 @@ nlohmann::json JobJson(const OptOutJob& j) {
           {"finished_at", time(j.finished_at)}};
 }
 
-AuditEvent ActorOf(const Caller& caller) {
+AuditEvent AuditEventOf(const Caller& caller) {
   AuditEvent e;
   e.actor_id = caller.user.id;
   e.actor = caller.user.username;
@@ -129,7 +129,7 @@ nlohmann::json Service::AddOptOut(const Caller& caller, const std::string& photo
   entry.threshold = AsClientError([&] { return DefaultOptOutThreshold(gallery->model().model_id); });
   entry.descriptor = faces[chosen].embedding;
   Blocklist& blocklist = WritableBlocklist(gallery->model());
-  const AuditEvent actor = ActorOf(caller);
+  const AuditEvent actor = AuditEventOf(caller);
   AuditOnce once(*db_, *audit_);
   const int64_t id = AsClientError([&] {
     return lineup::AddOptOut(blocklist, entry, {{"photo_kept", false}},
@@ -186,7 +186,7 @@ nlohmann::json Service::WithdrawOptOut(const Caller& caller, int64_t id, const n
   std::string reason = StringField(body, "reason", true);
   Blocklist& blocklist = WritableBlocklist(CurrentGallery()->model());
   AuditOnce once(*db_, *audit_);
-  if (!lineup::WithdrawOptOut(blocklist, id, {{"reason", reason}}, {AuditEventJson(ActorOf(caller), {}), once.Recorder()})) {
+  if (!lineup::WithdrawOptOut(blocklist, id, {{"reason", reason}}, {AuditEventJson(AuditEventOf(caller), {}), once.Recorder()})) {
     throw ApiError(404, "not_found", "no such opt-out");
   }
   return {{"withdrawn", id}};
