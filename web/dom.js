@@ -68,6 +68,13 @@ export function fmtTime(t) {
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace(/Z$/, ' UTC');
 }
 
+// A provenance date as the source gave it: a calendar date stays a date (no
+// invented time of day); a date with a time is shown in UTC like fmtTime.
+export function fmtDate(t) {
+  if (typeof t === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(t)) return t;
+  return fmtTime(t);
+}
+
 export function fmtScore(s) {
   const n = Number(s);
   return Number.isFinite(n) ? n.toFixed(2) : '—';

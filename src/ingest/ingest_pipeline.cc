@@ -262,7 +262,19 @@ AnalyzedImage IngestRun::Analyze(FacePipeline& pipeline, WorkItem& item) {
   return a;
 }
 
-void IngestRun::RecordError(const std::string& item, const std::string& reason, JobCounters& pending) {
+// An error about an input usually starts with the input's name or path
+// ("bad.png: truncated PNG"); listed under that name, it would say it twice.
+std::string WithoutItemPrefix(const std::string& item, const std::string& reason) {
+  const size_t colon = reason.find(": ");
+  if (colon == std::string::npos || item.empty()) return reason;
+  const std::string_view prefix(reason.data(), colon);
+  const bool names_item = prefix == item || (prefix.size() > item.size() && prefix.ends_with(item) &&
+                                             prefix[prefix.size() - item.size() - 1] == '/');
+  return names_item ? reason.substr(colon + 2) : reason;
+}
+
+void IngestRun::RecordError(const std::string& item, const std::string& full_reason, JobCounters& pending) {
+  const std::string reason = WithoutItemPrefix(item, full_reason);
   if (reason == "duplicate") {
     ++pending.duplicates;
     ++summary_.counters.duplicates;

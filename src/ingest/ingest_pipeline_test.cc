@@ -81,6 +81,9 @@ TEST(Ingest, FolderWithABadFileAddsTheRestAndFindsTheirFaces) {
   EXPECT_EQ(s.counters.errors, 1);
   ASSERT_EQ(s.errors.size(), 1u);
   EXPECT_NE(s.errors[0].item.find("broken.jpg"), std::string::npos);
+  // The reason is listed under the item's name: it does not say the name again.
+  EXPECT_EQ(s.errors[0].reason.find("broken.jpg"), std::string::npos) << s.errors[0].reason;
+  EXPECT_NE(s.errors[0].reason.find("truncated JPEG"), std::string::npos) << s.errors[0].reason;
   EXPECT_GE(s.counters.faces_added, 10);  // the demo photos hold groups
   EXPECT_EQ(gallery->catalog().GetJob(s.job_id)->status, JobStatus::kDone);
 

@@ -167,6 +167,43 @@ bool ReadCsvRecord(Cursor& in, CsvRecord* record) {
 }
 
 // The reason `value` is not acceptable for `field`, or "".
+bool Digits(const std::string& s, size_t at, size_t n) {
+  if (at + n > s.size()) return false;
+  for (size_t i = at; i < at + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  return true;
+}
+
+int Number(const std::string& s, size_t at, size_t n) { return std::stoi(s.substr(at, n)); }
+
+// An ISO 8601 calendar date, YYYY-MM-DD, that exists (leap years counted),
+// optionally followed by a time: Thh:mm, Thh:mm:ss, either with Z or +hh:mm /
+// -hh:mm. A date stays a date: no time of day is invented for it.
+bool IsIsoDate(const std::string& v) {
+  if (!Digits(v, 0, 4) || v.size() < 10 || v[4] != '-' || !Digits(v, 5, 2) || v[7] != '-' || !Digits(v, 8, 2)) {
+    return false;
+  }
+  const int year = Number(v, 0, 4), month = Number(v, 5, 2), day = Number(v, 8, 2);
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] || (month == 2 && day == 29 && !leap)) return false;
+  if (v.size() == 10) return true;
+  size_t at = 10;
+  if ((v[at] != 'T' && v[at] != ' ') || !Digits(v, at + 1, 2) || v[at + 3] != ':' || !Digits(v, at + 4, 2)) return false;
+  if (Number(v, at + 1, 2) > 23 || Number(v, at + 4, 2) > 59) return false;
+  at += 6;
+  if (at < v.size() && v[at] == ':') {
+    if (!Digits(v, at + 1, 2) || Number(v, at + 1, 2) > 60) return false;
+    at += 3;
+  }
+  if (at == v.size()) return true;
+  if (v[at] == 'Z') return at + 1 == v.size();
+  if (v[at] != '+' && v[at] != '-') return false;
+  return v.size() == at + 6 && Digits(v, at + 1, 2) && v[at + 3] == ':' && Digits(v, at + 4, 2) &&
+         Number(v, at + 1, 2) <= 14 && Number(v, at + 4, 2) <= 59;
+}
+
 std::string CheckValue(Field field, const std::string& value) {
   const std::string name = "field '" + std::string(kFieldNames[field]) + "'";
   if (value.size() > kMaxFieldBytes) {
@@ -175,6 +212,10 @@ std::string CheckValue(Field field, const std::string& value) {
   }
   if (value.find('\0') != std::string::npos) return name + " contains a NUL byte";
   if (!IsValidUtf8(value)) return name + " is not valid UTF-8";
+  if ((field == kDate || field == kPublished) && !value.empty() && !IsIsoDate(value)) {
+    return name + " is not a date: '" + PrintableLabel(value.substr(0, 40)) +
+           "' (write YYYY-MM-DD, or YYYY-MM-DDThh:mm:ssZ with a time)";
+  }
   if (field == kSourceUrl || field == kPageUrl) {
     for (size_t i = 0; i < value.size(); ++i) {
       const auto b = static_cast<uint8_t>(value[i]);

@@ -326,6 +326,32 @@ TEST(ManifestInput, CsvRowErrorsStayInTheirRow) {
   EXPECT_ITEM_ERROR(items[4], "quoted field not closed before the end of the file");
 }
 
+// Dates are checked, and kept as written (issue 13 #8: "not-a-date" was
+// stored, and a date was shown with an invented time).
+TEST(ManifestInput, DatesMustBeIsoDatesAndAreKeptAsWritten) {
+  const std::string csv =
+      "path,date,published\n"
+      "a.jpg,2024-02-29,2024-03-01T10:15:00Z\n"   // 2: leap day, a time with Z
+      "a.jpg,not-a-date,\n"                        // 3
+      "a.jpg,2023-02-29,\n"                        // 4: not a leap year
+      "b.jpg,2024-13-01,\n"                        // 5
+      "b.jpg,,2024-05-06T07:08+02:00\n"            // 6: offset, no seconds
+      "b.jpg,,2024-05-06 25:00\n";                 // 7
+  const fs::path manifest = ManifestIn("csv-dates", "dates.csv", csv);
+  auto input = OpenIngestInput(manifest);
+  auto items = ReadAll(*input);
+  ASSERT_EQ(items.size(), 6u);
+  ASSERT_TRUE(items[0].error.empty()) << items[0].error;
+  EXPECT_EQ(items[0].source->captured_at, "2024-02-29");
+  EXPECT_EQ(items[0].source->published_at, "2024-03-01T10:15:00Z");
+  EXPECT_ITEM_ERROR(items[1], "field 'date' is not a date: 'not-a-date'");
+  EXPECT_ITEM_ERROR(items[2], "not a date");
+  EXPECT_ITEM_ERROR(items[3], "not a date");
+  ASSERT_TRUE(items[4].error.empty()) << items[4].error;
+  EXPECT_EQ(items[4].source->published_at, "2024-05-06T07:08+02:00");
+  EXPECT_ITEM_ERROR(items[5], "field 'published' is not a date");
+}
+
 TEST(ManifestInput, JsonLinesWithMalformedMiddleAndTruncatedLastLine) {
   const std::string jsonl =
       "\xEF\xBB\xBF{\"path\": \"a.jpg\", \"title\": \"first\", \"source_url\": \"https://e.org/1\"}\n"
