@@ -37,7 +37,7 @@
 //                probe-thumb
 //   candidate:   candidate-detail, candidate-image, candidate-face-box, provenance,
 //                prov-collection, prov-legal-basis, prov-source-url, prov-page-url, prov-title,
-//                prov-captured, prov-published, prov-licence, prov-original-name, prov-ingested,
+//                prov-captured, prov-published, prov-original-name, prov-ingested,
 //                candidate-erased,
 //                decision-form, decision-select, decision-note, decision-submit,
 //                decision-current, decision-saved, decision-error, back-to-results

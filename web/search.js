@@ -372,6 +372,14 @@ export async function pageResults(ctx, searchId) {
   );
 }
 
+// An item's own legal basis (a manifest's legal_basis) when it has one, else
+// its collection's, saying which.
+function legalBasisText(src, coll) {
+  if (src.legal_basis) return `${src.legal_basis} (this photo's)`;
+  if (coll.legal_basis) return `${coll.legal_basis} (the collection's)`;
+  return undefined;
+}
+
 function sourceLabel(u) {
   const safe = safeUrl(u);
   if (!safe) return undefined;
@@ -445,13 +453,12 @@ export async function pageCandidate(ctx, searchId, faceId) {
     'dl',
     { class: 'kv', testid: 'provenance' },
     row('Collection', coll.name, 'prov-collection'),
-    row('Legal basis', coll.legal_basis, 'prov-legal-basis'),
+    row('Legal basis', legalBasisText(src, coll), 'prov-legal-basis'),
     row('Source URL', src.source_url ? externalLink(src.source_url) : null, 'prov-source-url'),
     row('Page URL', src.page_url ? externalLink(src.page_url) : null, 'prov-page-url'),
     row('Title', src.title, 'prov-title'),
     row('Captured', src.captured_at ? fmtDate(src.captured_at) : null, 'prov-captured'),
     row('Published', src.published_at ? fmtDate(src.published_at) : null, 'prov-published'),
-    row('Licence', src.licence, 'prov-licence'),
     row('Original file name', image.original_name, 'prov-original-name'),
     row('Ingested', image.ingested_at ? fmtTime(image.ingested_at) : null, 'prov-ingested'),
     row('Image', image.id !== undefined ? `#${image.id}${image.width ? ` (${image.width} × ${image.height} px)` : ''}` : null),

@@ -55,7 +55,7 @@ struct Source {
   std::string title;
   std::string captured_at;   // as given (ISO date preferred)
   std::string published_at;
-  std::string licence;       // licence or legal basis of this item ("" = the collection's)
+  std::string legal_basis;   // legal basis (or licence) of this item ("" = the collection's)
 };
 
 struct ImageRecord {

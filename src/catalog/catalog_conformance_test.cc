@@ -73,7 +73,7 @@ Source NewSource(const std::string& source_url, const std::string& page_url = ""
   s.title = "title of " + source_url;
   s.captured_at = "2023-04-05";
   s.published_at = "2023-04-06T07:08:09Z";
-  s.licence = "CC-BY-4.0";
+  s.legal_basis = "CC-BY-4.0";
   return s;
 }
 
@@ -95,7 +95,7 @@ void ExpectSameSource(const Source& got, const Source& want) {
   EXPECT_EQ(got.title, want.title);
   EXPECT_EQ(got.captured_at, want.captured_at);
   EXPECT_EQ(got.published_at, want.published_at);
-  EXPECT_EQ(got.licence, want.licence);
+  EXPECT_EQ(got.legal_basis, want.legal_basis);
 }
 
 std::vector<std::pair<int64_t, int64_t>> AllFaces(Catalog& catalog) {
@@ -737,7 +737,7 @@ TEST_P(CatalogConformance, HostileStringsRoundTripByteForByte) {
     src.title = s;
     src.captured_at = s;
     src.published_at = s;
-    src.licence = s;
+    src.legal_basis = s;
     ImageWrite w = NewImage(c.id, s, {catalog().ReserveFaceIds(1)}, src);
     w.image.stored_path = s;
     w.image.original_name = s;

@@ -297,6 +297,10 @@ INSERT INTO face_id_reservation (singleton, next_face_id) VALUES (1, 1);
     R"sql(
 ALTER TABLE ingest_jobs ADD COLUMN opted_out BIGINT NOT NULL DEFAULT 0;
 )sql",
+    // v2 -> v3: sources.licence is called what it holds, an item's legal basis
+    R"sql(
+ALTER TABLE sources RENAME COLUMN licence TO legal_basis;
+)sql",
 };
 static_assert(std::size(kPgMigrations) == kPostgresCatalogSchemaVersion);
 
@@ -321,7 +325,7 @@ const std::string kPgCollectionColumns =
     Iso("c.created_at");
 constexpr int kPgCollectionColumnCount = 7;
 const std::string kPgSourceColumns =
-    "s.id, s.source_url, s.page_url, s.title, s.captured_at, s.published_at, s.licence";
+    "s.id, s.source_url, s.page_url, s.title, s.captured_at, s.published_at, s.legal_basis";
 const std::string kPgJobColumns =
     "j.id, j.collection_id, j.input, j.options_json, j.status, j.images_seen, j.images_added, "
     "j.duplicates, j.no_face, j.faces_added, j.errors, " +
@@ -474,7 +478,7 @@ Source ReadSource(const pqxx::row& r, int first) {
   s.title = Bytes(r[first + 3]);
   s.captured_at = Bytes(r[first + 4]);
   s.published_at = Bytes(r[first + 5]);
-  s.licence = Bytes(r[first + 6]);
+  s.legal_basis = Bytes(r[first + 6]);
   return s;
 }
 
@@ -510,7 +514,7 @@ std::vector<int64_t> SortedIds(const pqxx::result& result) {
 std::string SourceFingerprint(const Source& s) {
   std::string encoded;
   for (const std::string* field :
-       {&s.source_url, &s.page_url, &s.title, &s.captured_at, &s.published_at, &s.licence}) {
+       {&s.source_url, &s.page_url, &s.title, &s.captured_at, &s.published_at, &s.legal_basis}) {
     encoded += std::to_string(field->size());
     encoded += ':';
     encoded += *field;
@@ -1399,13 +1403,13 @@ class PostgresCatalog final : public Catalog {
     auto results = InsertRows(
         tx,
         "INSERT INTO sources (fingerprint, source_url, page_url, title, captured_at, "
-        "published_at, licence)",
+        "published_at, legal_basis)",
         rows.size(), 7,
         [&](Params& p, size_t k) {
           const Source& s = *rows[k].second;
           return "(" + p.Text(*rows[k].first) + ", " + p.Bytea(s.source_url) + ", " +
                  p.Bytea(s.page_url) + ", " + p.Bytea(s.title) + ", " + p.Bytea(s.captured_at) +
-                 ", " + p.Bytea(s.published_at) + ", " + p.Bytea(s.licence) + ")";
+                 ", " + p.Bytea(s.published_at) + ", " + p.Bytea(s.legal_basis) + ")";
         },
         " ON CONFLICT (fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint "
         "RETURNING fingerprint, id");

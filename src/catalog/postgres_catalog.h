@@ -38,7 +38,7 @@
 namespace lineup {
 
 // The schema version this binary writes and the newest it can open.
-inline constexpr int kPostgresCatalogSchemaVersion = 2;
+inline constexpr int kPostgresCatalogSchemaVersion = 3;
 
 inline constexpr size_t kDefaultPostgresPoolSize = 4;
 inline constexpr size_t kMaxPostgresPoolSize = 64;

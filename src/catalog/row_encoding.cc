@@ -4,7 +4,7 @@ namespace lineup::row_encoding {
 
 bool HasAnyField(const Source& s) {
   return !s.source_url.empty() || !s.page_url.empty() || !s.title.empty() || !s.captured_at.empty() ||
-         !s.published_at.empty() || !s.licence.empty();
+         !s.published_at.empty() || !s.legal_basis.empty();
 }
 
 std::optional<std::string> PrefixSuccessor(std::string prefix) {

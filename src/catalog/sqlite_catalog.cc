@@ -35,6 +35,8 @@ using row_encoding::UnpackFloats;
 // v1: the tables.
 // v2: the secondary indexes every lookup and cascade relies on.
 // v3: ingest_jobs.opted_out (faces an opt-out kept out).
+// v4: sources.licence renamed legal_basis (what the manifest field and the
+//     web app call it; the column always held an item's legal basis).
 constexpr const char* kMigrations[] = {
     // v0 -> v1
     R"sql(
@@ -132,6 +134,10 @@ CREATE INDEX job_errors_by_job ON job_errors (job_id);
     R"sql(
 ALTER TABLE ingest_jobs ADD COLUMN opted_out INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // v3 -> v4
+    R"sql(
+ALTER TABLE sources RENAME COLUMN licence TO legal_basis;
+)sql",
 };
 static_assert(std::size(kMigrations) == kSqliteCatalogSchemaVersion);
 
@@ -152,7 +158,7 @@ constexpr const char* kCollectionColumns =
     "c.created_at";
 constexpr int kCollectionColumnCount = 7;
 constexpr const char* kSourceColumns =
-    "s.id, s.source_url, s.page_url, s.title, s.captured_at, s.published_at, s.licence";
+    "s.id, s.source_url, s.page_url, s.title, s.captured_at, s.published_at, s.legal_basis";
 constexpr const char* kJobColumns =
     "j.id, j.collection_id, j.input, j.options_json, j.status, j.images_seen, j.images_added, "
     "j.duplicates, j.no_face, j.faces_added, j.errors, j.started_at, j.finished_at, j.opted_out";
@@ -225,7 +231,7 @@ Source ReadSource(const SqliteQuery& q, int first) {
   s.title = q.Text(first + 3);
   s.captured_at = q.Text(first + 4);
   s.published_at = q.Text(first + 5);
-  s.licence = q.Text(first + 6);
+  s.legal_basis = q.Text(first + 6);
   return s;
 }
 
@@ -846,16 +852,16 @@ class SqliteCatalog final : public Catalog {
     {
       auto q = db_->Query(
           "SELECT id FROM sources WHERE source_url = ?1 AND page_url = ?2 AND title = ?3 AND "
-          "captured_at = ?4 AND published_at = ?5 AND licence = ?6 LIMIT 1");
+          "captured_at = ?4 AND published_at = ?5 AND legal_basis = ?6 LIMIT 1");
       q.BindText(1, s.source_url).BindText(2, s.page_url).BindText(3, s.title);
-      q.BindText(4, s.captured_at).BindText(5, s.published_at).BindText(6, s.licence);
+      q.BindText(4, s.captured_at).BindText(5, s.published_at).BindText(6, s.legal_basis);
       if (q.Step()) return q.Int64(0);
     }
     auto q = db_->Query(
-        "INSERT INTO sources (source_url, page_url, title, captured_at, published_at, licence) "
+        "INSERT INTO sources (source_url, page_url, title, captured_at, published_at, legal_basis) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     q.BindText(1, s.source_url).BindText(2, s.page_url).BindText(3, s.title);
-    q.BindText(4, s.captured_at).BindText(5, s.published_at).BindText(6, s.licence).Run();
+    q.BindText(4, s.captured_at).BindText(5, s.published_at).BindText(6, s.legal_basis).Run();
     return db_->LastInsertRowId();
   }
 

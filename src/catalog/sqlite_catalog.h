@@ -25,7 +25,7 @@ struct sqlite3;
 namespace lineup {
 
 // The schema version this binary writes and the newest it can open.
-inline constexpr int kSqliteCatalogSchemaVersion = 3;
+inline constexpr int kSqliteCatalogSchemaVersion = 4;
 // "LNUP" as a big-endian 32-bit integer.
 inline constexpr int32_t kSqliteCatalogApplicationId = 0x4C4E5550;
 

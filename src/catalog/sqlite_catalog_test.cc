@@ -277,7 +277,7 @@ TEST(SqliteCatalog, MigratesAVersion1FileKeepingItsData) {
              "; PRAGMA user_version = 1");
     raw.Exec(
         "INSERT INTO collections VALUES (1, 'old', 'd', 'consent', 'EU', 30, '2024-01-01T00:00:00Z');"
-        "INSERT INTO sources VALUES (1, 'https://old.example/a.jpg', '', '', '', '', '');"
+        "INSERT INTO sources VALUES (1, 'https://old.example/a.jpg', '', '', '', '', 'CC-BY-4.0');"
         "INSERT INTO images VALUES (1, 1, 1, NULL, 'abc', -1, 10, 20, 300, 'media/abc', 'a.jpg', "
         "'2024-01-01T00:00:00Z');"
         "INSERT INTO faces VALUES (7, 1, zeroblob(16), zeroblob(40), 0.9, 40, 1, 0, 0, 'm');"
@@ -294,6 +294,7 @@ TEST(SqliteCatalog, MigratesAVersion1FileKeepingItsData) {
   ASSERT_EQ(described.size(), 1u);
   EXPECT_EQ(described[0].image.perceptual_hash, ~uint64_t{0});
   EXPECT_EQ(described[0].source->source_url, "https://old.example/a.jpg");
+  EXPECT_EQ(described[0].source->legal_basis, "CC-BY-4.0");  // v4 renamed the column licence
   EXPECT_EQ(catalog->FindImagesBySourcePrefix("https://old."), std::vector<int64_t>{1});
   EXPECT_EQ(catalog->ReserveFaceIds(1), 8);
   {

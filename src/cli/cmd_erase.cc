@@ -61,6 +61,7 @@ void PrintReport(const ErasureReport& r) {
 
 void DryRun(const EraseFlags& flags, Gallery& g, const ErasureSelector& selector) {
   ErasurePlan plan = PlanErasure(g, selector);
+  RequireMatches(plan);  // a dry run fails where the real run would
   nlohmann::json images = nlohmann::json::array();
   constexpr size_t kShown = 20;
   for (size_t i = 0; i < plan.image_ids.size() && i < (flags.json ? plan.image_ids.size() : kShown); ++i) {
@@ -88,6 +89,10 @@ void DryRun(const EraseFlags& flags, Gallery& g, const ErasureSelector& selector
 void Run(const EraseFlags& flags) {
   std::optional<ErasureSelector> selector;
   if (!flags.resume) selector = SelectorOf(flags);
+  if (selector && !flags.dry_run && flags.reason.find_first_not_of(" \t\r\n") == std::string::npos) {
+    throw Error("erase: say why with --reason TEXT (takedown notice, court order, request number ...): it is kept "
+                "in the audit trail; --dry-run shows what would go without erasing");
+  }
   std::unique_ptr<Gallery> g = OpenBoundGallery(flags.gallery, flags.dry_run);
   if (flags.dry_run) {
     if (selector) DryRun(flags, *g, *selector);
@@ -125,13 +130,17 @@ void RegisterErase(CLI::App& app) {
   cmd->add_option("--url-prefix", flags->url_prefix, "Source or page URLs starting with this (byte prefix)");
   cmd->add_option("--collection", flags->collection, "A whole collection (the collection goes too)");
   cmd->add_option("--job", flags->job, "Everything one ingest job added (`lineup gallery jobs`)");
-  cmd->add_option("--reason", flags->reason, "Why (takedown notice, court order ...), kept in the audit trail");
+  cmd->add_option("--reason", flags->reason,
+                  "Why (takedown notice, court order ...), kept in the audit trail; required to erase");
   cmd->add_flag("--dry-run", flags->dry_run, "Show what would be erased; erase nothing");
   cmd->add_flag("--resume", flags->resume,
                 "Only finish erasures an earlier run left unfinished (every erase does this first)");
   cmd->add_flag("--json", flags->json, "Print JSON");
   AddGalleryFlags(cmd, &flags->gallery);
   cmd->callback([flags] { Run(*flags); });
+  cmd->footer(
+      "Exit status: 0 when erased (or, with --dry-run, when something would be), 1 when the selector names "
+      "nothing or is malformed: a dry run and the real run fail alike.");
 }
 
 }  // namespace lineup::cli

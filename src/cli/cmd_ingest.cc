@@ -1,4 +1,4 @@
-// lineup ingest INPUT --collection NAME [--legal-basis TEXT] ...
+// lineup ingest INPUT [--collection NAME] [--legal-basis TEXT] ...
 #include <cstdio>
 #include <iostream>
 
@@ -88,9 +88,12 @@ void RegisterIngest(CLI::App& app) {
       "with path, source_url, page_url, title, date, published, collection, legal_basis). Local files only. "
       "Re-running an interrupted ingest resumes it.");
   cmd->add_option("input", flags->input, "Folder, archive or manifest")->required()->check(CLI::ExistingPath);
-  cmd->add_option("--collection", flags->options.collection, "Collection to add to")->required();
+  cmd->add_option("--collection", flags->options.collection,
+                  "Collection to add every input to (required unless a manifest's collection column names one "
+                  "on every row; a manifest naming another one is refused)");
   cmd->add_option("--legal-basis", flags->options.legal_basis,
-                  "Why you may hold these photos (required when the collection is new)");
+                  "Why you may hold these photos (required when a collection is new; a manifest's legal_basis "
+                  "column adds each photo's own)");
   cmd->add_option("--description", flags->options.description, "Description of a new collection");
   cmd->add_option("--jurisdiction", flags->options.jurisdiction, "Jurisdiction of a new collection");
   cmd->add_option("--retention-days", flags->options.retention_days,

@@ -70,7 +70,7 @@ nlohmann::json CandidateJson(const Candidate& c, const Gallery& gallery) {
   if (p.source) {
     source = {{"source_url", p.source->source_url}, {"page_url", p.source->page_url},
               {"title", p.source->title},           {"captured_at", p.source->captured_at},
-              {"published_at", p.source->published_at}, {"licence", p.source->licence}};
+              {"published_at", p.source->published_at}, {"legal_basis", p.source->legal_basis}};
   }
   return {{"rank", c.rank},
           {"score", c.score},
@@ -105,6 +105,9 @@ void PrintText(const SearchResult& r, const Probe& probe, const Gallery& gallery
       if (!p.source->page_url.empty()) std::printf("       page:   %s\n", p.source->page_url.c_str());
       if (!p.source->captured_at.empty()) std::printf("       date:   %s\n", p.source->captured_at.c_str());
     }
+    const bool own_basis = p.source && !p.source->legal_basis.empty();
+    std::printf("       basis:  %s (%s)\n", own_basis ? p.source->legal_basis.c_str() : p.collection.legal_basis.c_str(),
+                own_basis ? "this photo's" : "the collection's");
     std::printf("       image:  %s\n", gallery.ImagePath(p.image).string().c_str());
     if (!c.crop_path.empty()) std::printf("       crop:   %s\n", c.crop_path.string().c_str());
   }

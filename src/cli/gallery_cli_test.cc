@@ -231,7 +231,7 @@ TEST_F(GalleryCli, ProbesWithoutAFaceAndBadArgumentsGetClearErrors) {
   EXPECT_EQ(bad_collection.status, 1);
   EXPECT_NE(bad_collection.err.find("no such collection"), std::string::npos);
   EXPECT_NE(Lineup("search --box 1,2,3 " + Quote(testing::DemoPhoto(1).string()) + Data()).status, 0);
-  CliRun rm_nothing = Lineup("erase --url-prefix https://nowhere.example/" + Data());
+  CliRun rm_nothing = Lineup("erase --url-prefix https://nowhere.example/ --reason T-0" + Data());
   EXPECT_EQ(rm_nothing.status, 1);
   EXPECT_NE(rm_nothing.err.find("nothing in the gallery matches"), std::string::npos) << rm_nothing.err;
 }
@@ -348,9 +348,28 @@ TEST_F(ErasureCli, EraseByDomainWithADryRunFirstAndAnAuditRecord) {
   EXPECT_NE(nothing.err.find("name exactly one of"), std::string::npos) << nothing.err;
   CliRun two = Lineup("erase --image 1 --job 1" + Data());
   EXPECT_EQ(two.status, 1);
-  CliRun gone = Lineup("erase --domain news.example" + Data());
+  CliRun gone = Lineup("erase --domain news.example --reason 'takedown T-1'" + Data());
   EXPECT_EQ(gone.status, 1);
   EXPECT_NE(gone.err.find("nothing in the gallery matches"), std::string::npos) << gone.err;
+  // A dry run fails where the real run would: same exit status, same message.
+  CliRun gone_dry = Lineup("erase --domain news.example --dry-run" + Data());
+  EXPECT_EQ(gone_dry.status, 1);
+  EXPECT_NE(gone_dry.err.find("nothing in the gallery matches"), std::string::npos) << gone_dry.err;
+  CliRun missing_image = Lineup("erase --image 999 --reason R" + Data());
+  CliRun missing_image_dry = Lineup("erase --image 999 --dry-run" + Data());
+  EXPECT_EQ(missing_image.status, 1);
+  EXPECT_EQ(missing_image_dry.status, missing_image.status);
+  EXPECT_EQ(missing_image_dry.err, missing_image.err);
+}
+
+TEST_F(ErasureCli, ARealErasureNeedsAReasonAndErasesNothingWithout) {
+  for (const std::string reason : {"", " --reason ''", " --reason '  '"}) {
+    CliRun no_reason = Lineup("erase --domain news.example" + reason + Data());
+    EXPECT_EQ(no_reason.status, 1) << reason;
+    EXPECT_NE(no_reason.err.find("say why with --reason"), std::string::npos) << no_reason.err;
+  }
+  EXPECT_EQ(Json(Lineup("gallery stats --json" + Data()))["images"], 6);
+  EXPECT_FALSE(fs::exists(data_ / "governance.db")) << "a refused erasure wrote an audit trail";
 }
 
 TEST_F(ErasureCli, OptOutAsksWhichFaceRemovesMatchesAndKeepsThemOut) {
@@ -434,7 +453,7 @@ TEST_F(ErasureCli, KilledAtRandomMomentsTheNextRunCompletesTheErasure) {
                 Data()));
     ASSERT_EQ(Json(Lineup("gallery stats --json" + Data()))["images"], 6);
     int delay_ms = std::uniform_int_distribution<int>(0, 80)(rng);
-    std::string kill = Quote(LINEUP_BINARY) + " erase --domain news.example" + Data() +
+    std::string kill = Quote(LINEUP_BINARY) + " erase --domain news.example --reason T-9" + Data() +
                        " >/dev/null 2>&1 & pid=$!; sleep " + std::to_string(delay_ms / 1000.0) +
                        "; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; true";
     std::system(("sh -c " + Quote(kill) + " 2>/dev/null").c_str());
@@ -443,7 +462,7 @@ TEST_F(ErasureCli, KilledAtRandomMomentsTheNextRunCompletesTheErasure) {
     EXPECT_EQ(mid["faces"], mid["searchable_faces"]);
     Json(Lineup("erase --resume --json" + Data()));
     if (Json(Lineup("gallery stats --json" + Data()))["images"] == 6) {
-      Json(Lineup("erase --domain news.example --json" + Data()));  // killed before its journal: erase again
+      Json(Lineup("erase --domain news.example --reason T-9 --json" + Data()));  // killed before its journal
     }
     nlohmann::json check = Json(Lineup("gallery check --json" + Data()));
     EXPECT_TRUE(check["ok"].get<bool>()) << check;

@@ -295,6 +295,12 @@ ErasurePlan PlanErasure(Gallery& gallery, const ErasureSelector& selector) {
   return plan;
 }
 
+void RequireMatches(const ErasurePlan& plan) {
+  if (plan.image_ids.empty() && !plan.collection) {
+    throw Error("erase " + plan.selector.Describe() + ": nothing in the gallery matches; nothing was erased");
+  }
+}
+
 ErasureReport Erase(Gallery& gallery, const ErasureSelector& selector, const ErasureAudit& audit,
                     const ErasureHooks& hooks) {
   if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
@@ -305,9 +311,7 @@ ErasureReport Erase(Gallery& gallery, const ErasurePlan& plan, const ErasureAudi
                     const ErasureHooks& hooks) {
   if (gallery.options().read_only) throw Error("erase: the gallery is opened read-only");
   RequireRecorder(audit);
-  if (plan.image_ids.empty() && !plan.collection) {
-    throw Error("erase " + plan.selector.Describe() + ": nothing in the gallery matches; nothing was erased");
-  }
+  RequireMatches(plan);
   Journal journal = WriteJournal(gallery.options().data_dir, plan, audit.event);
   Stage(hooks, "journaled");
   return RunJournalled(gallery, plan, journal, audit, hooks, false);

@@ -97,6 +97,9 @@ struct ErasureHooks {
 // What the selector names now. Throws Error for a selector that cannot name
 // anything (empty value, malformed id or host, unknown collection or job).
 ErasurePlan PlanErasure(Gallery& gallery, const ErasureSelector& selector);
+// Throws the Error Erase throws for a plan that names nothing, so that a dry
+// run fails exactly where the real run would.
+void RequireMatches(const ErasurePlan& plan);
 
 // Erases what the selector names (steps above) and writes `audit`'s record.
 // Throws Error, erasing nothing, if it names nothing or `audit` has no

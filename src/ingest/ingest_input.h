@@ -20,8 +20,9 @@
 //   title
 //   date          captured / taken date (stored as given)
 //   published     published date
-//   collection    collection name (default: the one given on the command line)
-//   legal_basis   legal basis or licence of this item
+//   collection    collection name; rows that leave it empty go to the job's
+//                 (`lineup ingest --collection`); see ingest/ingest_pipeline.h
+//   legal_basis   this item's legal basis (or licence); empty: the collection's
 //
 // Invariants:
 //  - Items come out in a deterministic order (folders: sorted by path;
@@ -69,6 +70,7 @@ struct IngestInputOptions {
 };
 
 inline constexpr size_t kMaxFieldBytes = 8192;
+inline constexpr size_t kMaxNamedCollections = 1000;
 
 class IngestInput {
  public:
@@ -79,6 +81,11 @@ class IngestInput {
   virtual std::optional<IngestItem> Next() = 0;
   // Number of items if known cheaply (folders, manifests), for progress bars.
   virtual std::optional<int64_t> EstimatedCount() const = 0;
+  // The distinct collection names the items name, first seen first, as far
+  // as the input knows them on opening (manifests read their rows once;
+  // other inputs name none). Only names that pass validation; at most
+  // kMaxNamedCollections (items naming more are still checked one by one).
+  virtual std::vector<std::string> NamedCollections() const { return {}; }
 };
 
 // Picks the reader by what `path` is: a directory -> folder tree; *.jsonl /

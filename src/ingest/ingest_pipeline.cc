@@ -17,12 +17,15 @@
 #include "common/progress.h"
 #include "image/image_loader.h"
 #include "image/perceptual_hash.h"
+#include "ingest/input_text.h"
 
 namespace lineup {
 
 namespace {
 
 namespace fs = std::filesystem;
+using ingest_internal::PrintableLabel;
+using ingest_internal::Quoted;
 
 constexpr size_t kMaxReportedErrors = 100;
 constexpr size_t kMaxFacesPerBatch = 2048;
@@ -51,21 +54,47 @@ std::string ExtensionOf(const std::string& name) {
   return ext;
 }
 
-int64_t ResolveCollection(Catalog& catalog, const IngestOptions& options) {
-  if (options.collection.empty()) throw Error("ingest: a collection name is required (--collection NAME)");
-  if (std::optional<Collection> c = catalog.FindCollection(options.collection)) return c->id;
-  if (options.legal_basis.empty()) {
-    throw Error(Context(options.collection,
-                        "new collection: say why you may hold these photos with --legal-basis TEXT "
-                        "(e.g. \"custody images, PACE 1984 s.64A\")"));
+// The collections an ingest adds to (see "Which collection" in the header),
+// checked as a whole before any is created: a refusal leaves no empty
+// collection behind. Returns the id of the job's collection.
+int64_t ResolveCollections(Catalog& catalog, const IngestOptions& options, const std::string& input_label,
+                           const std::vector<std::string>& named) {
+  std::vector<std::string> wanted;
+  if (!options.collection.empty()) {
+    for (const std::string& name : named) {
+      if (name == options.collection) continue;
+      throw Error(Context(input_label, "rows name collection " + Quoted(name) + " but --collection is " +
+                                           Quoted(options.collection) +
+                                           ": leave out --collection to add each row to the collection it "
+                                           "names, or empty the column to add every row to " +
+                                           Quoted(options.collection)));
+    }
+    wanted.push_back(options.collection);
+  } else {
+    if (named.empty()) throw Error("ingest: a collection name is required (--collection NAME)");
+    wanted = named;
   }
-  Collection c;
-  c.name = options.collection;
-  c.legal_basis = options.legal_basis;
-  c.description = options.description;
-  c.jurisdiction = options.jurisdiction;
-  c.retention_days = options.retention_days;
-  return catalog.CreateCollection(c).id;
+  std::vector<std::string> missing;
+  for (const std::string& name : wanted) {
+    if (!catalog.FindCollection(name)) missing.push_back(name);
+  }
+  if (!missing.empty() && options.legal_basis.empty()) {
+    std::string names;
+    for (const std::string& name : missing) names += (names.empty() ? "" : ", ") + Quoted(name);
+    throw Error(Context(names, std::string(missing.size() > 1 ? "new collections" : "new collection") +
+                                   ": say why you may hold these photos with --legal-basis TEXT "
+                                   "(e.g. \"custody images, PACE 1984 s.64A\")"));
+  }
+  for (const std::string& name : missing) {
+    Collection c;
+    c.name = name;
+    c.legal_basis = options.legal_basis;
+    c.description = options.description;
+    c.jurisdiction = options.jurisdiction;
+    c.retention_days = options.retention_days;
+    catalog.CreateCollection(c);
+  }
+  return catalog.FindCollection(wanted.front())->id;
 }
 
 FaceRecord ToRecord(const FaceResult& r, const std::string& model_id) {
@@ -123,7 +152,8 @@ IngestSummary IngestRun::Run(const fs::path& input) {
   IngestInputOptions input_options = options_.input;
   input_options.forbidden_roots.push_back(gallery_.options().data_dir);  // probe photos, crops, copies
   std::unique_ptr<IngestInput> in = OpenIngestInput(input, input_options);
-  default_collection_ = ResolveCollection(gallery_.catalog(), options_);
+  default_collection_ =
+      ResolveCollections(gallery_.catalog(), options_, PrintableLabel(input.filename().string()), in->NamedCollections());
   StartJob(input);
   std::optional<int64_t> total = in->EstimatedCount();
   progress_ = std::make_unique<Progress>("ingesting", total.value_or(0), options_.show_progress);
@@ -196,6 +226,15 @@ bool IngestRun::Admit(IngestItem& item, WorkItem* work) {
     return false;
   }
   work->collection_id = default_collection_;
+  if (item.collection.empty() && options_.collection.empty()) {
+    results_.Push({std::nullopt, item.name, "no collection: the row names none and --collection was not given"});
+    return false;
+  }
+  if (!item.collection.empty() && !options_.collection.empty() && item.collection != options_.collection) {
+    results_.Push({std::nullopt, item.name, "the row names collection " + Quoted(item.collection) +
+                                                " but --collection is " + Quoted(options_.collection)});
+    return false;
+  }
   if (!item.collection.empty()) {
     std::optional<Collection> c = gallery_.catalog().FindCollection(item.collection);
     if (!c) {

@@ -16,6 +16,14 @@
 //  - Nothing is read from inside the gallery's data directory (its probe
 //    photos, crops and copies): the input is refused, or the item is an
 //    error (IngestInputOptions::forbidden_roots always holds the data dir).
+//  - Which collection an item goes to, decided before anything is created:
+//    with options.collection, every item goes there (created with
+//    options.legal_basis if new), and a manifest whose rows name another
+//    collection is refused as a whole (never silently overridden); without
+//    it, each row goes to the collection it names (new ones created with
+//    options.legal_basis, which they then need), a row naming none is an
+//    error, and an input that names none (folders, archives) is refused.
+//    The job belongs to options.collection, or the first collection named.
 //  - Faces go into the gallery only if they score at least
 //    min_gallery_face_score and are at least min_gallery_face_px wide;
 //    images without such a face are still catalogued (no_face counter).
@@ -35,7 +43,7 @@
 namespace lineup {
 
 struct IngestOptions {
-  std::string collection;          // required
+  std::string collection;          // "" = the collections a manifest's rows name
   // Used when `collection` does not exist yet (legal_basis required then).
   std::string legal_basis, description, jurisdiction;
   int64_t retention_days = 0;

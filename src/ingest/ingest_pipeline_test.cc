@@ -149,6 +149,74 @@ TEST(Ingest, NewCollectionNeedsALegalBasis) {
   EXPECT_EQ(gallery->catalog().Stats().images, 0);
 }
 
+TEST(Ingest, ManifestCollectionsAreNeverSilentlyOverriddenNorLeftEmpty) {
+  ModelManifest manifest = ModelManifest::Load(testing::ImportedModelsDir());
+  fs::path dir = testing::TempDir("ingest-manifest-collections");
+  fs::copy_file(testing::DemoPhoto(3), dir / "p3.jpg");
+  fs::copy_file(testing::DemoPhoto(4), dir / "p4.jpg");
+  std::ofstream(dir / "press.csv") << "path,collection,legal_basis\n"
+                                      "p3.jpg,press,CC-BY-4.0\n"
+                                      "p4.jpg,,\n";
+  GalleryOptions go;
+  go.data_dir = testing::TempDir("ingest-manifest-collections-data");
+  auto gallery = Gallery::Open(go, ModelOf(manifest));
+  Catalog& catalog = gallery->catalog();
+
+  // --collection other against rows naming press: refused whole, nothing created.
+  IngestOptions other = QuietOptions();
+  other.collection = "other";
+  try {
+    RunIngest(*gallery, manifest, dir / "press.csv", other);
+    FAIL() << "--collection other was overridden by the manifest's column";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rows name collection 'press' but --collection is 'other'"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(catalog.FindCollection("other"));
+  EXPECT_FALSE(catalog.FindCollection("press"));
+  EXPECT_EQ(catalog.Stats().images, 0);
+
+  // Without --collection, a new collection the rows name needs a legal basis ...
+  IngestOptions from_rows = QuietOptions();
+  from_rows.collection.clear();
+  from_rows.legal_basis.clear();
+  try {
+    RunIngest(*gallery, manifest, dir / "press.csv", from_rows);
+    FAIL() << "created a collection without a legal basis";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'press': new collection"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(catalog.FindCollection("press"));
+
+  // ... and with one, each row goes where it says; a row naming none is an error.
+  from_rows.legal_basis = "press photos, editorial licence";
+  IngestSummary s = RunIngest(*gallery, manifest, dir / "press.csv", from_rows);
+  EXPECT_EQ(s.counters.images_added, 1);
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(s.errors[0].item, "press.csv:3");
+  EXPECT_NE(s.errors[0].reason.find("no collection"), std::string::npos) << s.errors[0].reason;
+  ASSERT_TRUE(catalog.FindCollection("press"));
+  EXPECT_EQ(catalog.GetJob(s.job_id)->collection_id, catalog.FindCollection("press")->id);
+
+  // The row's legal_basis is the photo's own, next to the collection's.
+  SearchQuery q;
+  q.descriptor = DescriptorOfFirstFace(manifest, testing::DemoPhoto(3));
+  SearchResult r = gallery->Search(q);
+  ASSERT_FALSE(r.candidates.empty());
+  const FaceProvenance& p = r.candidates[0].provenance;
+  ASSERT_TRUE(p.source.has_value());
+  EXPECT_EQ(p.source->legal_basis, "CC-BY-4.0");
+  EXPECT_EQ(p.collection.legal_basis, "press photos, editorial licence");
+
+  // A folder names no collection: --collection is required for it.
+  try {
+    RunIngest(*gallery, manifest, MakePhotoFolder("ingest-manifest-collections-folder", 0), from_rows);
+    FAIL() << "a folder was ingested without a collection";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--collection"), std::string::npos) << e.what();
+  }
+}
+
 // --- kill -9 during ingest, then resume
 
 struct ChildRun {

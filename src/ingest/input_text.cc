@@ -37,4 +37,10 @@ std::string PrintableLabel(std::string_view text) {
   return out;
 }
 
+std::string Quoted(std::string_view text) {
+  std::string quoted = "'";
+  quoted.append(PrintableLabel(text)).append("'");
+  return quoted;
+}
+
 }  // namespace lineup::ingest_internal

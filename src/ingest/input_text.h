@@ -16,6 +16,9 @@ namespace lineup::ingest_internal {
 // never for paths that are opened.
 std::string PrintableLabel(std::string_view text);
 
+// PrintableLabel(text) in single quotes, for names inside messages.
+std::string Quoted(std::string_view text);
+
 using lineup::ToLowerAscii;  // common/ascii.h
 using lineup::IsValidUtf8;   // common/utf8.h
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -21,6 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using ingest_internal::IsValidUtf8;
 using ingest_internal::PrintableLabel;
+using ingest_internal::Quoted;
 using ingest_internal::ToLowerAscii;
 
 enum Field { kPath, kSourceUrl, kPageUrl, kTitle, kDate, kPublished, kCollection, kLegalBasis,
@@ -43,11 +45,6 @@ std::string ValidFieldNames() {
   return "valid ones: " + names;
 }
 
-std::string Quoted(std::string_view text) {
-  std::string quoted = "'";
-  quoted.append(PrintableLabel(text)).append("'");
-  return quoted;
-}
 
 // Byte reader over a stream that counts lines.
 class Cursor {
@@ -216,6 +213,9 @@ std::string CheckValue(Field field, const std::string& value) {
     return name + " is not a date: '" + PrintableLabel(value.substr(0, 40)) +
            "' (write YYYY-MM-DD, or YYYY-MM-DDThh:mm:ssZ with a time)";
   }
+  if (field == kCollection && PrintableLabel(value) != value) {
+    return name + " contains a control character: '" + PrintableLabel(value.substr(0, 40)) + "'";
+  }
   if (field == kSourceUrl || field == kPageUrl) {
     for (size_t i = 0; i < value.size(); ++i) {
       const auto b = static_cast<uint8_t>(value[i]);
@@ -328,9 +328,9 @@ IngestItem MakeItem(const std::string& name, const RowValues& values, const fs::
   source.title = values[kTitle];
   source.captured_at = values[kDate];
   source.published_at = values[kPublished];
-  source.licence = values[kLegalBasis];
+  source.legal_basis = values[kLegalBasis];
   if (!source.source_url.empty() || !source.page_url.empty() || !source.title.empty() ||
-      !source.captured_at.empty() || !source.published_at.empty() || !source.licence.empty()) {
+      !source.captured_at.empty() || !source.published_at.empty() || !source.legal_basis.empty()) {
     item.source = std::move(source);
   }
   item.collection = values[kCollection];
@@ -434,7 +434,20 @@ void ManifestInput::CountCsvRows() {
   CsvRecord record;
   row_count_ = 0;
   while (ReadCsvRecord(in, &record)) {
-    if (!record.Blank()) ++row_count_;
+    if (record.Blank()) continue;
+    ++row_count_;
+    if (!record.error.empty()) continue;  // a row error when read
+    for (size_t column = 0; column < record.fields.size() && column < csv_fields_.size(); ++column) {
+      if (csv_fields_[column] == kCollection) NoteCollection(record.fields[column]);
+    }
+  }
+}
+
+void ManifestInput::NoteCollection(const std::string& name) {
+  if (name.empty() || !CheckValue(kCollection, name).empty()) return;  // a row error when read
+  if (named_collections_.size() >= kMaxNamedCollections) return;
+  if (std::find(named_collections_.begin(), named_collections_.end(), name) == named_collections_.end()) {
+    named_collections_.push_back(name);
   }
 }
 
@@ -452,6 +465,7 @@ void ManifestInput::CheckJsonKeysAndCount() {
     if (!row.is_object()) continue;  // a row error when read
     for (const auto& [key, value] : row.items()) {
       if (!FieldByName(key)) unknown.emplace(key, line);
+      if (key == "collection" && value.is_string()) NoteCollection(value.get<std::string>());
     }
   }
   if (unknown.empty()) return;
@@ -462,6 +476,8 @@ void ManifestInput::CheckJsonKeysAndCount() {
   throw Error(Context(path_.string(), "unknown field" + std::string(unknown.size() > 1 ? "s " : " ") +
                                           names + "; " + ValidFieldNames()));
 }
+
+std::vector<std::string> ManifestInput::NamedCollections() const { return named_collections_; }
 
 std::optional<IngestItem> ManifestInput::Next() {
   return format_ == ManifestFormat::kCsv ? NextCsvRecord() : NextJsonLine();

@@ -42,8 +42,11 @@
 //    set on such items too. The ingest still handles a file that disappears
 //    or fails to read later.
 //  - source: set when any of source_url, page_url, title, date (->
-//    captured_at), published (-> published_at), legal_basis (-> licence) is
-//    non-empty. collection: the row's, or "" for the job's.
+//    captured_at), published (-> published_at), legal_basis is
+//    non-empty. collection: the row's (no control characters), or "".
+//  - NamedCollections(): the distinct valid collection values, read with
+//    the row count on opening, so the ingest can check them before it
+//    creates anything.
 #pragma once
 
 #include <cstdint>
@@ -70,12 +73,14 @@ class ManifestInput : public IngestInput {
 
   std::optional<IngestItem> Next() override;
   std::optional<int64_t> EstimatedCount() const override;
+  std::vector<std::string> NamedCollections() const override;
 
  private:
   void OpenStream();
   void ReadCsvHeader();
   void CheckJsonKeysAndCount();
   void CountCsvRows();
+  void NoteCollection(const std::string& name);
   std::optional<IngestItem> NextJsonLine();
   std::optional<IngestItem> NextCsvRecord();
 
@@ -89,6 +94,7 @@ class ManifestInput : public IngestInput {
   int line_ = 1;                  // line the reader is on (1-based)
   std::vector<int> csv_fields_;   // field of each CSV column
   int64_t row_count_ = 0;
+  std::vector<std::string> named_collections_;  // distinct valid `collection` values, first seen first
 };
 
 }  // namespace lineup

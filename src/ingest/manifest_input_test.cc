@@ -54,6 +54,26 @@ void ExpectOpenError(const fs::path& path, const std::vector<std::string>& needl
 #define EXPECT_ITEM_ERROR(item, needle) \
   EXPECT_NE((item).error.find(needle), std::string::npos) << (item).name << ": " << (item).error
 
+TEST(ManifestInput, NamesTheCollectionsItsRowsNameOnOpening) {
+  const fs::path csv = ManifestIn("csv-collections", "list.csv",
+                                  "path,collection\n"
+                                  "a.jpg,press\n"
+                                  "b.jpg,\n"
+                                  "c.jpg,custody\n"
+                                  "d.jpg,press\n"
+                                  "e.jpg,\"bad\x01name\"\n"
+                                  "f.jpg,\"open\n");  // a quote left open: a row error, no name
+  EXPECT_EQ(OpenIngestInput(csv)->NamedCollections(), (std::vector<std::string>{"press", "custody"}));
+  const fs::path jsonl = ManifestIn("jsonl-collections", "list.jsonl",
+                                    "{\"path\": \"a.jpg\", \"collection\": \"custody\"}\n"
+                                    "{\"path\": \"b.jpg\", \"collection\": 7}\n"
+                                    "{\"path\": \"c.jpg\", \"collection\": null}\n"
+                                    "{\"path\": \"d.jpg\", \"collection\": \"press\"}\n");
+  EXPECT_EQ(OpenIngestInput(jsonl)->NamedCollections(), (std::vector<std::string>{"custody", "press"}));
+  const fs::path none = ManifestIn("csv-no-collection", "list.csv", "path\na.jpg\n");
+  EXPECT_TRUE(OpenIngestInput(none)->NamedCollections().empty());
+}
+
 TEST(ManifestInput, CsvQuotedCommasQuotesNewlinesWithBomAndCrlf) {
   const std::string csv =
       "\xEF\xBB\xBFpath,source_url,title,date,published,page_url,legal_basis,collection\r\n"
@@ -79,7 +99,7 @@ TEST(ManifestInput, CsvQuotedCommasQuotesNewlinesWithBomAndCrlf) {
   EXPECT_EQ(items[0].source->title, "Smith, John");
   EXPECT_EQ(items[0].source->captured_at, "2020-01-02");
   EXPECT_EQ(items[0].source->published_at, "2020-02-03");
-  EXPECT_EQ(items[0].source->licence, "CC-BY-4.0");
+  EXPECT_EQ(items[0].source->legal_basis, "CC-BY-4.0");
   EXPECT_EQ(items[0].collection, "press");
   EXPECT_TRUE(items[0].bytes.empty());
 

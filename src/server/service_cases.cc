@@ -67,7 +67,7 @@ nlohmann::json ProbeJson(const Probe& p) {
 nlohmann::json SourceJson(const std::optional<Source>& s) {
   if (!s) return nullptr;
   return {{"source_url", s->source_url}, {"page_url", s->page_url},         {"title", s->title},
-          {"captured_at", s->captured_at}, {"published_at", s->published_at}, {"licence", s->licence}};
+          {"captured_at", s->captured_at}, {"published_at", s->published_at}, {"legal_basis", s->legal_basis}};
 }
 
 // A candidate whose face has since been erased from the gallery keeps its

@@ -399,7 +399,8 @@ async function main() {
       const coll = (await page.getByTestId('prov-collection').textContent()).trim();
       assert(coll && coll !== '—', 'provenance has no collection');
       const basis = (await page.getByTestId('prov-legal-basis').textContent()).trim();
-      assert(basis.length > 0, 'provenance has no legal basis field');
+      assert(/\(the collection's\)$|\(this photo's\)$/.test(basis), `legal basis does not say whose it is: ${basis}`);
+      assert(await page.getByTestId('prov-legal-basis').isVisible(), 'legal basis is not visible');
       for (const a of await page.locator('[data-testid="provenance"] a').all()) {
         const href = await a.getAttribute('href');
         assert(/^https?:/i.test(href), `unsafe provenance link ${href}`);
