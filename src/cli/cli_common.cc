@@ -6,6 +6,7 @@
 #include "common/error.h"
 #include "common/file_util.h"
 #include "common/paths.h"
+#include "engine/face_choice.h"
 #include "governance/governance_db.h"
 
 namespace lineup::cli {
@@ -148,7 +149,7 @@ void WriteAnnotated(const cv::Mat& image, const std::vector<FaceResult>& faces,
                                                                  : cv::Scalar(0, 0, 255);
       cv::circle(canvas, f.landmarks[k], thickness + 1, colour, cv::FILLED);
     }
-    cv::putText(canvas, std::to_string(i), cv::Point(int(f.box.x), int(f.box.y) - 3),
+    cv::putText(canvas, std::to_string(FaceNumber(i)), cv::Point(int(f.box.x), int(f.box.y) - 3),
                 cv::FONT_HERSHEY_SIMPLEX, 0.5 * thickness, cv::Scalar(0, 255, 0), thickness);
   }
   std::vector<uint8_t> bytes;

@@ -156,7 +156,7 @@ TEST(Cli, CompareGivesTheSearchBandsAndExplainsSeveralFaces) {
   EXPECT_GE(j["similarity"].get<double>(), j["band_thresholds"]["strong"].get<double>());
   EXPECT_FALSE(j.contains("verdict"));
   EXPECT_TRUE(j["a"].contains("note"));  // several faces: it says which it used
-  CliRun different = Lineup("compare --json --face-b 2 " + Photo(5) + " " + Quote(copy));
+  CliRun different = Lineup("compare --json --face-b 3 " + Photo(5) + " " + Quote(copy));
   ASSERT_EQ(different.status, 0) << different.output();
   const nlohmann::json other = nlohmann::json::parse(different.out);
   EXPECT_TRUE(other["band"] == "weak" || other["band"] == "unlikely") << other.dump();

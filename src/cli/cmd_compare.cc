@@ -4,6 +4,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "engine/face_choice.h"
 #include "gallery/score_band.h"
 #include "image/image_loader.h"
 
@@ -13,7 +14,7 @@ namespace {
 
 struct CompareFlags {
   std::string a, b;
-  int face_a = -1, face_b = -1;
+  int face_a = 0, face_b = 0;  // face numbers (from 1); 0 = not given
   EngineFlags engine;
   bool json = false;
 };
@@ -31,16 +32,16 @@ Chosen ChooseFace(FacePipeline& pipeline, const std::string& path, int wanted, c
     throw Error(Context(path, "no face found (looked for faces of at least the --min-face size; "
                               "try a smaller --min-face or a larger, sharper photo)"));
   }
-  if (wanted >= 0) {
-    if (wanted >= static_cast<int>(c.faces.size())) {
+  if (wanted > 0) {
+    if (wanted > static_cast<int>(c.faces.size())) {
       throw Error(Context(path, std::string(flag) + " " + std::to_string(wanted) + " but only " +
-                                    std::to_string(c.faces.size()) + " face(s) found (numbered from 0)"));
+                                    std::to_string(c.faces.size()) + " face(s) found (numbered from 1):" + FaceList(c.faces)));
     }
-    c.index = static_cast<size_t>(wanted);
+    c.index = static_cast<size_t>(wanted) - 1;
   } else if (c.faces.size() > 1) {
     c.index = PrimaryFace(c.faces);
     c.note = std::to_string(c.faces.size()) + " faces found; compared the largest confident one (#" +
-             std::to_string(c.index) + "). Choose another with " + flag + " N (see `lineup detect " +
+             std::to_string(FaceNumber(c.index)) + "). Choose another with " + flag + " N (see `lineup detect " +
              path + "`).";
   }
   std::vector<FaceResult> one = {c.faces[c.index]};
@@ -68,9 +69,9 @@ void Run(const CompareFlags& flags) {
                         {"similarity", similarity},
                         {"band", ToString(band)},
                         {"band_thresholds", BandThresholdsJson(bands)},
-                        {"a", {{"path", flags.a}, {"face", a.index}, {"faces_found", a.faces.size()},
+                        {"a", {{"path", flags.a}, {"face", FaceNumber(a.index)}, {"faces_found", a.faces.size()},
                                {"detection", FaceJson(a.faces[a.index])}}},
-                        {"b", {{"path", flags.b}, {"face", b.index}, {"faces_found", b.faces.size()},
+                        {"b", {{"path", flags.b}, {"face", FaceNumber(b.index)}, {"faces_found", b.faces.size()},
                                {"detection", FaceJson(b.faces[b.index])}}}};
     if (!a.note.empty()) j["a"]["note"] = a.note;
     if (!b.note.empty()) j["b"]["note"] = b.note;
@@ -100,9 +101,11 @@ void RegisterCompare(CLI::App& app) {
   cmd->add_option("a", flags->a, "First photo")->required()->check(CLI::ExistingFile);
   cmd->add_option("b", flags->b, "Second photo")->required()->check(CLI::ExistingFile);
   cmd->add_option("--face-a", flags->face_a,
-                  "Face number in the first photo, as `lineup detect` lists them (default: the "
-                  "largest face scoring at least 0.5)");
-  cmd->add_option("--face-b", flags->face_b, "Face number in the second photo (default: as --face-a)");
+                  "Face number in the first photo, from 1, as `lineup detect` lists them (default: the "
+                  "largest face scoring at least 0.5)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--face-b", flags->face_b, "Face number in the second photo, from 1 (default: its largest face scoring at least 0.5)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", flags->json, "Print JSON");
   AddEngineFlags(cmd, &flags->engine, true);
   cmd->callback([flags] { Run(*flags); });

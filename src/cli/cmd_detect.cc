@@ -4,6 +4,7 @@
 #include "cli/cli_common.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "engine/face_choice.h"
 #include "image/image_loader.h"
 
 namespace lineup::cli {
@@ -31,7 +32,7 @@ void PrintText(const std::string& path, const cv::Mat& image, const std::vector<
     const auto& f = faces[i];
     std::printf("  #%zu box [%.0f, %.0f, %.0f, %.0f] score %.3f  eyes %.0f px  yaw %+.0f deg  "
                 "sharpness %.0f%s\n",
-                i, f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height, f.face.score,
+                FaceNumber(i), f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height, f.face.score,
                 f.quality.size_px, f.quality.yaw_deg, f.quality.sharpness,
                 f.embedding.empty() ? "" : ("  descriptor " + std::to_string(f.embedding.size()) + "-d").c_str());
   }

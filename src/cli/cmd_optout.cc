@@ -2,6 +2,8 @@
 // (gallery/blocklist.h, gallery/optout.h); every change audited.
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <set>
 
 #include "cli/cli_common.h"
 #include "cli/commands.h"
@@ -20,7 +22,7 @@ struct OptOutFlags {
   std::vector<std::string> photos;
   std::string request_id;
   std::string note;
-  std::vector<int> faces;  // per photo, in order; -1 = the only face
+  std::vector<int> faces;  // per photo, in order: face numbers from 1; 0 = the only face
   double threshold = 0;    // 0 = the model's default
   bool dry_run = false;
   bool json = false;
@@ -42,7 +44,7 @@ struct PhotoFace {
 // of its own: the other photos still count.
 std::vector<PhotoFace> DescriptorsOf(const OptOutFlags& flags) {
   if (!flags.faces.empty() && flags.faces.size() != flags.photos.size()) {
-    throw Error("--face: give one number per photo, in the order of the photos (-1 for a photo with one face)");
+    throw Error("--face: give one number per photo, in the order of the photos (0 for a photo with one face)");
   }
   EngineFlags engine = flags.engine;
   ModelManifest manifest = LoadManifest(engine);
@@ -55,7 +57,7 @@ std::vector<PhotoFace> DescriptorsOf(const OptOutFlags& flags) {
       cv::Mat image = LoadImage(p.photo);
       std::vector<FaceResult> faces = pipeline.Analyze(image);
       std::optional<size_t> choice;
-      if (!flags.faces.empty() && flags.faces[i] >= 0) choice = static_cast<size_t>(flags.faces[i]);
+      if (!flags.faces.empty() && flags.faces[i] > 0) choice = static_cast<size_t>(flags.faces[i]) - 1;
       p.descriptor = faces[OptOutFaceIndex(faces, choice, p.photo)].embedding;
     } catch (const Error& e) {
       p.error = e.what();
@@ -96,7 +98,29 @@ double ThresholdOf(const OptOutFlags& flags, const Gallery& g) {
   return DefaultOptOutThreshold(g.model().model_id);
 }
 
+// What a dry run shows of one matching gallery face: where it came from.
+nlohmann::json MatchJson(const FaceMatch& m, const FaceProvenance* p, bool whole_image) {
+  nlohmann::json j = {{"face_id", m.face_id}, {"score", m.score}, {"whole_image", whole_image}};
+  if (p == nullptr) return j;
+  j["image_id"] = p->image.id;
+  j["collection"] = p->collection.name;
+  j["original_name"] = p->image.original_name;
+  j["source_url"] = p->source ? p->source->source_url : "";
+  j["title"] = p->source ? p->source->title : "";
+  return j;
+}
+
+void PrintMatch(const nlohmann::json& m) {
+  const std::string where = m.value("source_url", "").empty() ? m.value("original_name", "") : m.value("source_url", "");
+  std::printf("  face %lld  score %.3f  image %lld (%s)%s  %s\n", m["face_id"].get<long long>(), m["score"].get<double>(),
+              m.value("image_id", 0LL), m.value("collection", "?").c_str(),
+              m["whole_image"].get<bool>() ? ", the whole image goes" : "", where.c_str());
+}
+
+// Lists every face a real run would remove, with its provenance (text: the
+// first kShown of each photo), so an operator sees what goes before it goes.
 void DryRun(const OptOutFlags& flags, Gallery& g, const std::vector<PhotoFace>& photos, double threshold) {
+  constexpr size_t kShown = 20;
   nlohmann::json out = nlohmann::json::array();
   for (const PhotoFace& p : photos) {
     if (!p.error.empty()) {
@@ -104,12 +128,25 @@ void DryRun(const OptOutFlags& flags, Gallery& g, const std::vector<PhotoFace>& 
       continue;
     }
     OptOutPreview preview = PreviewOptOut(g, p.descriptor, threshold);
-    out.push_back({{"photo", p.photo}, {"matching_faces", preview.matches.size()},
-                   {"whole_images", preview.whole_images.size()}});
-    if (!flags.json) {
-      std::printf("%s: %zu gallery face(s) match at >= %.3f; %zu image(s) would go whole\n", p.photo.c_str(),
-                  preview.matches.size(), threshold, preview.whole_images.size());
+    std::vector<int64_t> ids;
+    for (const FaceMatch& m : preview.matches) ids.push_back(m.face_id);
+    std::map<int64_t, FaceProvenance> provenance;
+    for (FaceProvenance& f : g.DescribeVisibleFaces(ids)) provenance.emplace(f.face.id, std::move(f));
+    const std::set<int64_t> whole(preview.whole_images.begin(), preview.whole_images.end());
+    nlohmann::json faces = nlohmann::json::array();
+    for (const FaceMatch& m : preview.matches) {
+      auto it = provenance.find(m.face_id);
+      const FaceProvenance* f = it == provenance.end() ? nullptr : &it->second;
+      faces.push_back(MatchJson(m, f, f != nullptr && whole.count(f->image.id) > 0));
     }
+    out.push_back({{"photo", p.photo}, {"matching_faces", preview.matches.size()},
+                   {"whole_images", preview.whole_images.size()}, {"faces", faces}});
+    if (flags.json) continue;
+    std::printf("%s: %s match at >= %.3f; %s would go whole\n", p.photo.c_str(),
+                Counted(preview.matches.size(), "gallery face").c_str(), threshold,
+                Counted(preview.whole_images.size(), "image").c_str());
+    for (size_t i = 0; i < faces.size() && i < kShown; ++i) PrintMatch(faces[i]);
+    if (faces.size() > kShown) std::printf("  ... and %zu more (--json lists them all)\n", faces.size() - kShown);
   }
   if (flags.json) std::cout << nlohmann::json({{"dry_run", true}, {"threshold", threshold}, {"photos", out}}).dump(2) << "\n";
   else std::printf("dry run: nothing was added or removed\n");
@@ -234,7 +271,8 @@ void RegisterOptOut(CLI::App& app) {
   add->add_option("--request", flags->request_id, "The request's reference (ticket number); required");
   add->add_option("--note", flags->note, "Free text, e.g. how the requester's identity was checked");
   add->add_option("--face", flags->faces, "Per photo, the number of the requester's face (see the error listing "
-                                          "the faces); -1 for a photo with one face");
+                                          "the faces), from 1; 0 for a photo with one face")
+      ->check(CLI::NonNegativeNumber);
   add->add_option("--threshold", flags->threshold,
                   "Similarity at which a gallery face counts as the requester (default: the model's 'strong' band, "
                   "a false match rate of 1e-4)");

@@ -18,7 +18,7 @@ constexpr char kLeadNotice[] =
 
 struct SearchFlags {
   std::string photo;
-  int face = -1;
+  int face = 0;  // a face number (from 1); 0 = not given
   std::vector<float> box;
   size_t top = 20;
   std::vector<std::string> collections;
@@ -48,17 +48,17 @@ Probe ChooseProbeFace(FacePipeline& pipeline, const cv::Mat& image, const Search
                                          std::to_string(static_cast<int>(flags.engine.min_face)) +
                                          " px; try --box x,y,w,h around the face, or a larger, sharper photo)"));
   }
-  if (flags.face >= 0) {
-    if (flags.face >= static_cast<int>(p.faces.size())) {
+  if (flags.face > 0) {
+    if (flags.face > static_cast<int>(p.faces.size())) {
       throw Error(Context(flags.photo, "--face " + std::to_string(flags.face) + " but only " +
                                            std::to_string(p.faces.size()) + " face(s) found:" + FaceList(p.faces)));
     }
-    p.chosen = static_cast<size_t>(flags.face);
+    p.chosen = static_cast<size_t>(flags.face) - 1;
   } else {
     p.chosen = PrimaryFace(p.faces);
     if (p.faces.size() > 1) {
       p.note = std::to_string(p.faces.size()) + " faces in the photo; searched the largest confident one (#" +
-               std::to_string(p.chosen) + "). Choose another with --face N:" + FaceList(p.faces);
+               std::to_string(FaceNumber(p.chosen)) + "). Choose another with --face N:" + FaceList(p.faces);
     }
   }
   return p;
@@ -138,7 +138,7 @@ void Run(SearchFlags& flags) {
   for (const FaceResult& f : probe.faces) faces.push_back(FaceJson(f));
   nlohmann::json candidates = nlohmann::json::array();
   for (const Candidate& c : result.candidates) candidates.push_back(CandidateJson(c, *gallery));
-  nlohmann::json j = {{"probe", {{"photo", flags.photo}, {"faces", faces}, {"chosen", probe.chosen}}},
+  nlohmann::json j = {{"probe", {{"photo", flags.photo}, {"faces", faces}, {"chosen", FaceNumber(probe.chosen)}}},
                       {"model", ModelJson(pipeline, true)},
                       {"notice", kLeadNotice},
                       {"index", result.index_used},
@@ -156,8 +156,9 @@ void RegisterSearch(CLI::App& app) {
       "search", "Search the gallery for the face in a photo: ranked candidates with score band and provenance");
   cmd->add_option("photo", flags->photo, "Probe photo")->required()->check(CLI::ExistingFile);
   auto* face = cmd->add_option("--face", flags->face,
-                               "Face number in the photo, as listed when several are found (default: the largest "
-                               "face scoring at least 0.5)");
+                               "Face number in the photo, from 1, as listed when several are found (default: the "
+                               "largest face scoring at least 0.5)")
+                  ->check(CLI::PositiveNumber);
   cmd->add_option("--box", flags->box, "Search the face in this box: x,y,w,h in pixels")
       ->delimiter(',')
       ->allow_extra_args(false)

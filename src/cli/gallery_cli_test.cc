@@ -202,8 +202,9 @@ TEST_F(GalleryCli, ChoosingAnotherFaceOrABoxSearchesThatFace) {
   std::string photo = Quote(testing::DemoPhoto(1).string());
   nlohmann::json first = Json(Lineup("search --json --top 1 " + photo + Data()));
   ASSERT_GE(first["probe"]["faces"].size(), 2u);
-  nlohmann::json second = Json(Lineup("search --json --top 1 --face 1 " + photo + Data()));
-  EXPECT_EQ(second["probe"]["chosen"], 1);
+  // Faces are numbered from 1 for people, as the web app numbers them (issue 13 #7).
+  nlohmann::json second = Json(Lineup("search --json --top 1 --face 2 " + photo + Data()));
+  EXPECT_EQ(second["probe"]["chosen"], 2);
   EXPECT_NE(first["candidates"][0]["face"]["id"], second["candidates"][0]["face"]["id"]);
   nlohmann::json box = second["probe"]["faces"][1]["box"];
   std::string b = std::to_string(box[0].get<double>()) + "," + std::to_string(box[1].get<double>()) + "," +
@@ -213,6 +214,13 @@ TEST_F(GalleryCli, ChoosingAnotherFaceOrABoxSearchesThatFace) {
   CliRun too_far = Lineup("search --face 99 " + photo + Data());
   EXPECT_EQ(too_far.status, 1);
   EXPECT_NE(too_far.err.find("face(s) found"), std::string::npos) << too_far.err;
+  EXPECT_NE(too_far.err.find("\n  #1 box"), std::string::npos) << "the list starts at 1: " << too_far.err;
+  EXPECT_EQ(too_far.err.find("#0 "), std::string::npos) << too_far.err;
+  EXPECT_NE(Lineup("search --face 0 " + photo + Data()).status, 0) << "there is no face 0";
+  CliRun several = Lineup("search --top 1 " + photo + Data());
+  const std::string chosen = "(#" + first["probe"]["chosen"].dump() + ")";
+  EXPECT_GE(first["probe"]["chosen"].get<int>(), 1);
+  EXPECT_NE(several.out.find("searched the largest confident one " + chosen), std::string::npos) << several.output();
 }
 
 TEST_F(GalleryCli, ProbesWithoutAFaceAndBadArgumentsGetClearErrors) {
@@ -377,11 +385,23 @@ TEST_F(ErasureCli, OptOutAsksWhichFaceRemovesMatchesAndKeepsThemOut) {
   CliRun ask = Lineup("optout add " + group + " --request R-1" + Data());
   EXPECT_EQ(ask.status, 1);
   EXPECT_NE(ask.err.find("ask the requester which one"), std::string::npos) << ask.err;
-  nlohmann::json dry = Json(Lineup("optout add " + group + " --face 0 --request R-1 --dry-run --json" + Data()));
+  nlohmann::json dry = Json(Lineup("optout add " + group + " --face 1 --request R-1 --dry-run --json" + Data()));
   EXPECT_GE(dry["photos"][0]["matching_faces"].get<int>(), 1);
+  // The preview lists what a real run would remove, with where each face came from (issue 13 #6).
+  const nlohmann::json& would_go = dry["photos"][0]["faces"];
+  ASSERT_EQ(would_go.size(), dry["photos"][0]["matching_faces"].get<size_t>());
+  for (const auto& f : would_go) {
+    EXPECT_GT(f["image_id"].get<int64_t>(), 0) << f;
+    EXPECT_FALSE(f["collection"].get<std::string>().empty()) << f;
+    EXPECT_GE(f["score"].get<double>(), dry["threshold"].get<double>()) << f;
+  }
+  CliRun dry_text = Lineup("optout add " + group + " --face 1 --request R-1 --dry-run" + Data());
+  EXPECT_EQ(dry_text.status, 0) << dry_text.output();
+  EXPECT_NE(dry_text.out.find("  face " + would_go[0]["face_id"].dump() + "  score"), std::string::npos)
+      << dry_text.out;
   EXPECT_TRUE(Json(Lineup("optout list --json" + Data())).empty()) << "a dry run adds nothing";
 
-  nlohmann::json added = Json(Lineup("optout add " + group + " --face 0 --request R-1 --json" + Data()));
+  nlohmann::json added = Json(Lineup("optout add " + group + " --face 1 --request R-1 --json" + Data()));
   EXPECT_GE(added["faces_removed"].get<int>(), 1);
   nlohmann::json list = Json(Lineup("optout list --json" + Data()));
   ASSERT_EQ(list.size(), 1u);
@@ -395,7 +415,7 @@ TEST_F(ErasureCli, OptOutAsksWhichFaceRemovesMatchesAndKeepsThemOut) {
   EXPECT_GE(ingest["counters"]["opted_out"].get<int>(), 1);
   nlohmann::json jobs = Json(Lineup("gallery jobs --json" + Data()));
   EXPECT_EQ(jobs[0]["opted_out"], ingest["counters"]["opted_out"]) << "the job keeps the count";
-  nlohmann::json search = Json(Lineup("search --json --face 0 " + group + Data()));
+  nlohmann::json search = Json(Lineup("search --json --face 1 " + group + Data()));
   for (const auto& c : search["candidates"]) EXPECT_NE(c["band"], "strong") << c;
 
   EXPECT_NE(Lineup("optout rm " + list[0]["id"].dump() + Data()).status, 0) << "--reason is required";
@@ -413,7 +433,7 @@ TEST_F(ErasureCli, OptOutAsksWhichFaceRemovesMatchesAndKeepsThemOut) {
 TEST_F(ErasureCli, OptOutWithAMissingPhotoAddsTheOthersAndSaysWhichFailed) {
   const std::string missing = (testing::TempDir("optout-missing") / "gone.jpg").string();
   CliRun r = Lineup("optout add " + Quote(missing) + " " + Quote(testing::DemoPhoto(1).string()) +
-                    " --face -1 --face 0 --request R-2 --json" + Data());
+                    " --face 0 --face 1 --request R-2 --json" + Data());
   EXPECT_EQ(r.status, 1) << r.output();
   EXPECT_NE(r.err.find("1 of 2 photo(s) could not be used"), std::string::npos) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);

@@ -12,7 +12,7 @@ std::string FaceList(const std::vector<FaceResult>& faces) {
   for (size_t i = 0; i < faces.size(); ++i) {
     const cv::Rect2f& b = faces[i].face.box;
     char line[160];
-    std::snprintf(line, sizeof line, "\n  #%zu box %.0f,%.0f,%.0f,%.0f score %.2f", i, b.x, b.y, b.width, b.height,
+    std::snprintf(line, sizeof line, "\n  #%zu box %.0f,%.0f,%.0f,%.0f score %.2f", FaceNumber(i), b.x, b.y, b.width, b.height,
                   faces[i].face.score);
     s += line;
   }
@@ -50,7 +50,7 @@ size_t OptOutFaceIndex(const std::vector<FaceResult>& faces, std::optional<size_
   if (faces.empty()) throw Error(Context(photo, "no face found; an opt-out needs a photo that shows the face clearly"));
   if (choice) {
     if (*choice >= faces.size()) {
-      throw InvalidArgument("face", Context(photo, "there is no face #" + std::to_string(*choice) + "; the faces found:" + FaceList(faces)));
+      throw InvalidArgument("face", Context(photo, "there is no face #" + std::to_string(FaceNumber(*choice)) + "; the faces found:" + FaceList(faces)));
     }
     return *choice;
   }

@@ -12,7 +12,12 @@
 
 namespace lineup {
 
-// "\n  #0 box 10,20,80,80 score 0.98" per face: for error messages.
+// People count faces from 1 (CLI flags and text, annotated images, the web
+// app); code and the HTTP API index them from 0 (`index`). A face's number:
+inline size_t FaceNumber(size_t index) { return index + 1; }
+
+// "\n  #1 box 10,20,80,80 score 0.98" per face, numbered from 1: for error
+// messages.
 std::string FaceList(const std::vector<FaceResult>& faces);
 
 // The detected face that overlaps `box` best (IoU >= 0.3); else a face
