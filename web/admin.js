@@ -436,6 +436,52 @@ function userRow(ctx, u) {
       unlock.disabled = false;
     }
   });
+  // A forgotten password: a new one-time password, shown here once, which the user must
+  // change at their next sign-in; the old one, their sessions and tokens stop at once. Asks first.
+  const reset = h(
+    'button',
+    { type: 'button', class: 'btn btn-small', testid: 'user-reset', disabled: u.id === ctx.user.id, 'aria-label': `Reset the password of ${u.username}` },
+    'Reset password',
+  );
+  const confirmReset = h(
+    'button',
+    { type: 'button', class: 'btn btn-small btn-danger', testid: 'user-reset-confirm', hidden: true },
+    `Yes, give ${u.username} a new password`,
+  );
+  const cancelReset = h('button', { type: 'button', class: 'btn btn-small', testid: 'user-reset-cancel', hidden: true }, 'Cancel');
+  const resetSteps = (asking) => {
+    reset.hidden = asking;
+    confirmReset.hidden = cancelReset.hidden = !asking;
+  };
+  reset.addEventListener('click', () => {
+    resetSteps(true);
+    replace(status, messageBox('info', `${u.username}'s current password will stop working, and their sessions and API tokens will end. Go on?`));
+  });
+  cancelReset.addEventListener('click', () => {
+    resetSteps(false);
+    replace(status);
+  });
+  confirmReset.addEventListener('click', async () => {
+    confirmReset.disabled = true;
+    try {
+      const res = await post(`/users/${encodeURIComponent(u.id)}/password-reset`, {});
+      replace(
+        status,
+        h(
+          'p',
+          { class: 'msg msg-ok', role: 'status', testid: 'user-reset-done' },
+          `One-time password for ${u.username}: `,
+          h('code', { testid: 'user-reset-password' }, res.one_time_password),
+          '. Give it to them in person or by a trusted channel: it is shown only now, and they must choose their own at their next sign-in.',
+        ),
+      );
+    } catch (e) {
+      replace(status, messageBox('error', e.message));
+    } finally {
+      confirmReset.disabled = false;
+      resetSteps(false);
+    }
+  });
   return h(
     'tr',
     { testid: 'user-row', 'data-id': String(u.id), 'data-username': u.username },
@@ -443,7 +489,7 @@ function userRow(ctx, u) {
     h('td', null, u.display_name || '—'),
     h('td', null, u.unit || '—'),
     h('td', null, roleSel, ' ', saveRole, ' ', confirmAdmin, ' ', cancelRole, ' ', pending),
-    h('td', null, activeText, ' ', toggle, ' ', unlock, status),
+    h('td', null, activeText, ' ', toggle, ' ', unlock, ' ', reset, ' ', confirmReset, ' ', cancelReset, status),
     h('td', null, u.totp_enabled ? 'on' : 'off'),
     h('td', null, fmtTime(u.created_at)),
     h('td', null, u.approved_by ? userName(u.approved_by) : '—'),

@@ -433,5 +433,39 @@ TEST_F(GovernanceCli, UsersUnlockClearsALockOutAndIsAudited) {
   EXPECT_NE(changes.back().event.details_json.find("login lock cleared"), std::string::npos);
 }
 
+// `lineup users reset-password NAME`: the way back when the admin's password
+// is lost (issue 13 #5). The printed password works once, must be changed,
+// the old one is dead; audited as the operator, without the password.
+TEST_F(GovernanceCli, UsersResetPasswordPrintsAOneTimePasswordThatMustBeChanged) {
+  {
+    GovernanceDb db(data_ / "governance.db");
+    AuditLog audit(db);
+    Accounts accounts(db, audit);
+    accounts.CreateUser({.username = "admin", .password = "correct horse battery", .role = Role::kAdmin,
+                         .active = true}, {});
+  }
+  EXPECT_NE(Lineup("users reset-password nobody" + Data()).status, 0);
+  CliRun r = Lineup("users reset-password admin" + Data());
+  ASSERT_EQ(r.status, 0) << r.output();
+  const std::string prefix = "one-time password for admin: ";
+  const size_t at = r.out.find(prefix);
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string password = r.out.substr(at + prefix.size(), r.out.find('\n', at) - at - prefix.size());
+  ASSERT_GE(password.size(), 12u) << r.out;
+  GovernanceDb db(data_ / "governance.db");
+  AuditLog audit(db);
+  Accounts accounts(db, audit);
+  EXPECT_EQ(accounts.Login("admin", "correct horse battery", "", "10.0.0.9").status, LoginStatus::kBadCredentials);
+  LoginResult in = accounts.Login("admin", password, "", "10.0.0.9");
+  ASSERT_EQ(in.status, LoginStatus::kOk);
+  ASSERT_TRUE(in.user.has_value());
+  EXPECT_TRUE(in.user->must_change_password);
+  std::vector<AuditRecord> changes = Records("account_change");
+  ASSERT_FALSE(changes.empty());
+  ExpectOperatorRecord(changes.back());
+  EXPECT_NE(changes.back().event.details_json.find("password reset"), std::string::npos);
+  EXPECT_EQ(changes.back().event.details_json.find(password), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lineup

@@ -1,9 +1,11 @@
-// lineup users unlock NAME | pending | approve NAME
+// lineup users unlock NAME | reset-password NAME | pending | approve NAME
 //
 // Account maintenance in the data directory's governance.db, for the
 // operator at the server's machine:
 //  - unlock clears a name's login lock-out (every client address and the
 //    backstop), for when no admin can log in (the admin account itself locked);
+//  - reset-password gives an account a new one-time password (printed once),
+//    the way back when the only admin's password is lost;
 //  - pending lists the accounts and role grants awaiting approval;
 //  - approve applies one (the two-person rule's way in for a deployment's
 //    first supervisors and second admin, who have nobody to approve them).
@@ -64,6 +66,18 @@ void Unlock(const UsersFlags& flags) {
   std::printf("unlocked %s: logins from every address are allowed again\n", user.username.c_str());
 }
 
+void ResetPassword(const UsersFlags& flags) {
+  GovernanceDb db(AccountsPath(flags.gallery));
+  AuditLog audit(db);
+  Accounts accounts(db, audit);
+  const User user = RequireUserNamed(accounts, flags.username);
+  const std::string password = accounts.ResetPassword(user.id, OperatorAtCli());
+  std::printf("one-time password for %s: %s\n", user.username.c_str(), password.c_str());
+  std::printf("It is shown this once and must be changed at the next sign-in. The old password no longer works; "
+              "%s's sessions were ended, API tokens revoked and lock-out cleared.\n",
+              user.username.c_str());
+}
+
 // "investigator (new account)", "auditor (now investigator)".
 std::string AwaitedGrant(const User& u) {
   if (!u.pending_role) return ToString(u.role) + " (registered)";
@@ -107,13 +121,19 @@ void Approve(const UsersFlags& flags) {
 
 void RegisterUsers(CLI::App& app) {
   auto flags = std::make_shared<UsersFlags>();
-  auto* cmd = app.add_subcommand("users", "Account maintenance at the server's machine: unlock, pending, approve");
+  auto* cmd = app.add_subcommand("users", "Account maintenance at the server's machine: unlock, reset-password, pending, approve");
   cmd->require_subcommand(1);
   auto* unlock = cmd->add_subcommand(
       "unlock", "Clear a user's login lock-out (after too many failed logins), from every address; audited");
   unlock->add_option("NAME", flags->username, "The username")->required();
   AddGalleryFlags(unlock, &flags->gallery);
   unlock->callback([flags] { Unlock(*flags); });
+  auto* reset = cmd->add_subcommand(
+      "reset-password", "Give a user a new one-time password, printed once (the way back when the admin's password "
+                        "is lost); the old one stops working, sessions and tokens end; audited");
+  reset->add_option("NAME", flags->username, "The username")->required();
+  AddGalleryFlags(reset, &flags->gallery);
+  reset->callback([flags] { ResetPassword(*flags); });
   auto* pending = cmd->add_subcommand("pending", "List the accounts and role grants awaiting approval");
   AddGalleryFlags(pending, &flags->gallery);
   pending->callback([flags] { Pending(*flags); });

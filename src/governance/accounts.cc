@@ -656,18 +656,24 @@ std::string GrantApprovers(Role role, const std::string& unit) {
   return "a supervisor of " + (unit.empty() ? std::string("the account's unit") : unit) + " or another admin";
 }
 
-Accounts::UserWithPassword Accounts::CreateUserWithOneTimePassword(NewUser user, const Actor& by) {
-  CheckUsername(user.username);
+// A random password the policy accepts for this account, drawn again while
+// it refuses one (cracklib calls a few random strings "systematic").
+std::string Accounts::DrawOneTimePassword(const std::string& username, const std::string& display_name) {
   constexpr int kDraws = 64;  // about 1 draw in 235 is refused: 64 in a row do not happen
   for (int draw = 1;; ++draw) {
-    user.password = RandomPassword();
+    std::string password = RandomPassword();
     try {
-      CheckNewPassword(user.password, user.username, user.display_name);
-      break;
+      CheckNewPassword(password, username, display_name);
+      return password;
     } catch (const Error&) {
       if (draw == kDraws) throw;
     }
   }
+}
+
+Accounts::UserWithPassword Accounts::CreateUserWithOneTimePassword(NewUser user, const Actor& by) {
+  CheckUsername(user.username);
+  user.password = DrawOneTimePassword(user.username, user.display_name);
   user.must_change_password = true;
   UserWithPassword created;
   created.password = user.password;
@@ -945,6 +951,27 @@ User Accounts::Unlock(int64_t user_id, const Actor& by) {
     AuditChange(audit_, db, by, "login lock cleared", {{"user", account.username}});
     return RequireUser(db, user_id);
   });
+}
+
+std::string Accounts::ResetPassword(int64_t user_id, const Actor& by) {
+  const User account = GetUser(user_id).value_or(User{});
+  if (account.id == 0) throw NotFound("no user with id " + std::to_string(user_id));
+  const std::string password = DrawOneTimePassword(account.username, account.display_name);
+  const std::string hash = Hash(password);
+  db_.Write([&](SqliteDb& db) {
+    db.Query("UPDATE users SET password_hash = ?2, must_change_password = 1 WHERE id = ?1")
+        .Bind(1, user_id)
+        .BindText(2, hash)
+        .Run();
+    RequireChangedUser(db, user_id);
+    DeleteSessionsOf(db, user_id);
+    RevokeTokensOf(db, user_id, db_.Now());
+    db.Query("DELETE FROM login_throttle WHERE username = ?1").BindText(1, account.username).Run();
+    AuditChange(audit_, db, by, "password reset",
+                {{"user", account.username}, {"must_change_password", true}, {"sessions_ended", true},
+                 {"tokens_revoked", true}, {"lock_cleared", true}});
+  });
+  return password;
 }
 
 // --- login

@@ -299,6 +299,14 @@ class Accounts {
   void RequirePasswordChange(int64_t user_id);
   // Clears the login throttle of the account's name (every address).
   User Unlock(int64_t user_id, const Actor& by);
+  // The way back from a lost password (an admin's web reset, or the operator's
+  // `lineup users reset-password` when no admin can sign in): a new random
+  // one-time password replaces the old one, which stops working at once; the
+  // account must change it at its next sign-in; sessions end, API tokens are
+  // revoked and the lock-out is cleared, in one transaction with the audit
+  // record ("password reset"). The password is given back this once; only its
+  // hash is stored. Throws NotFound for an unknown id.
+  std::string ResetPassword(int64_t user_id, const Actor& by);
 
   LoginResult Login(const std::string& username, const std::string& password, const std::string& totp_code,
                     const std::string& client);
@@ -335,6 +343,7 @@ class Accounts {
 
  private:
   class HashSlots;
+  std::string DrawOneTimePassword(const std::string& username, const std::string& display_name);
   std::string Hash(const std::string& password);
   bool Verify(const std::string& hash, const std::string& password);
   void CheckNewPassword(const std::string& password, const std::string& username, const std::string& display_name);

@@ -171,6 +171,10 @@ const std::vector<Route>& Routes() {
        [](Service& s, RouteContext& c) { return Json(s.UpdateUser(c.caller, c.ids[0], c.body)); }},
       {"POST", "/api/v1/users/{id}/unlock", "Clear a user's login lock-out (every address); audited", "admin",
        Access::kUser, Body::kNone, [](Service& s, RouteContext& c) { return Json(s.UnlockUser(c.caller, c.ids[0])); }},
+      {"POST", "/api/v1/users/{id}/password-reset",
+       "Give another user a new one-time password (shown once; changed at their next sign-in; sessions and "
+       "tokens end); audited", "admin", Access::kUser, Body::kNone,
+       [](Service& s, RouteContext& c) { return Json(s.ResetUserPassword(c.caller, c.ids[0])); }},
       {"GET", "/api/v1/approvals", "Accounts awaiting approval", "supervisor (own unit), admin", Access::kUser,
        Body::kNone, [](Service& s, RouteContext& c) { return Json(s.PendingApprovals(c.caller)); }},
       {"POST", "/api/v1/users/{id}/approve", "Approve a pending account or role grant (two-person rule: never one's own request)", "supervisor (same unit), admin",

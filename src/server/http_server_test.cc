@@ -449,6 +449,8 @@ TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
        [](const std::string&) { return nlohmann::json{{"active", true}}; }},
       {"POST", "/api/v1/users/{id}/unlock", "/api/v1/users/" + std::to_string(iris_id) + "/unlock",
        {401, 200, 403, 403, 403, 403, 403}, none},
+      {"POST", "/api/v1/users/{id}/password-reset", "/api/v1/users/" + pend + "/password-reset",
+       {401, 200, 403, 403, 403, 403, 403}, none},
       {"GET", "/api/v1/approvals", "/api/v1/approvals", {401, 200, 403, 403, 200, 200, 403}, none},
       // The admin approves first; sam then finds it already approved, sue never sees it.
       {"POST", "/api/v1/users/{id}/approve", "/api/v1/users/" + pend + "/approve", {401, 200, 403, 403, 409, 404, 403},
@@ -950,6 +952,41 @@ TEST_F(Server, AdminsUnlockALockedAccount) {
   Reply trail = As("ada").Get("/api/v1/audit?action=account_change&text=login%20lock%20cleared");
   ASSERT_EQ(trail.json["records"].size(), 1u) << trail.body;
   EXPECT_EQ(trail.json["records"][0]["actor"], "admin");
+}
+
+// The way back from a forgotten password (issue 13 #5): an admin gives a new
+// one-time password, shown once; the old one and the user's sessions and
+// tokens stop working, the new one must be changed first; audited without it.
+TEST_F(Server, AdminsResetAForgottenPasswordToAOneTimeOne) {
+  Agent ivan = As("ivan");
+  int64_t ivan_id = 0, admin_id = 0;
+  Reply users = As("admin").Get("/api/v1/users");
+  for (const auto& u : users.json["users"]) {
+    if (u["username"] == "ivan") ivan_id = u["id"];
+    if (u["username"] == "admin") admin_id = u["id"];
+  }
+  const std::string reset = "/api/v1/users/" + std::to_string(ivan_id) + "/password-reset";
+  EXPECT_EQ(As("sam").Post(reset, nlohmann::json::object()).status, 403);
+  Reply self = As("admin").Post("/api/v1/users/" + std::to_string(admin_id) + "/password-reset", nlohmann::json::object());
+  EXPECT_EQ(self.status, 400) << "an admin changes their own password, with the current one";
+  EXPECT_EQ(As("admin").Post("/api/v1/users/999999/password-reset", nlohmann::json::object()).status, 404);
+
+  Reply done = As("admin").Post(reset, nlohmann::json::object());
+  ASSERT_EQ(done.status, 200) << done.body;
+  const std::string one_time = done.json["one_time_password"];
+  EXPECT_GE(one_time.size(), 12u);
+  EXPECT_TRUE(done.json["user"]["must_change_password"].get<bool>());
+  EXPECT_EQ(ivan.Get("/api/v1/me").status, 401) << "the reset ends the user's sessions";
+  Agent fresh(port_);
+  EXPECT_EQ(fresh.Login("ivan", kPassword).status, 401) << "the old password stops working";
+  ASSERT_EQ(fresh.Login("ivan", one_time).status, 200);
+  EXPECT_EQ(fresh.Get("/api/v1/cases").json["error"], "password_change_required");
+  ASSERT_EQ(fresh.Post("/api/v1/password", {{"current", one_time}, {"new", "ivan's own new phrase"}}).status, 200);
+
+  Reply trail = As("ada").Get("/api/v1/audit?action=account_change&text=password%20reset");
+  ASSERT_EQ(trail.json["records"].size(), 1u) << trail.body;
+  EXPECT_EQ(trail.json["records"][0]["actor"], "admin");
+  EXPECT_EQ(trail.body.find(one_time), std::string::npos) << "the trail never holds the password";
 }
 
 // Tokens: the password is asked again, the scope is enforced by route, they

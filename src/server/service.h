@@ -120,6 +120,8 @@ class Service {
   nlohmann::json UpdateUser(const Caller& caller, int64_t user_id, const nlohmann::json& body);
   // Clears the login lock-out of the account's name, from every address (admin).
   nlohmann::json UnlockUser(const Caller& caller, int64_t user_id);
+  // {user, one_time_password}: the only time the password is known.
+  nlohmann::json ResetUserPassword(const Caller& caller, int64_t user_id);
   nlohmann::json PendingApprovals(const Caller& caller);
   nlohmann::json Approve(const Caller& caller, int64_t user_id);
   // {name, scope, days, password, code}: the password (and the TOTP code

@@ -198,6 +198,16 @@ nlohmann::json Service::UnlockUser(const Caller& caller, int64_t user_id) {
   return {{"user", UserJson(u)}, {"unlocked", true}};
 }
 
+nlohmann::json Service::ResetUserPassword(const Caller& caller, int64_t user_id) {
+  RequireRole(caller, {Role::kAdmin});
+  if (!accounts_->GetUser(user_id)) throw ApiError(404, "not_found", "no such user");
+  if (user_id == caller.user.id) {
+    throw ApiError(400, "bad_request", "change your own password on your account page (it asks for the current one)");
+  }
+  const std::string password = AccountChange([&] { return accounts_->ResetPassword(user_id, ActorOf(caller)); });
+  return {{"user", UserJson(*accounts_->GetUser(user_id))}, {"one_time_password", password}};
+}
+
 nlohmann::json Service::PendingApprovals(const Caller& caller) {
   RequireRole(caller, {Role::kAdmin, Role::kSupervisor});
   std::string unit = caller.user.role == Role::kAdmin ? "" : caller.user.unit;

@@ -822,6 +822,27 @@ async function main() {
         assert((await row.getByTestId('user-role').inputValue()) === 'investigator', 'Cancel did not restore the role');
         assert((await roleOnServer()) === 'investigator', 'Cancel changed the role');
       }
+      // A forgotten password (issue 13 #5): reset asks first, then shows a one-time password once;
+      // scenario 10 signs in with it and must choose its own.
+      {
+        const u = USERS.temporary;
+        const row = page.locator(`[data-testid="user-row"][data-username="${u.username}"]`);
+        assert(!(await row.getByTestId('user-reset-confirm').isVisible()), 'the reset confirmation shows before it is asked for');
+        await row.getByTestId('user-reset').click();
+        assert(await row.getByTestId('user-reset-confirm').isVisible(), 'a password reset is not confirmed');
+        await row.getByTestId('user-reset-cancel').click();
+        assert(!(await row.getByTestId('user-reset-confirm').isVisible()), 'the reset confirmation stays after Cancel');
+        await row.getByTestId('user-reset').click();
+        await snap('admin-reset-confirm');
+        await row.getByTestId('user-reset-confirm').click();
+        const shown = row.getByTestId('user-reset-password');
+        await shown.waitFor();
+        assert(await shown.isVisible(), 'the one-time password is not visible');
+        const password = (await shown.textContent()).trim();
+        assert(password.length >= 12 && password !== u.password, `not a new one-time password: ${password}`);
+        await snap('admin-reset-done');
+        u.password = password;
+      }
       await page.goto(`${BASE}/#/audit`);
       await page.getByTestId('forbidden').waitFor();
       await page.goto(`${BASE}/#/search`);
