@@ -436,6 +436,37 @@ function userRow(ctx, u) {
       unlock.disabled = false;
     }
   });
+  // A unit is changed in place and saved by its own button; the server spells it as the
+  // accounts already in it do ("cid" is saved as "CID").
+  const unitText = h('span', { testid: 'user-unit' }, u.unit || '—');
+  const unitInput = h('input', { type: 'text', testid: 'user-unit-input', hidden: true, value: u.unit || '', 'aria-label': `Unit of ${u.username}` });
+  const unitEdit = h('button', { type: 'button', class: 'btn btn-small', testid: 'user-unit-edit', 'aria-label': `Change the unit of ${u.username}` }, 'Change');
+  const unitSave = h('button', { type: 'button', class: 'btn btn-small', testid: 'user-unit-save', hidden: true }, 'Save unit');
+  const unitCancel = h('button', { type: 'button', class: 'btn btn-small', testid: 'user-unit-cancel', hidden: true }, 'Cancel');
+  const unitSteps = (editing) => {
+    unitText.hidden = unitEdit.hidden = editing;
+    unitInput.hidden = unitSave.hidden = unitCancel.hidden = !editing;
+  };
+  unitEdit.addEventListener('click', () => {
+    unitInput.value = u.unit || '';
+    unitSteps(true);
+    unitInput.focus();
+  });
+  unitCancel.addEventListener('click', () => unitSteps(false));
+  unitSave.addEventListener('click', async () => {
+    unitSave.disabled = true;
+    try {
+      const res = await patch(`/users/${encodeURIComponent(u.id)}`, { unit: unitInput.value });
+      Object.assign(u, res.user);
+      unitText.textContent = u.unit || '—';
+      unitSteps(false);
+      replace(status, messageBox('ok', `${u.username} is now in ${u.unit || 'no unit'}.`));
+    } catch (e) {
+      replace(status, messageBox('error', e.message));
+    } finally {
+      unitSave.disabled = false;
+    }
+  });
   // A forgotten password: a new one-time password, shown here once, which the user must
   // change at their next sign-in; the old one, their sessions and tokens stop at once. Asks first.
   const reset = h(
@@ -487,7 +518,7 @@ function userRow(ctx, u) {
     { testid: 'user-row', 'data-id': String(u.id), 'data-username': u.username },
     h('td', null, u.username),
     h('td', null, u.display_name || '—'),
-    h('td', null, u.unit || '—'),
+    h('td', null, unitText, ' ', unitEdit, unitInput, ' ', unitSave, ' ', unitCancel),
     h('td', null, roleSel, ' ', saveRole, ' ', confirmAdmin, ' ', cancelRole, ' ', pending),
     h('td', null, activeText, ' ', toggle, ' ', unlock, ' ', reset, ' ', confirmReset, ' ', cancelReset, status),
     h('td', null, u.totp_enabled ? 'on' : 'off'),

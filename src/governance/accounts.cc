@@ -268,6 +268,19 @@ void CheckLabel(const std::string& text, const std::string& what) {
   }
 }
 
+// Units are matched by people, who type "cid" for "CID": a unit is stored
+// as the accounts already in it spell it (ASCII letters compared without
+// case, surrounding spaces dropped), so that every comparison of units can
+// be exact. Invariant: no two accounts' units differ only in ASCII case.
+std::string SpelledAsItsUnit(SqliteDb& db, const std::string& typed) {
+  const size_t first = typed.find_first_not_of(' ');
+  if (first == std::string::npos) return "";
+  const std::string unit = typed.substr(first, typed.find_last_not_of(' ') - first + 1);
+  auto q = db.Query("SELECT unit FROM users WHERE lower(unit) = lower(?1) ORDER BY id LIMIT 1");
+  if (q.BindText(1, unit).Step()) return q.Text(0);
+  return unit;
+}
+
 size_t CountCodePoints(const std::string& text) {
   return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
@@ -620,7 +633,7 @@ User Accounts::CreateUser(const NewUser& user, const Actor& by) {
     auto q = db.Query("INSERT INTO users (username, password_hash, display_name, unit, role, active, created_at, "
                       "approved_at, must_change_password, pending_role, pending_requested_by, pending_requested_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-    q.BindText(1, user.username).BindText(2, hash).BindText(3, user.display_name).BindText(4, user.unit);
+    q.BindText(1, user.username).BindText(2, hash).BindText(3, user.display_name).BindText(4, SpelledAsItsUnit(db, user.unit));
     q.BindText(5, ToString(user.role)).Bind(6, active ? 1 : 0).Bind(7, now);
     if (active) q.Bind(8, now);
     else q.BindNull(8);
@@ -874,10 +887,19 @@ User Accounts::ApplyApproval(SqliteDb& db, const User& account, const Actor& by)
   return approved;
 }
 
-User Accounts::Update(int64_t user_id, std::optional<Role> role, std::optional<bool> active, const Actor& by) {
+User Accounts::Update(int64_t user_id, std::optional<Role> role, std::optional<bool> active,
+                      const std::optional<std::string>& unit, const Actor& by) {
+  if (unit) CheckLabel(*unit, "unit");
   return db_.Write([&](SqliteDb& db) {
     const User account = RequireUser(db, user_id);
     nlohmann::json changes = nlohmann::json::object();
+    if (unit) {
+      const std::string spelled = SpelledAsItsUnit(db, *unit);
+      if (spelled != account.unit) {
+        db.Query("UPDATE users SET unit = ?2 WHERE id = ?1").Bind(1, user_id).BindText(2, spelled).Run();
+        changes["unit"] = spelled;
+      }
+    }
     if (active && *active && account.approved_at == 0 && UnderTwoPersonRule(by)) {
       throw PermissionDenied(account.username + " has never been approved: under the two-person rule a second "
                              "person approves it (POST /api/v1/users/" + std::to_string(user_id) + "/approve)");
@@ -909,9 +931,9 @@ User Accounts::Update(int64_t user_id, std::optional<Role> role, std::optional<b
   });
 }
 
-void Accounts::SetActive(int64_t user_id, bool active, const Actor& by) { Update(user_id, std::nullopt, active, by); }
+void Accounts::SetActive(int64_t user_id, bool active, const Actor& by) { Update(user_id, std::nullopt, active, std::nullopt, by); }
 
-void Accounts::SetRole(int64_t user_id, Role role, const Actor& by) { Update(user_id, role, std::nullopt, by); }
+void Accounts::SetRole(int64_t user_id, Role role, const Actor& by) { Update(user_id, role, std::nullopt, std::nullopt, by); }
 
 void Accounts::SetPassword(int64_t user_id, const std::string& password, const Actor& by) {
   const User account = GetUser(user_id).value_or(User{});

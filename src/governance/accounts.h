@@ -284,8 +284,10 @@ class Accounts {
   // Approve as the operator at the server's machine (`lineup users approve`):
   // any pending grant or registration, audited as `by`.
   User ApproveAsOperator(int64_t user_id, const Actor& by);
-  // Role and/or activation in one change (deactivating ends the sessions).
-  User Update(int64_t user_id, std::optional<Role> role, std::optional<bool> active, const Actor& by);
+  // Role, activation and/or unit in one change (deactivating ends the
+  // sessions). A unit is spelled as the accounts already in it spell it.
+  User Update(int64_t user_id, std::optional<Role> role, std::optional<bool> active,
+              const std::optional<std::string>& unit, const Actor& by);
   void SetActive(int64_t user_id, bool active, const Actor& by);
   void SetRole(int64_t user_id, Role role, const Actor& by);
   // Ends the user's sessions and revokes their API tokens.

@@ -166,6 +166,29 @@ TEST_F(AccountsTest, CreatesUsersOfEveryRole) {
   EXPECT_EQ(all[3].username, "audit-office");
 }
 
+// "cid" is CID (issue 13 #5): a unit typed in another case, or with spaces
+// around it, is stored as its accounts spell it, so a supervisor of CID sees
+// the request of an applicant who typed "cid"; an admin can move an account
+// to another unit, audited.
+TEST_F(AccountsTest, UnitsAreOneSpellingWhateverTheCaseTypedAndCanBeChanged) {
+  const User admin = Create("admin", Role::kAdmin, "");
+  const User supervisor = Create("sup.cid", Role::kSupervisor, "CID");
+  const User applicant = Create("new.one", Role::kInvestigator, "cid", false);
+  EXPECT_EQ(applicant.unit, "CID");
+  EXPECT_EQ(Create("spaced", Role::kInvestigator, "  Cid ").unit, "CID");
+  ASSERT_EQ(accounts_->PendingApprovals(supervisor.unit).size(), 1u);
+  EXPECT_EQ(accounts_->PendingApprovals(supervisor.unit)[0].id, applicant.id);
+  EXPECT_TRUE(accounts_->Approve(applicant.id, By(supervisor)).active);
+
+  const User moved = accounts_->Update(applicant.id, std::nullopt, std::nullopt, std::string("Fraud"), By(admin));
+  EXPECT_EQ(moved.unit, "Fraud");
+  EXPECT_EQ(accounts_->Update(applicant.id, std::nullopt, std::nullopt, std::string("cid"), By(admin)).unit, "CID");
+  EXPECT_NE(RawText("SELECT details_json FROM audit_records ORDER BY seq DESC LIMIT 1").find("\"unit\":\"CID\""),
+            std::string::npos);
+  EXPECT_THROW(accounts_->Update(applicant.id, std::nullopt, std::nullopt, std::string("bad\tunit"), By(admin)), Error);
+  EXPECT_EQ(accounts_->GetUser(applicant.id)->unit, "CID") << "a refused unit changes nothing";
+}
+
 // The first start's admin password: a draw the policy refuses is drawn again,
 // so no start fails on it. cracklib calls about 1 in 235 random 20-character
 // draws "systematic" (85 of 20,000 measured), so before the redraw 300
@@ -663,7 +686,7 @@ TEST_F(TwoPersonRuleTest, OtherRolesNeedASecondAdminOrTheOperator) {
 
 TEST_F(TwoPersonRuleTest, ARoleGrantWaitsWhileTheOldRoleStays) {
   const User ivan = Create("ivan", Role::kInvestigator, "CID North");
-  const User granted = accounts_->Update(ivan.id, Role::kAuditor, std::nullopt, By(admin_));
+  const User granted = accounts_->Update(ivan.id, Role::kAuditor, std::nullopt, std::nullopt, By(admin_));
   EXPECT_EQ(granted.role, Role::kInvestigator) << "the old role stays in force";
   ASSERT_TRUE(granted.pending_role);
   EXPECT_EQ(*granted.pending_role, Role::kAuditor);
@@ -676,10 +699,10 @@ TEST_F(TwoPersonRuleTest, ARoleGrantWaitsWhileTheOldRoleStays) {
   ExpectErrorContaining([&] { accounts_->Approve(ivan.id, By(supervisor_)); }, "approved by another admin");
 
   // Asking for the current role withdraws the request.
-  EXPECT_FALSE(accounts_->Update(ivan.id, Role::kInvestigator, std::nullopt, By(admin_)).pending_role);
+  EXPECT_FALSE(accounts_->Update(ivan.id, Role::kInvestigator, std::nullopt, std::nullopt, By(admin_)).pending_role);
   EXPECT_TRUE(accounts_->PendingApprovals("").empty());
 
-  accounts_->Update(ivan.id, Role::kAdmin, std::nullopt, By(admin_));
+  accounts_->Update(ivan.id, Role::kAdmin, std::nullopt, std::nullopt, By(admin_));
   const User second_admin = Create("admin2", Role::kAdmin, "");
   const User promoted = accounts_->Approve(ivan.id, By(second_admin));
   EXPECT_EQ(promoted.role, Role::kAdmin);
@@ -701,7 +724,7 @@ TEST_F(TwoPersonRuleTest, WithoutTheRuleAnAdminsGrantsTakeEffectAtOnce) {
   const User ivan = CreatedBy(admin_, "ivan", Role::kInvestigator);
   EXPECT_TRUE(ivan.active);
   EXPECT_FALSE(ivan.pending_role);
-  EXPECT_EQ(accounts_->Update(ivan.id, Role::kAuditor, std::nullopt, By(admin_)).role, Role::kAuditor);
+  EXPECT_EQ(accounts_->Update(ivan.id, Role::kAuditor, std::nullopt, std::nullopt, By(admin_)).role, Role::kAuditor);
 }
 
 TEST_F(AccountsTest, PendingApprovalsByUnit) {

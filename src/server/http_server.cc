@@ -167,7 +167,7 @@ const std::vector<Route>& Routes() {
        [](Service& s, RouteContext& c) { return Json(s.ListUsers(c.caller)); }},
       {"POST", "/api/v1/users", "Create a user: active, or pending a second person under the two-person rule", "admin", Access::kUser, Body::kJson,
        [](Service& s, RouteContext& c) { return Json(s.CreateUser(c.caller, c.body), 201); }},
-      {"PATCH", "/api/v1/users/{id}", "Change a user's role or activation", "admin", Access::kUser, Body::kJson,
+      {"PATCH", "/api/v1/users/{id}", "Change a user's role, activation or unit", "admin", Access::kUser, Body::kJson,
        [](Service& s, RouteContext& c) { return Json(s.UpdateUser(c.caller, c.ids[0], c.body)); }},
       {"POST", "/api/v1/users/{id}/unlock", "Clear a user's login lock-out (every address); audited", "admin",
        Access::kUser, Body::kNone, [](Service& s, RouteContext& c) { return Json(s.UnlockUser(c.caller, c.ids[0])); }},

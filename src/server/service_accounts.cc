@@ -185,7 +185,9 @@ nlohmann::json Service::UpdateUser(const Caller& caller, int64_t user_id, const 
     active = body["active"].get<bool>();
     if (user_id == caller.user.id && !*active) throw ApiError(400, "bad_request", "you cannot deactivate yourself");
   }
-  User updated = AccountChange([&] { return accounts_->Update(user_id, role, active, ActorOf(caller)); });
+  std::optional<std::string> unit;
+  if (body.contains("unit")) unit = StringField(body, "unit");
+  User updated = AccountChange([&] { return accounts_->Update(user_id, role, active, unit, ActorOf(caller)); });
   nlohmann::json out = {{"user", UserJson(updated)}};
   if (updated.pending_role) out["message"] = AwaitingMessage(updated);
   return out;

@@ -843,6 +843,20 @@ async function main() {
         await snap('admin-reset-done');
         u.password = password;
       }
+      // Units are editable and one spelling (issue 13 #5): "cid north" is saved as "CID North".
+      {
+        const row = page.locator(`[data-testid="user-row"][data-username="${USERS.temporary.username}"]`);
+        assert(!(await row.getByTestId('user-unit-input').isVisible()), 'the unit field shows before Change');
+        await row.getByTestId('user-unit-edit').click();
+        assert(await row.getByTestId('user-unit-input').isVisible(), 'Change shows no unit field');
+        await row.getByTestId('user-unit-input').fill('cid north');
+        await row.getByTestId('user-unit-save').click();
+        await row.getByText('is now in CID North').waitFor();
+        assert((await row.getByTestId('user-unit').textContent()) === 'CID North', 'the unit is not spelled as its accounts spell it');
+        assert(await row.getByTestId('user-unit').isVisible(), 'the saved unit is not shown');
+        assert(!(await row.getByTestId('user-unit-input').isVisible()), 'the unit field stays after Save');
+        await snap('admin-unit-changed');
+      }
       await page.goto(`${BASE}/#/audit`);
       await page.getByTestId('forbidden').waitFor();
       await page.goto(`${BASE}/#/search`);
