@@ -24,7 +24,8 @@
 //   login:       login-form, login-username, login-password, login-totp, login-submit,
 //                login-error, login-register-link
 //   register:    register-form, register-username, register-password, register-display-name,
-//                register-unit, register-submit, register-error, register-message
+//                register-password-repeat, register-unit, register-submit, register-error,
+//                register-message
 //   new search:  case-select, case-use, case-new-form, case-number, case-purpose, case-category, case-retention,
 //                case-create, case-error, case-summary, case-summary-number, case-summary-purpose,
 //                photo-input, photo-upload, upload-status, upload-error, probe, probe-image,
@@ -397,6 +398,7 @@ function pageRegister(ctx) {
   const inputs = {
     username: h('input', { type: 'text', autocomplete: 'username', required: true, testid: 'register-username', id: 'reg-username' }),
     password: h('input', { type: 'password', autocomplete: 'new-password', required: true, testid: 'register-password', id: 'reg-password' }),
+    repeat: h('input', { type: 'password', autocomplete: 'new-password', required: true, testid: 'register-password-repeat', id: 'reg-repeat' }),
     display_name: h('input', { type: 'text', autocomplete: 'name', required: true, testid: 'register-display-name', id: 'reg-display' }),
     unit: h('input', { type: 'text', required: true, testid: 'register-unit', id: 'reg-unit' }),
   };
@@ -407,6 +409,7 @@ function pageRegister(ctx) {
     { class: 'card form narrow', testid: 'register-form', novalidate: true },
     field('Username', inputs.username, '2 to 64 characters: lower-case letters, digits, dot, underscore, hyphen.'),
     field('Password', inputs.password, 'At least 12 characters.'),
+    h('div', { class: 'field' }, h('label', { for: 'reg-repeat' }, 'Password again'), inputs.repeat),
     h('div', { class: 'field' }, h('label', { for: 'reg-display' }, 'Full name'), inputs.display_name),
     h('div', { class: 'field' }, h('label', { for: 'reg-unit' }, 'Unit'), inputs.unit),
     status,
@@ -414,11 +417,18 @@ function pageRegister(ctx) {
   );
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    replace(status);  // an earlier error is not the answer to this try
     const body = {};
     for (const [k, el] of Object.entries(inputs)) body[k] = el.value.trim();
     body.password = inputs.password.value;
+    delete body.repeat;
     if (Object.values(body).some((v) => !v)) {
       replace(status, messageBox('error', 'Fill in every field.', 'register-error'));
+      return;
+    }
+    if (inputs.repeat.value !== inputs.password.value) {
+      replace(status, messageBox('error', 'The two passwords differ: type the same password twice.', 'register-error'));
+      inputs.repeat.focus();
       return;
     }
     submit.disabled = true;

@@ -186,6 +186,7 @@ export async function pageSupervisor(ctx) {
               await post(`/users/${encodeURIComponent(u.id)}/approve`, {});
               replace(status, messageBox('ok', 'Approved.'));
               btn.remove();
+              reject.remove();
             } catch (e) {
               replace(status, messageBox('error', e.message));
               btn.disabled = false;
@@ -194,6 +195,35 @@ export async function pageSupervisor(ctx) {
         },
         'Approve',
       );
+      // Refusing asks once more: a refused request is deleted (a role grant withdrawn).
+      const reject = h('button', { type: 'button', class: 'btn', testid: 'reject-button', 'aria-label': `Refuse ${u.username}` }, 'Refuse');
+      const confirmReject = h(
+        'button',
+        { type: 'button', class: 'btn btn-danger', testid: 'reject-confirm', hidden: true },
+        u.approved_by || u.active ? `Yes, refuse the ${u.pending_role} role` : `Yes, refuse and delete ${u.username}'s request`,
+      );
+      const cancelReject = h('button', { type: 'button', class: 'btn', testid: 'reject-cancel', hidden: true }, 'Cancel');
+      const rejectSteps = (asking) => {
+        btn.hidden = reject.hidden = asking;
+        confirmReject.hidden = cancelReject.hidden = !asking;
+      };
+      reject.addEventListener('click', () => rejectSteps(true));
+      cancelReject.addEventListener('click', () => rejectSteps(false));
+      confirmReject.addEventListener('click', async () => {
+        confirmReject.disabled = true;
+        try {
+          const res = await post(`/users/${encodeURIComponent(u.id)}/reject`, {});
+          replace(status, messageBox('ok', res.rejected === 'account' ? 'Refused: the request was deleted.' : 'Refused: the role in force stays.'));
+          btn.remove();
+          reject.remove();
+          confirmReject.remove();
+          cancelReject.remove();
+        } catch (e) {
+          replace(status, messageBox('error', e.message));
+          confirmReject.disabled = false;
+          rejectSteps(false);
+        }
+      });
       return h(
         'tr',
         { testid: 'approval-row', 'data-id': String(u.id), 'data-username': u.username },
@@ -202,7 +232,7 @@ export async function pageSupervisor(ctx) {
         h('td', null, u.unit || '—'),
         h('td', { testid: 'approval-role' }, awaitedRole(u)),
         h('td', null, fmtTime(u.created_at)),
-        h('td', null, btn, status),
+        h('td', null, btn, ' ', reject, ' ', confirmReject, ' ', cancelReject, status),
       );
     });
     replace(

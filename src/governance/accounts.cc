@@ -857,6 +857,31 @@ User Accounts::Approve(int64_t user_id, const Actor& by) {
   });
 }
 
+Accounts::Rejected Accounts::Reject(int64_t user_id, const Actor& by) {
+  return db_.Write([&](SqliteDb& db) {
+    const User account = RequireUser(db, user_id);
+    if (by.user.id == account.id) throw PermissionDenied("nobody refuses (or approves) their own account or role");
+    const std::optional<User> approver = LoadUser(db, by.user.id);
+    if (account.pending_role) CheckMayApproveGrant(account, *account.pending_role, approver);
+    else CheckMayApprove(account, approver);
+    const bool never_approved = account.approved_at == 0 && !account.active;
+    if (never_approved) {
+      db.Query("DELETE FROM login_throttle WHERE username = ?1").BindText(1, account.username).Run();
+      db.Query("DELETE FROM users WHERE id = ?1").Bind(1, account.id).Run();
+      AuditChange(audit_, db, by, "account request rejected",
+                  {{"user", account.username}, {"unit", account.unit},
+                   {"role", ToString(account.pending_role.value_or(account.role))}});
+      return Rejected::kAccount;
+    }
+    if (!account.pending_role) throw Conflict("", account.username + " has nothing awaiting approval");
+    ClearPendingRole(db, account.id);
+    AuditChange(audit_, db, by, "role grant refused",
+                {{"user", account.username}, {"role", ToString(*account.pending_role)},
+                 {"role_kept", ToString(account.role)}});
+    return Rejected::kRoleGrant;
+  });
+}
+
 User Accounts::ApproveAsOperator(int64_t user_id, const Actor& by) {
   return db_.Write([&](SqliteDb& db) { return ApplyApproval(db, RequireUser(db, user_id), by); });
 }

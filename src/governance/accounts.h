@@ -281,6 +281,15 @@ class Accounts {
   // activates a never-approved registration. Throws PermissionDenied unless
   // `by` may approve it (see the invariants), Conflict when nothing awaits.
   User Approve(int64_t user_id, const Actor& by);
+  // What Reject refused.
+  enum class Rejected { kAccount, kRoleGrant };
+  // Refuses what awaits approval, by those who may approve it (never one's
+  // own; an admin may refuse a registration even under the two-person rule):
+  // a never-approved account is deleted (its name is free again), a pending
+  // role grant is withdrawn (the role in force stays). Audited with the
+  // change ("account request rejected" / "role grant refused"). Conflict when
+  // nothing awaits.
+  Rejected Reject(int64_t user_id, const Actor& by);
   // Approve as the operator at the server's machine (`lineup users approve`):
   // any pending grant or registration, audited as `by`.
   User ApproveAsOperator(int64_t user_id, const Actor& by);

@@ -718,6 +718,35 @@ TEST_F(TwoPersonRuleTest, RegistrationsAreApprovedByASupervisorNotAnAdmin) {
   EXPECT_TRUE(accounts_->Approve(applicant.id, By(supervisor_)).active);
 }
 
+// What awaits approval can be refused too (issue 13 #5): a registration is
+// deleted (the name is free again), a role grant withdrawn with the old role
+// kept; by those who may approve it, never by the account itself; audited.
+TEST_F(TwoPersonRuleTest, ARegistrationOrARoleGrantCanBeRefused) {
+  const User applicant = accounts_->Register(
+      {.username = "applicant", .password = kPassword, .display_name = "A", .unit = "CID North"}, client_);
+  const User elsewhere = Create("sue", Role::kSupervisor, "Fraud");
+  ExpectErrorContaining([&] { accounts_->Reject(applicant.id, By(elsewhere)); }, "not in your unit");
+  ExpectErrorContaining([&] { accounts_->Reject(applicant.id, By(applicant)); }, "their own");
+  EXPECT_EQ(accounts_->Reject(applicant.id, By(supervisor_)), Accounts::Rejected::kAccount);
+  EXPECT_FALSE(accounts_->FindUser("applicant")) << "a refused registration is deleted";
+  EXPECT_EQ(LastEvent(), "account request rejected");
+  EXPECT_TRUE(accounts_->PendingApprovals("").empty());
+  accounts_->Register({.username = "applicant", .password = kPassword, .display_name = "A", .unit = "CID North"},
+                      client_);  // the name is free again
+
+  const User ivan = Create("ivan", Role::kInvestigator, "CID North");
+  accounts_->Update(ivan.id, Role::kAdmin, std::nullopt, std::nullopt, By(admin_));
+  ExpectErrorContaining([&] { accounts_->Reject(ivan.id, By(supervisor_)); }, "another admin");
+  const User second_admin = Create("admin2", Role::kAdmin, "");
+  EXPECT_EQ(accounts_->Reject(ivan.id, By(second_admin)), Accounts::Rejected::kRoleGrant);
+  const User kept = *accounts_->GetUser(ivan.id);
+  EXPECT_EQ(kept.role, Role::kInvestigator);
+  EXPECT_FALSE(kept.pending_role);
+  EXPECT_TRUE(kept.active);
+  EXPECT_EQ(LastEvent(), "role grant refused");
+  ExpectErrorContaining([&] { accounts_->Reject(ivan.id, By(second_admin)); }, "nothing awaiting");
+}
+
 TEST_F(TwoPersonRuleTest, WithoutTheRuleAnAdminsGrantsTakeEffectAtOnce) {
   policy_.two_person_rule = false;
   Reopen();

@@ -413,13 +413,15 @@ TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
   Agent anon(port_);
   Reply pending = anon.Post("/api/v1/register", {{"username", "pend1"}, {"password", kPassword}, {"unit", "CID North"}});
   ASSERT_EQ(pending.status, 202) << pending.body;
+  ASSERT_EQ(anon.Post("/api/v1/register", {{"username", "pend2"}, {"password", kPassword}, {"unit", "CID North"}}).status, 202);
   Reply token = As("ivan").Post("/api/v1/tokens", {{"name", "matrix"}, {"password", kPassword}});
   ASSERT_EQ(token.status, 201) << token.body;
-  int64_t iris_id = 0, pend_id = 0;
+  int64_t iris_id = 0, pend_id = 0, pend2_id = 0;
   Reply users = As("admin").Get("/api/v1/users");
   for (const auto& u : users.json["users"]) {
     if (u["username"] == "iris") iris_id = u["id"];
     if (u["username"] == "pend1") pend_id = u["id"];
+    if (u["username"] == "pend2") pend2_id = u["id"];
   }
   std::string c = std::to_string(f.case_id), p = std::to_string(f.probe_id), s = std::to_string(f.search_id),
               face = std::to_string(f.face_id), pend = std::to_string(pend_id),
@@ -455,6 +457,9 @@ TEST_F(Server, EveryRoleReachesOnlyWhatItMay) {
       // The admin approves first; sam then finds it already approved, sue never sees it.
       {"POST", "/api/v1/users/{id}/approve", "/api/v1/users/" + pend + "/approve", {401, 200, 403, 403, 409, 404, 403},
        none},
+      // The admin refuses pend2 first (the account goes); the supervisors then find nothing.
+      {"POST", "/api/v1/users/{id}/reject", "/api/v1/users/" + std::to_string(pend2_id) + "/reject",
+       {401, 200, 403, 403, 404, 404, 403}, none},
       {"POST", "/api/v1/tokens", "/api/v1/tokens", {401, 200, 200, 200, 200, 200, 200},
        [](const std::string&) { return nlohmann::json{{"name", "matrix"}, {"password", kPassword}}; }},
       {"GET", "/api/v1/tokens", "/api/v1/tokens", {401, 200, 200, 200, 200, 200, 200}, none},

@@ -124,6 +124,8 @@ class Service {
   nlohmann::json ResetUserPassword(const Caller& caller, int64_t user_id);
   nlohmann::json PendingApprovals(const Caller& caller);
   nlohmann::json Approve(const Caller& caller, int64_t user_id);
+  // {rejected: "account" | "role_grant", user?}: the account is gone, or its grant withdrawn.
+  nlohmann::json Reject(const Caller& caller, int64_t user_id);
   // {name, scope, days, password, code}: the password (and the TOTP code
   // when TOTP is on) are asked again.
   nlohmann::json CreateToken(const Caller& caller, const nlohmann::json& body);

@@ -237,6 +237,17 @@ nlohmann::json Service::Approve(const Caller& caller, int64_t user_id) {
   return {{"user", UserJson(approved)}};
 }
 
+nlohmann::json Service::Reject(const Caller& caller, int64_t user_id) {
+  RequireRole(caller, {Role::kAdmin, Role::kSupervisor});
+  std::optional<User> u = accounts_->GetUser(user_id);
+  if (!u || (caller.user.role == Role::kSupervisor && u->unit != caller.user.unit)) {
+    throw ApiError(404, "not_found", "no such account awaiting your approval");
+  }
+  const Accounts::Rejected what = AccountChange([&] { return accounts_->Reject(user_id, ActorOf(caller)); });
+  if (what == Accounts::Rejected::kAccount) return {{"rejected", "account"}, {"username", u->username}};
+  return {{"rejected", "role_grant"}, {"user", UserJson(*accounts_->GetUser(user_id))}};
+}
+
 // {name, scope (read|search|admin, default read), days (default: the
 // policy's), password, code (when TOTP is on)}.
 nlohmann::json Service::CreateToken(const Caller& caller, const nlohmann::json& body) {

@@ -750,13 +750,30 @@ async function main() {
       await page.getByTestId('register-username').fill(reg.username);
       await page.getByTestId('register-password').fill(reg.password);
       await page.getByTestId('register-display-name').fill('E2E <img src=x onerror=alert(9)> Applicant');
-      await page.getByTestId('register-unit').fill(unit);
+      await page.getByTestId('register-unit').fill(unit.toLowerCase());  // one spelling: joins the unit
+      // The password is typed twice (issue 13 #5): two that differ are refused before sending.
+      await page.getByTestId('register-password-repeat').fill(`${reg.password}x`);
+      await page.getByTestId('register-submit').click();
+      await page.getByTestId('register-error').waitFor();
+      assert(/differ/.test(await page.getByTestId('register-error').textContent()), 'differing passwords were not refused');
+      await page.getByTestId('register-password-repeat').fill(reg.password);
       await page.getByTestId('register-submit').click();
       await page.locator('[data-testid="register-message"], [data-testid="register-error"]').first().waitFor();
       if (await page.getByTestId('register-error').count()) throw new Error(`register: ${await page.getByTestId('register-error').textContent()}`);
       const msg = await page.getByTestId('register-message').textContent();
       assert(/supervisor/i.test(msg) && /approve/i.test(msg), `register message: ${msg}`);
       await snap('requested');
+      // A second request, which the supervisor refuses.
+      const refused = `${reg.username}_no`;
+      await page.goto(`${BASE}/#/login`);
+      await page.getByTestId('login-register-link').click();
+      await page.getByTestId('register-username').fill(refused);
+      await page.getByTestId('register-password').fill(reg.password);
+      await page.getByTestId('register-password-repeat').fill(reg.password);
+      await page.getByTestId('register-display-name').fill('Refused Applicant');
+      await page.getByTestId('register-unit').fill(unit);
+      await page.getByTestId('register-submit').click();
+      await page.getByTestId('register-message').waitFor();
       // not active yet
       await page.goto(`${BASE}/#/login`);
       await page.getByTestId('login-username').fill(reg.username);
@@ -774,9 +791,23 @@ async function main() {
       assert(await awaited.isVisible(), 'the role an approval gives is not shown');
       assert(/investigator \(registered\)/.test(await awaited.textContent()), `role awaited: ${await awaited.textContent()}`);
       await snap('pending');
+      const refusedRow = page.locator(`[data-testid="approval-row"][data-username="${refused}"]`);
+      assert(!(await refusedRow.getByTestId('reject-confirm').isVisible()), 'the refusal confirmation shows before it is asked for');
+      await refusedRow.getByTestId('reject-button').click();
+      assert(await refusedRow.getByTestId('reject-confirm').isVisible(), 'a refusal is not confirmed');
+      assert(!(await refusedRow.getByTestId('approve-button').isVisible()), 'Approve stays next to the refusal confirmation');
+      await snap('refuse-confirm');
+      await refusedRow.getByTestId('reject-confirm').click();
+      await refusedRow.locator('.msg-ok').waitFor();
+      assert(/deleted/.test(await refusedRow.locator('.msg-ok').textContent()), 'the refusal does not say what happened');
       await row.getByTestId('approve-button').click();
       await row.locator('.msg-ok').waitFor();
       await snap('approved');
+      const gone = await page.evaluate(async (n) => {
+        const r = await fetch('/api/v1/approvals', { credentials: 'same-origin' });
+        return (await r.json()).users.some((u) => u.username === n);
+      }, refused);
+      assert(!gone, 'a refused request still awaits approval');
       await logout(page);
       await login(page, reg);
       await page.getByTestId('case-number').waitFor();
