@@ -115,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(CleanValue(item->collection), "collection value");
       if (item->source) {
         const Source& s = *item->source;
-        for (const std::string* v : {&s.source_url, &s.page_url, &s.title, &s.captured_at, &s.published_at, &s.licence}) {
+        for (const std::string* v : {&s.source_url, &s.page_url, &s.title, &s.captured_at, &s.published_at, &s.legal_basis}) {
           FUZZ_CHECK(CleanValue(*v), "source value");
         }
         FUZZ_CHECK(CleanUrl(s.source_url) && CleanUrl(s.page_url), "URL with whitespace or control byte");
