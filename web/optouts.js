@@ -113,6 +113,12 @@ function newOptOutForm(ctx, reload) {
       photo,
       'Used once to find the face, then discarded: the photo is not stored.',
     ),
+    // Said before, not after: the removal cannot be undone (issue 13 #6).
+    h(
+      'p',
+      { class: 'msg msg-info', testid: 'optout-irreversible' },
+      'Every gallery face that matches is deleted for good, with its photo when no other face remains. Withdrawing the opt-out later lets such photos be ingested again; it does not bring back what was deleted.',
+    ),
     status,
     h('div', { class: 'actions' }, submit),
     pickArea,

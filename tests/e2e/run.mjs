@@ -1099,6 +1099,9 @@ async function main() {
         assert((await page.getByTestId('optout-row').count()) === 0, 'opt-outs listed before any was made');
         const lead = await page.getByTestId('optouts').textContent();
         assert(/not stored/i.test(lead) && /future ingest/i.test(lead) && /search/i.test(lead), 'the page does not explain what happens to the photo and the faces');
+        const irreversible = page.getByTestId('optout-irreversible');
+        assert(await irreversible.isVisible(), 'the form does not say before sending that the removal cannot be undone');
+        assert(/does not bring back/.test(await irreversible.textContent()), 'the warning does not say that Withdraw restores nothing');
         await snap('empty');
 
         // Submits the form; waits for an answer that was not on the page before.
